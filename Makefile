@@ -1,0 +1,44 @@
+# Labelgate — every documented entry point is a target here; `make help` lists them.
+
+GO        ?= go
+BIN       ?= bin/labelgate
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME  ?= 60s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build the static binary into bin/labelgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/labelgate
+
+.PHONY: demo
+demo: build ## run the main job locally (today: check the bundled example compose file)
+	./$(BIN) check deploy/compose/example.yaml
+
+.PHONY: test
+test: lint ## vet, gofmt and the whole test suite with the race detector
+	$(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: ## go vet and a gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: fuzz
+fuzz: ## fuzz the label parser for FUZZTIME (default 60s)
+	$(GO) test ./labels -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+
+.PHONY: golden
+golden: ## rewrite the label parser's golden files from the current output
+	$(GO) test ./labels -run TestGolden -update
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,61 @@
+// Command labelgate turns Docker container labels into Cloudflare configuration.
+//
+// One binary serves every role: the main instance, the agent, and the
+// operator's tools (version, check, …). See README.md for the quick start.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+)
+
+// Set by -ldflags in the Makefile.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "--help", "-h":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "labelgate: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func versionString() string {
+	return fmt.Sprintf("labelgate %s (commit %s, %s %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: labelgate <command> [arguments]
+
+Commands:
+  version        print version, commit and Go version
+  help           show this help
+`)
+}
