@@ -18,7 +18,7 @@ build: ## build the static binary into bin/labelgate
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/labelgate
 
 .PHONY: demo
-demo: build ## run the main job locally (today: check the bundled example compose file)
+demo: build ## run the main job (today: build labelgate and check the bundled example compose file)
 	./$(BIN) check deploy/compose/example.yaml
 
 .PHONY: test

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -22,13 +23,13 @@ var (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, environ())
 	stop()
 	os.Exit(code)
 }
 
 // run dispatches a subcommand and returns the process exit status.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env map[string]string) int {
 	cmd := ""
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
+	case "check":
+		return runCheck(args, stdin, stdout, stderr, env)
 	case "help", "--help", "-h":
 		usage(stdout)
 		return 0
@@ -47,6 +50,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
+// environ is the process environment as a map; commands take it as a value
+// so tests can pass their own.
+func environ() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
 func versionString() string {
 	return fmt.Sprintf("labelgate %s (commit %s, %s %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
@@ -55,6 +69,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: labelgate <command> [arguments]
 
 Commands:
+  check          lint labels in a compose file (or KEY=VALUE lines on stdin)
   version        print version, commit and Go version
   help           show this help
 `)
