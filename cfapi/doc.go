@@ -1,7 +1,41 @@
-// Package cfapi is the Cloudflare boundary: narrow interfaces for zones, DNS
-// records, tunnels, Access and token verification, implemented over
-// cloudflare-go v7. No SDK type leaks out of this package.
+// Package cfapi is Labelgate's Cloudflare boundary: narrow interfaces
+// (Verifier, Zones, DNS, Tunnels, Access, and API for all of them) and one
+// implementation, Client, over github.com/cloudflare/cloudflare-go/v7. No SDK
+// type appears in its exported API.
 //
-// It never retries and never rate-limits: that policy belongs to the
-// cloudflare actor.
+// # What it owns
+//
+//   - Building the SDK services with explicit options only: base URL, bearer
+//     token, HTTP client, retries off. cloudflare.NewClient is never called,
+//     so CLOUDFLARE_* environment variables change nothing.
+//   - A deadline on every request (Config.Timeout unless the context's is
+//     earlier); lists are paged to the end by hand, one request per page,
+//     each under the caller's context, with the largest per_page the endpoint
+//     allows.
+//   - Typed errors: every failure is an *Error whose Kind is ErrNotFound,
+//     ErrUnauthorized, ErrForbidden, ErrRateLimited (with RetryAfter),
+//     ErrConflict, ErrValidation (with Cloudflare's codes and messages) or
+//     ErrTransient; Retryable says which are worth retrying.
+//   - Round-tripping tunnel configurations: unknown top-level keys and every
+//     key of every ingress rule survive GET → edit → PUT (the SDK's typed
+//     structs would drop them), so foreign rules, the user's catch-all and
+//     the global originRequest/warp-routing are written back verbatim.
+//   - Zone lookup by the longest label-aligned suffix (ZoneFor, a pure
+//     function, and Client.ZoneForHostname).
+//
+// # What it never does
+//
+// It never retries, waits, rate-limits, caches or batches on its own: the
+// cloudflare actor owns the request budget, Retry-After, coalescing and the
+// split of DNS changes into batches of the zone's cap. It never decides
+// ownership: callers must only pass objects Labelgate owns to write methods.
+// It reads no environment variable (the config package reads
+// LABELGATE_CLOUDFLARE_API_URL and passes Config.BaseURL).
+//
+// # Concurrency
+//
+// A Client is immutable after New and safe for concurrent use; each method
+// call is independent. Ordering between calls is the caller's business
+// (Cloudflare has no optimistic locking on tunnel configurations: exactly
+// one writer per tunnel).
 package cfapi

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"github.com/labelgate/labelgate/cfapi/cfsim"
 )
 
 // Set by -ldflags in the Makefile.
@@ -40,6 +42,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "check":
 		return runCheck(args, stdin, stdout, stderr, env)
+	case "cfsim":
+		return cfsim.Main(ctx, args, stdout, stderr)
 	case "help", "--help", "-h":
 		usage(stdout)
 		return 0
@@ -70,6 +74,7 @@ func usage(w io.Writer) {
 
 Commands:
   check          lint labels in a compose file (or KEY=VALUE lines on stdin)
+  cfsim          run the Cloudflare API simulator (for tests, the demo, staging)
   version        print version, commit and Go version
   help           show this help
 `)
