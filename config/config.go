@@ -135,6 +135,7 @@ type Sync struct {
 	Policy           SyncPolicy    `env:"POLICY" yaml:"policy"`
 	SettleTimeout    time.Duration `env:"SETTLE_TIMEOUT" yaml:"settle_timeout"`
 	PublicIPInterval time.Duration `env:"PUBLIC_IP_INTERVAL" yaml:"public_ip_interval"`
+	PublicIPSources  []string      `env:"PUBLIC_IP_SOURCES" yaml:"public_ip_sources"`
 }
 
 // DB is main's state store.
@@ -240,6 +241,7 @@ func Defaults() Config {
 			Policy:           PolicySync,
 			SettleTimeout:    2 * time.Minute,
 			PublicIPInterval: 5 * time.Minute,
+			PublicIPSources:  []string{"https://cloudflare.com/cdn-cgi/trace", "https://icanhazip.com", "https://api64.ipify.org"},
 		},
 		API: API{
 			Enabled: true,

@@ -180,6 +180,9 @@ func formatValue(v reflect.Value) string {
 		if v.Len() == 0 {
 			return ""
 		}
+		if strs, ok := v.Interface().([]string); ok {
+			return strings.Join(strs, ",")
+		}
 	}
 	return "…"
 }

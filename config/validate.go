@@ -223,6 +223,11 @@ func (l *loader) validateSync(c *Config) {
 	}
 	positive(ps, "sync.settle_timeout", s.SettleTimeout, "zero would allow deletes before the known agents have reported")
 	positive(ps, "sync.public_ip_interval", s.PublicIPInterval, "it is the period of the public IP check")
+	for i, src := range s.PublicIPSources {
+		if u, err := url.Parse(src); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.add("sync.public_ip_sources", "entry %d, %q, is not an http(s) URL", i+1, src)
+		}
+	}
 }
 
 func (l *loader) validateMainServices(c *Config) {

@@ -81,6 +81,7 @@ func TestValidationRules(t *testing.T) {
 		{name: "sync interval zero", base: mainEnv, file: "sync:\n  interval: 0s\n", env: "LABELGATE_SYNC_INTERVAL", key: "sync.interval"},
 		{name: "settle timeout zero", base: mainEnv, set: []string{"LABELGATE_SYNC_SETTLE_TIMEOUT", "0s"}, env: "LABELGATE_SYNC_SETTLE_TIMEOUT", key: "sync.settle_timeout"},
 		{name: "public ip interval zero", base: mainEnv, set: []string{"LABELGATE_SYNC_PUBLIC_IP_INTERVAL", "0s"}, env: "LABELGATE_SYNC_PUBLIC_IP_INTERVAL", key: "sync.public_ip_interval"},
+		{name: "public ip source not a URL", base: mainEnv, set: []string{"LABELGATE_SYNC_PUBLIC_IP_SOURCES", "https://ok.example,ftp://x"}, env: "LABELGATE_SYNC_PUBLIC_IP_SOURCES", key: "sync.public_ip_sources"},
 		{name: "remove delay zero ok", base: mainEnv, set: []string{"LABELGATE_SYNC_REMOVE_DELAY", "0s"}},
 		{name: "remove delay negative", base: mainEnv, set: []string{"LABELGATE_SYNC_REMOVE_DELAY", "-1m"}, env: "LABELGATE_SYNC_REMOVE_DELAY", key: "sync.remove_delay", fragments: []string{"negative"}},
 		{name: "stale ttl zero", base: mainEnv, set: []string{"LABELGATE_AGENT_STALE_TTL", "0s"}, env: "LABELGATE_AGENT_STALE_TTL", key: "agent.stale_ttl"},

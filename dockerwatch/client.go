@@ -8,7 +8,7 @@ import (
 )
 
 // Client is the part of the Docker API the watcher uses. The moby client
-// satisfies it as is; tests supply an in-memory fake.
+// satisfies it as is; tests supply dockertest.Engine, an in-memory engine.
 //
 // Events must follow the moby contract: Messages is never closed; Err
 // receives at most one error (ctx.Err() after cancellation) and is closed

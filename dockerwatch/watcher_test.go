@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/labelgate/labelgate/dockerwatch/dockertest"
 	"github.com/labelgate/labelgate/messages"
 )
 
@@ -66,10 +67,13 @@ func (r *recorder) last(t *testing.T) messages.ContainerSet {
 	return sets[len(sets)-1]
 }
 
-// harness runs a Watcher over a fake inside a synctest bubble.
+// The fake engine the tests drive has the Client method set.
+var _ Client = (*dockertest.Engine)(nil)
+
+// harness runs a Watcher over a fake engine inside a synctest bubble.
 type harness struct {
 	t    *testing.T
-	fc   *fakeClient
+	fc   *dockertest.Engine
 	w    *Watcher
 	rec  *recorder
 	stop func()
@@ -87,7 +91,7 @@ func testConfig() Config {
 // startWatcher runs the watcher and waits until it is idle. stop cancels
 // it and checks that Run returned the context's error. Call inside a
 // synctest bubble.
-func startWatcher(t *testing.T, fc *fakeClient, cfg Config) *harness {
+func startWatcher(t *testing.T, fc *dockertest.Engine, cfg Config) *harness {
 	t.Helper()
 	w := New(fc, cfg, nil)
 	w.rand = func() float64 { return 0 } // no jitter: waits are exact
@@ -102,7 +106,7 @@ func startWatcher(t *testing.T, fc *fakeClient, cfg Config) *harness {
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("Run returned %v, want context.Canceled", err)
 		}
-		if n := fc.openStreams(); n != 0 {
+		if n := fc.OpenStreams(); n != 0 {
 			t.Errorf("%d event streams still open after Run returned", n)
 		}
 	}}
@@ -165,19 +169,19 @@ func cmpString(a, b string) int {
 
 func TestInitialListIsEmitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		web := fc.add("web", labels("labelgate.tunnel.hostname", "web.example.com", "com.docker.compose.project", "demo"))
-		fc.edit(web, func(c *fakeContainer) {
-			c.health = container.Healthy
-			c.networks["zeta"] = "10.0.9.2"
-			c.networks["alpha"] = "10.0.1.2"
+		fc := dockertest.New()
+		web := fc.Add("web", labels("labelgate.tunnel.hostname", "web.example.com", "com.docker.compose.project", "demo"))
+		fc.Edit(web, func(c *dockertest.Container) {
+			c.Health = container.Healthy
+			c.Networks["zeta"] = "10.0.9.2"
+			c.Networks["alpha"] = "10.0.1.2"
 		})
-		fc.add("api", labels("labelgate.dns.hostname", "api.example.com"))
-		fc.add("db", labels("com.example.role", "database")) // no labelgate label
-		stopped := fc.add("old", labels("labelgate.tunnel.hostname", "old.example.com"))
-		fc.edit(stopped, func(c *fakeContainer) { c.state = container.StateExited })
-		paused := fc.add("paused", labels("labelgate.tunnel.hostname", "p.example.com"))
-		fc.edit(paused, func(c *fakeContainer) { c.state = container.StatePaused })
+		fc.Add("api", labels("labelgate.dns.hostname", "api.example.com"))
+		fc.Add("db", labels("com.example.role", "database")) // no labelgate label
+		stopped := fc.Add("old", labels("labelgate.tunnel.hostname", "old.example.com"))
+		fc.Edit(stopped, func(c *dockertest.Container) { c.State = container.StateExited })
+		paused := fc.Add("paused", labels("labelgate.tunnel.hostname", "p.example.com"))
+		fc.Edit(paused, func(c *dockertest.Container) { c.State = container.StatePaused })
 
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
@@ -198,9 +202,7 @@ func TestInitialListIsEmitted(t *testing.T) {
 				got = c
 			}
 		}
-		fc.mu.Lock()
-		fw := *fc.containers[web]
-		fc.mu.Unlock()
+		fw, _ := fc.Get(web)
 		want := messages.Container{
 			ID:     web,
 			Name:   "web",
@@ -209,11 +211,11 @@ func TestInitialListIsEmitted(t *testing.T) {
 			Health: "healthy",
 			Networks: []messages.Network{
 				{Name: "alpha", IPv4: "10.0.1.2"},
-				{Name: "bridge", IPv4: fw.networks["bridge"]},
+				{Name: "bridge", IPv4: fw.Networks["bridge"]},
 				{Name: "zeta", IPv4: "10.0.9.2"},
 			},
-			Created: fw.created,
-			Started: fw.started,
+			Created: fw.Created,
+			Started: fw.Started,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("web container (-want +got):\n%s", diff)
@@ -228,7 +230,7 @@ func TestInitialListIsEmitted(t *testing.T) {
 
 func TestEmptyFirstListIsEmitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startWatcher(t, newFakeClient(), testConfig())
+		h := startWatcher(t, dockertest.New(), testConfig())
 		defer h.stop()
 		sets := h.rec.emitted()
 		if len(sets) != 1 || len(sets[0].Containers) != 0 {
@@ -239,14 +241,14 @@ func TestEmptyFirstListIsEmitted(t *testing.T) {
 
 func TestBurstOfStartsIsDebounced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 
 		// docker compose up: 50 containers, one every 20 ms (1 s in all,
 		// twice the debounce window but inside its 5× cap).
 		for i := range 50 {
-			fc.start(fmt.Sprintf("svc-%02d", i), labels("labelgate.tunnel.hostname", fmt.Sprintf("s%d.example.com", i)))
+			fc.Start(fmt.Sprintf("svc-%02d", i), labels("labelgate.tunnel.hostname", fmt.Sprintf("s%d.example.com", i)))
 			time.Sleep(20 * time.Millisecond)
 		}
 		after(5 * time.Second)
@@ -260,7 +262,7 @@ func TestBurstOfStartsIsDebounced(t *testing.T) {
 			t.Errorf("last set has %d containers, want 50", got)
 		}
 		checkVersions(t, sets)
-		if _, lists, _ := fc.counts(); lists > 4 {
+		if _, lists, _ := fc.Counts(); lists > 4 {
 			t.Errorf("%d lists for the burst, want at most 4", lists)
 		}
 	})
@@ -268,7 +270,7 @@ func TestBurstOfStartsIsDebounced(t *testing.T) {
 
 func TestContinuousEventsStillEmit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		cfg := testConfig()
 		h := startWatcher(t, fc, cfg)
 		defer h.stop()
@@ -279,7 +281,7 @@ func TestContinuousEventsStillEmit(t *testing.T) {
 		var times []time.Duration
 		seen := len(h.rec.emitted())
 		for i := range 50 {
-			fc.start(fmt.Sprintf("c%02d", i), labels("labelgate.x", "y"))
+			fc.Start(fmt.Sprintf("c%02d", i), labels("labelgate.x", "y"))
 			time.Sleep(200 * time.Millisecond)
 			synctest.Wait()
 			if n := len(h.rec.emitted()); n > seen {
@@ -304,24 +306,24 @@ func TestContinuousEventsStillEmit(t *testing.T) {
 
 func TestLifecycleEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		a := fc.add("a", labels("labelgate.tunnel.hostname", "a.example.com"))
-		b := fc.add("b", labels("labelgate.tunnel.hostname", "b.example.com"))
-		c := fc.add("c", labels("labelgate.tunnel.hostname", "c.example.com"))
+		fc := dockertest.New()
+		a := fc.Add("a", labels("labelgate.tunnel.hostname", "a.example.com"))
+		b := fc.Add("b", labels("labelgate.tunnel.hostname", "b.example.com"))
+		c := fc.Add("c", labels("labelgate.tunnel.hostname", "c.example.com"))
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 		wantNames(t, h.rec.last(t), "a", "b", "c")
 
-		fc.stop(a)
+		fc.Stop(a)
 		after(time.Second)
 		wantNames(t, h.rec.last(t), "b", "c")
 
-		fc.stop(b)
-		fc.remove(b)
+		fc.Stop(b)
+		fc.Remove(b)
 		after(time.Second)
 		wantNames(t, h.rec.last(t), "c")
 
-		fc.rename(c, "z-renamed")
+		fc.Rename(c, "z-renamed")
 		after(time.Second)
 		s := h.rec.last(t)
 		wantNames(t, s, "z-renamed")
@@ -329,7 +331,7 @@ func TestLifecycleEvents(t *testing.T) {
 			t.Errorf("renamed container has ID %s, want %s", s.Containers[0].ID, c)
 		}
 
-		fc.setHealth(c, container.Unhealthy)
+		fc.SetHealth(c, "unhealthy")
 		after(time.Second)
 		if got := h.rec.last(t).Containers[0].Health; got != "unhealthy" {
 			t.Errorf("health = %q after health_status event, want unhealthy", got)
@@ -345,22 +347,22 @@ func TestLifecycleEvents(t *testing.T) {
 
 func TestOnlyChangedContainersAreInspected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		var ids []string
 		for i := range 10 {
-			ids = append(ids, fc.add(fmt.Sprintf("c%d", i), labels("labelgate.a", "b")))
+			ids = append(ids, fc.Add(fmt.Sprintf("c%d", i), labels("labelgate.a", "b")))
 		}
-		fc.add("plain", labels("other", "x")) // never inspected: not selected
+		fc.Add("plain", labels("other", "x")) // never inspected: not selected
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
-		_, _, inspects := fc.counts()
+		_, _, inspects := fc.Counts()
 		if inspects != 10 {
 			t.Errorf("first list inspected %d containers, want 10", inspects)
 		}
 
-		fc.setHealth(ids[3], container.Healthy)
+		fc.SetHealth(ids[3], "healthy")
 		after(time.Second)
-		_, _, now := fc.counts()
+		_, _, now := fc.Counts()
 		if now-inspects != 1 {
 			t.Errorf("health event caused %d inspects, want 1", now-inspects)
 		}
@@ -369,20 +371,20 @@ func TestOnlyChangedContainersAreInspected(t *testing.T) {
 
 func TestNetworkEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		web := fc.add("web", labels("labelgate.a", "b"))
-		plain := fc.add("plain", labels("x", "y"))
+		fc := dockertest.New()
+		web := fc.Add("web", labels("labelgate.a", "b"))
+		plain := fc.Add("plain", labels("x", "y"))
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 
-		_, lists, _ := fc.counts()
-		fc.connect(plain, "tunnel", "10.5.0.3") // not in the set: ignored
+		_, lists, _ := fc.Counts()
+		fc.Connect(plain, "tunnel", "10.5.0.3") // not in the set: ignored
 		after(time.Second)
-		if _, now, _ := fc.counts(); now != lists {
+		if _, now, _ := fc.Counts(); now != lists {
 			t.Errorf("a network event for an unselected container caused %d lists", now-lists)
 		}
 
-		fc.connect(web, "tunnel", "10.5.0.2")
+		fc.Connect(web, "tunnel", "10.5.0.2")
 		after(time.Second)
 		got := h.rec.last(t).Containers[0].Networks
 		if !slices.Contains(got, messages.Network{Name: "tunnel", IPv4: "10.5.0.2"}) {
@@ -393,10 +395,10 @@ func TestNetworkEvents(t *testing.T) {
 
 func TestInspectNotFoundDropsContainer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		fc.add("a", labels("labelgate.a", "b"))
-		gone := fc.add("gone", labels("labelgate.a", "b"))
-		fc.set(func(f *fakeClient) { f.inspectGone[gone] = true })
+		fc := dockertest.New()
+		fc.Add("a", labels("labelgate.a", "b"))
+		gone := fc.Add("gone", labels("labelgate.a", "b"))
+		fc.SetInspectGone(gone, true)
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 		wantNames(t, h.rec.last(t), "a")
@@ -410,18 +412,18 @@ func TestFailedObservationEmitsNothing(t *testing.T) {
 	boom := errors.New("permission denied on /var/run/docker.sock")
 	tests := []struct {
 		name string
-		fail func(f *fakeClient)
+		fail func(e *dockertest.Engine)
 	}{
-		{"ping fails", func(f *fakeClient) { f.pingErr = boom }},
-		{"list fails", func(f *fakeClient) { f.listErr = boom }},
-		{"inspect fails", func(f *fakeClient) { f.inspectErr = boom }},
+		{"ping fails", func(e *dockertest.Engine) { e.SetPingError(boom) }},
+		{"list fails", func(e *dockertest.Engine) { e.SetListError(boom) }},
+		{"inspect fails", func(e *dockertest.Engine) { e.SetInspectError(boom) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				fc := newFakeClient()
-				fc.add("a", labels("labelgate.a", "b"))
-				fc.set(tt.fail)
+				fc := dockertest.New()
+				fc.Add("a", labels("labelgate.a", "b"))
+				tt.fail(fc)
 				h := startWatcher(t, fc, testConfig())
 				defer h.stop()
 
@@ -434,7 +436,9 @@ func TestFailedObservationEmitsNothing(t *testing.T) {
 					t.Fatalf("status = %+v, want disconnected, the error, several failures", st)
 				}
 
-				fc.set(func(f *fakeClient) { f.pingErr, f.listErr, f.inspectErr = nil, nil, nil })
+				fc.SetPingError(nil)
+				fc.SetListError(nil)
+				fc.SetInspectError(nil)
 				after(10 * time.Second)
 				wantNames(t, h.rec.last(t), "a")
 				st = h.rec.lastStatus()
@@ -451,8 +455,8 @@ func TestFailedObservationEmitsNothing(t *testing.T) {
 
 func TestFailedRelistKeepsLastSet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		fc.add("a", labels("labelgate.a", "b"))
+		fc := dockertest.New()
+		fc.Add("a", labels("labelgate.a", "b"))
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 		first := h.rec.last(t)
@@ -460,8 +464,8 @@ func TestFailedRelistKeepsLastSet(t *testing.T) {
 		// The engine answers the stream but fails the list: the event's
 		// re-list fails, and that must not read as "no containers".
 		boom := errors.New("engine overloaded")
-		fc.set(func(f *fakeClient) { f.listErr = boom })
-		fc.start("b", labels("labelgate.a", "b"))
+		fc.SetListError(boom)
+		fc.Start("b", labels("labelgate.a", "b"))
 		after(time.Second)
 		if got := h.rec.emitted(); len(got) != 1 {
 			t.Fatalf("emitted %d sets, want only the first", len(got))
@@ -470,7 +474,7 @@ func TestFailedRelistKeepsLastSet(t *testing.T) {
 			t.Fatalf("status = %+v, want disconnected with the list error", st)
 		}
 
-		fc.set(func(f *fakeClient) { f.listErr = nil })
+		fc.SetListError(nil)
 		after(2 * time.Second)
 		s := h.rec.last(t)
 		wantNames(t, s, "a", "b")
@@ -485,31 +489,31 @@ func TestFailedRelistKeepsLastSet(t *testing.T) {
 
 func TestStreamErrorReconnectsWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		fc.start("a", labels("labelgate.a", "b")) // before Run: not seen as event
+		fc := dockertest.New()
+		fc.Start("a", labels("labelgate.a", "b")) // before Run: not seen as event
 		h := startWatcher(t, fc, testConfig())
 		defer h.stop()
 
-		b := fc.start("b", labels("labelgate.a", "b"))
+		b := fc.Start("b", labels("labelgate.a", "b"))
 		after(time.Second)
 		wantNames(t, h.rec.last(t), "a", "b")
 		lastEvent := time.Now().Add(-time.Second).UnixNano() // b's start event
-		pings, lists, _ := fc.counts()
+		pings, lists, _ := fc.Counts()
 
 		// The daemon goes away; while it is gone one container is created
 		// silently and another removed (no events reach us).
-		fc.set(func(f *fakeClient) { f.pingErr = errors.New("connection refused") })
-		fc.breakStreams(errors.New("unexpected EOF"))
+		fc.SetPingError(errors.New("connection refused"))
+		fc.BreakStreams(errors.New("unexpected EOF"))
 		synctest.Wait()
-		fc.add("c", labels("labelgate.a", "b"))
-		fc.set(func(f *fakeClient) { delete(f.containers, b) })
+		fc.Add("c", labels("labelgate.a", "b"))
+		fc.RemoveSilently(b)
 
 		st := h.rec.lastStatus()
 		if st.Connected || st.LastError == nil || st.RetryAt.Sub(st.LastErrorAt) != 500*time.Millisecond {
 			t.Fatalf("status = %+v, want disconnected, retry in 500ms", st)
 		}
 		after(499 * time.Millisecond)
-		if p, _, _ := fc.counts(); p != pings {
+		if p, _, _ := fc.Counts(); p != pings {
 			t.Fatalf("reconnected before the backoff wait")
 		}
 
@@ -528,20 +532,19 @@ func TestStreamErrorReconnectsWithBackoff(t *testing.T) {
 			t.Errorf("backoff waits (-want +got):\n%s", diff)
 		}
 
-		fc.set(func(f *fakeClient) { f.pingErr = nil })
+		fc.SetPingError(nil)
 		after(4 * time.Second)
 		wantNames(t, h.rec.last(t), "a", "c")
 		st = h.rec.lastStatus()
 		if !st.Connected || st.Reconnects != 1 || st.Failures != 0 {
 			t.Errorf("status = %+v, want connected, one reconnect", st)
 		}
-		if _, l, _ := fc.counts(); l <= lists {
+		if _, l, _ := fc.Counts(); l <= lists {
 			t.Errorf("no re-list after the reconnect")
 		}
 
-		fc.mu.Lock()
-		opts := fc.eventOpts[len(fc.eventOpts)-2:]
-		fc.mu.Unlock()
+		allOpts := fc.EventOptions()
+		opts := allOpts[len(allOpts)-2:]
 		for _, o := range opts {
 			if o.Since == "" {
 				t.Errorf("resubscribed without Since: %+v", o)
@@ -558,7 +561,7 @@ func TestStreamErrorReconnectsWithBackoff(t *testing.T) {
 
 func TestBackoffResetsAfterHealthyConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		cfg := testConfig() // Max 8 s
 		h := startWatcher(t, fc, cfg)
 		defer h.stop()
@@ -569,11 +572,11 @@ func TestBackoffResetsAfterHealthyConnection(t *testing.T) {
 		}
 		// Flapping: every connection dies at once, so waits grow.
 		for range 3 {
-			fc.breakStreams(errors.New("EOF"))
+			fc.BreakStreams(errors.New("EOF"))
 			synctest.Wait()
 			after(lastWait())
 		}
-		fc.breakStreams(errors.New("EOF"))
+		fc.BreakStreams(errors.New("EOF"))
 		synctest.Wait()
 		if got := lastWait(); got != 4*time.Second {
 			t.Fatalf("fourth quick loss waits %v, want 4s", got)
@@ -582,7 +585,7 @@ func TestBackoffResetsAfterHealthyConnection(t *testing.T) {
 
 		// This connection stays up longer than Max: the next loss starts over.
 		after(cfg.Backoff.Max)
-		fc.breakStreams(errors.New("EOF"))
+		fc.BreakStreams(errors.New("EOF"))
 		synctest.Wait()
 		if got := lastWait(); got != cfg.Backoff.Initial {
 			t.Errorf("loss after a healthy connection waits %v, want %v", got, cfg.Backoff.Initial)
@@ -592,15 +595,15 @@ func TestBackoffResetsAfterHealthyConnection(t *testing.T) {
 
 func TestPollEmitsOnlyOnChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		a := fc.add("a", labels("labelgate.a", "b"))
+		fc := dockertest.New()
+		a := fc.Add("a", labels("labelgate.a", "b"))
 		cfg := testConfig()
 		h := startWatcher(t, fc, cfg)
 		defer h.stop()
 
-		_, lists, inspects := fc.counts()
+		_, lists, inspects := fc.Counts()
 		after(cfg.PollInterval)
-		_, l2, i2 := fc.counts()
+		_, l2, i2 := fc.Counts()
 		if l2 != lists+1 || i2 != inspects+1 {
 			t.Errorf("poll made %d lists and %d inspects, want 1 and 1 (full re-inspect)", l2-lists, i2-inspects)
 		}
@@ -609,8 +612,8 @@ func TestPollEmitsOnlyOnChange(t *testing.T) {
 		}
 
 		// Changes nobody announced (a lost event): only the poll sees them.
-		fc.add("b", labels("labelgate.a", "b"))
-		fc.edit(a, func(c *fakeContainer) { c.health = container.Starting })
+		fc.Add("b", labels("labelgate.a", "b"))
+		fc.Edit(a, func(c *dockertest.Container) { c.Health = container.Starting })
 		after(cfg.PollInterval)
 		s := h.rec.last(t)
 		wantNames(t, s, "a", "b")
@@ -642,13 +645,13 @@ func TestSelection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				fc := newFakeClient()
-				fc.add("prefixed", labels("labelgate.enable", "true", "labelgate.tunnel.hostname", "p.example.com"))
-				fc.add("prefixed-off", labels("labelgate.enable", "false"))
-				fc.add("both", labels("com.example.expose", "", "labelgate.dns.hostname", "b.example.com"))
-				fc.add("filter-only", labels("com.example.expose", "1"))
-				fc.add("custom", labels("lg.tunnel.hostname", "c.example.com"))
-				fc.add("none", nil)
+				fc := dockertest.New()
+				fc.Add("prefixed", labels("labelgate.enable", "true", "labelgate.tunnel.hostname", "p.example.com"))
+				fc.Add("prefixed-off", labels("labelgate.enable", "false"))
+				fc.Add("both", labels("com.example.expose", "", "labelgate.dns.hostname", "b.example.com"))
+				fc.Add("filter-only", labels("com.example.expose", "1"))
+				fc.Add("custom", labels("lg.tunnel.hostname", "c.example.com"))
+				fc.Add("none", nil)
 				cfg := testConfig()
 				cfg.FilterLabel, cfg.LabelPrefix = tt.filter, tt.prefix
 				h := startWatcher(t, fc, cfg)
@@ -657,10 +660,9 @@ func TestSelection(t *testing.T) {
 
 				// The filter runs in the engine, for the list and the
 				// container events.
-				fc.mu.Lock()
-				defer fc.mu.Unlock()
-				gotList := fc.listOpts[0].Filters["label"]
-				gotEvents := fc.eventOpts[0].Filters["label"]
+				listOpts, eventOpts := fc.ListOptions(), fc.EventOptions()
+				gotList := listOpts[0].Filters["label"]
+				gotEvents := eventOpts[0].Filters["label"]
 				if tt.filter == "" {
 					if len(gotList) != 0 || len(gotEvents) != 0 {
 						t.Errorf("label filters %v / %v without a filter label", gotList, gotEvents)
@@ -668,7 +670,7 @@ func TestSelection(t *testing.T) {
 				} else if !gotList[tt.filter] || !gotEvents[tt.filter] {
 					t.Errorf("label filters %v / %v, want %q in both", gotList, gotEvents, tt.filter)
 				}
-				if st := fc.listOpts[0].Filters["status"]; !st["running"] || !st["paused"] || !st["restarting"] || len(st) != 3 {
+				if st := listOpts[0].Filters["status"]; !st["running"] || !st["paused"] || !st["restarting"] || len(st) != 3 {
 					t.Errorf("status filter = %v", st)
 				}
 			})
@@ -678,18 +680,18 @@ func TestSelection(t *testing.T) {
 
 func TestFilterAppliesToEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		cfg := testConfig()
 		cfg.FilterLabel = "labelgate.enable=true"
 		h := startWatcher(t, fc, cfg)
 		defer h.stop()
-		_, lists, _ := fc.counts()
-		fc.start("off", labels("labelgate.enable", "false"))
+		_, lists, _ := fc.Counts()
+		fc.Start("off", labels("labelgate.enable", "false"))
 		after(time.Second)
-		if _, l, _ := fc.counts(); l != lists {
+		if _, l, _ := fc.Counts(); l != lists {
 			t.Errorf("an event for a filtered-out container caused a list")
 		}
-		fc.start("on", labels("labelgate.enable", "true"))
+		fc.Start("on", labels("labelgate.enable", "true"))
 		after(time.Second)
 		wantNames(t, h.rec.last(t), "on")
 	})
@@ -701,14 +703,14 @@ func TestRunArguments(t *testing.T) {
 		defer cancel()
 		rec := &recorder{}
 
-		if err := New(newFakeClient(), Config{}, nil).Run(ctx, nil, nil); err == nil {
+		if err := New(dockertest.New(), Config{}, nil).Run(ctx, nil, nil); err == nil {
 			t.Errorf("Run with a nil emit returned nil")
 		}
-		if err := New(newFakeClient(), Config{FilterLabel: "=x"}, nil).Run(ctx, rec.emit, nil); err == nil {
+		if err := New(dockertest.New(), Config{FilterLabel: "=x"}, nil).Run(ctx, rec.emit, nil); err == nil {
 			t.Errorf("Run with an invalid config returned nil")
 		}
 
-		w := New(newFakeClient(), Config{}, nil)
+		w := New(dockertest.New(), Config{}, nil)
 		done := make(chan error, 1)
 		go func() { done <- w.Run(ctx, rec.emit, nil) }() // nil status is fine
 		synctest.Wait()
@@ -727,8 +729,8 @@ func TestRunArguments(t *testing.T) {
 
 func TestRunStopsDuringBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
-		fc.set(func(f *fakeClient) { f.pingErr = errors.New("no such file") })
+		fc := dockertest.New()
+		fc.SetPingError(errors.New("no such file"))
 		h := startWatcher(t, fc, testConfig())
 		after(3 * time.Second)
 		h.stop() // must return while waiting, without the wait elapsing
@@ -737,7 +739,7 @@ func TestRunStopsDuringBackoff(t *testing.T) {
 
 func TestVersionsSurviveANewWatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fc := newFakeClient()
+		fc := dockertest.New()
 		h := startWatcher(t, fc, testConfig())
 		v1 := h.rec.last(t).Version
 		h.stop()

@@ -37,6 +37,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
+	case "", "run":
+		return runService(ctx, env, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -72,7 +74,11 @@ func versionString() string {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: labelgate <command> [arguments]
 
+With no command, labelgate runs as main or agent (LABELGATE_MODE), configured
+by LABELGATE_* variables and the optional YAML file (docs/configuration.md).
+
 Commands:
+  run            the same as no command
   check          lint labels in a compose file (or KEY=VALUE lines on stdin)
   cfsim          run the Cloudflare API simulator (for tests, the demo, staging)
   version        print version, commit and Go version

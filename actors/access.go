@@ -1,0 +1,290 @@
+package actors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+// AccessConfig configures the access actor.
+type AccessConfig struct {
+	PlannerConfig
+	AccountID string
+}
+
+// accessActor owns Labelgate's Access applications and reusable policies
+// in one account. A reconcile lists both, plans, then runs the plan one
+// call at a time in dependency order: policies before the apps that use
+// them, apps deleted before their policies.
+type accessActor struct {
+	reconciler
+	ac       AccessConfig
+	desired  []messages.DesiredApp
+	settled  bool
+	have     bool
+	apps     map[string]bool // owned app ids
+	policies map[string]bool // owned policy ids
+	loaded   int             // store loads answered (2 when ready)
+
+	liveApps     []cfapi.AccessApp
+	livePolicies []cfapi.AccessPolicy
+	listApps     uint64
+	listPolicies uint64
+	gotApps      bool
+	gotPolicies  bool
+
+	plan      AccessPlan
+	steps     []accessStep
+	stepID    uint64
+	failed    bool
+	conflicts map[string]bool
+}
+
+type accessStep struct {
+	op      cfOp
+	kind    string // created, updated, deleted
+	object  string // app or policy, for logs
+	name    string
+	host    string
+	policy  string // for app creates/updates: the policy name to resolve
+	appData cfapi.AccessApp
+}
+
+// NewAccessProps builds the access actor.
+func NewAccessProps(ac AccessConfig) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &accessActor{reconciler: reconciler{cfg: ac.PlannerConfig}, ac: ac, conflicts: map[string]bool{}}
+	}, actor.WithReceiverMiddleware(PanicLogger(ac.Logger)))
+}
+
+func (a *accessActor) Receive(ctx actor.Context) {
+	log := a.cfg.Logger.With("actor", "access")
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.apps, a.policies = map[string]bool{}, map[string]bool{}
+		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindAccessApp, Scope: a.ac.AccountID})
+		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID})
+		a.drift(ctx)
+	case storeOwnedLoaded:
+		if m.Err != nil {
+			panic(m.Err)
+		}
+		for _, o := range m.Objects {
+			if m.Kind == store.KindAccessApp {
+				a.apps[o.CFID] = true
+			} else {
+				a.policies[o.CFID] = true
+			}
+		}
+		a.loaded++
+		if a.ready() {
+			a.request(ctx, 0)
+		}
+	case messages.DesiredState:
+		if a.have && a.settled == m.Settled && sameApps(a.desired, m.Apps) {
+			return
+		}
+		a.desired, a.settled, a.have = m.Apps, m.Settled, true
+		if a.loaded == 2 {
+			a.request(ctx, a.cfg.Debounce)
+		}
+	case driftTick:
+		if a.ready() {
+			a.request(ctx, 0)
+		}
+		a.drift(ctx)
+	case reconcileNow:
+		if a.ready() && a.begin() {
+			a.gotApps, a.gotPolicies, a.failed = false, false, false
+			a.listApps = a.ask(ctx, prioAccess, a.ac.AccountID, opListApps{})
+			a.listPolicies = a.ask(ctx, prioAccess, a.ac.AccountID, opListPolicies{})
+		}
+	case cfResponse:
+		switch m.ID {
+		case a.listApps, a.listPolicies:
+			a.onList(ctx, m)
+		case a.stepID:
+			a.onStep(ctx, m)
+		default:
+			log.Debug("late Cloudflare answer ignored", "id", m.ID)
+		}
+	}
+}
+
+func (a *accessActor) ready() bool { return a.loaded == 2 && a.have }
+
+func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
+	log := a.cfg.Logger.With("actor", "access")
+	if m.Err != nil {
+		if !a.failed {
+			log.Error("listing Access objects failed; the plan is aborted and retried", "err", m.Err)
+			a.failed = true
+			// The other list may still answer; end only once both did.
+		}
+	} else if m.ID == a.listApps {
+		a.liveApps = m.Result.([]cfapi.AccessApp)
+	} else {
+		a.livePolicies = m.Result.([]cfapi.AccessPolicy)
+	}
+	if m.ID == a.listApps {
+		a.gotApps = true
+	} else {
+		a.gotPolicies = true
+	}
+	if !a.gotApps || !a.gotPolicies {
+		return
+	}
+	if a.failed {
+		a.end(ctx, true)
+		return
+	}
+	pol := a.mode()
+	pol.Settled = a.settled
+	a.plan = planAccess(a.liveApps, a.livePolicies, a.desired, a.apps, a.policies, pol)
+	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
+	a.recordAdopted(ctx)
+	if a.plan.Empty() {
+		a.end(ctx, false)
+		return
+	}
+	if a.cfg.DryRun {
+		log.Info("dry run: would change Access", "policies_create", len(a.plan.PolicyCreates), "policies_update", len(a.plan.PolicyUpdates),
+			"apps_create", len(a.plan.AppCreates), "apps_update", len(a.plan.AppUpdates), "apps_delete", len(a.plan.AppDeletes), "policies_delete", len(a.plan.PolicyDeletes))
+		a.end(ctx, false)
+		return
+	}
+	a.steps = nil
+	for _, p := range a.plan.PolicyCreates {
+		a.steps = append(a.steps, accessStep{op: opCreatePolicy{Policy: p}, kind: "created", object: "policy", name: p.Name})
+	}
+	for _, p := range a.plan.PolicyUpdates {
+		a.steps = append(a.steps, accessStep{op: opUpdatePolicy{Policy: p}, kind: "updated", object: "policy", name: p.Name})
+	}
+	for _, c := range a.plan.AppCreates {
+		a.steps = append(a.steps, accessStep{kind: "created", object: "app", name: c.App.Name, host: c.App.Domain, policy: c.PolicyName, appData: c.App})
+	}
+	for _, c := range a.plan.AppUpdates {
+		a.steps = append(a.steps, accessStep{kind: "updated", object: "app", name: c.App.Name, host: c.App.Domain, policy: c.PolicyName, appData: c.App})
+	}
+	for _, app := range a.plan.AppDeletes {
+		a.steps = append(a.steps, accessStep{op: opDeleteApp{ID: app.ID}, kind: "deleted", object: "app", name: app.Name, host: app.Domain, appData: app})
+	}
+	for _, p := range a.plan.PolicyDeletes {
+		a.steps = append(a.steps, accessStep{op: opDeletePolicy{ID: p.ID}, kind: "deleted", object: "policy", name: p.Name, appData: cfapi.AccessApp{ID: p.ID}})
+	}
+	a.nextStep(ctx)
+}
+
+// nextStep runs the next step of the plan; app steps get their policy id
+// now, since a policy created earlier in this plan has one only now.
+func (a *accessActor) nextStep(ctx actor.Context) {
+	if len(a.steps) == 0 {
+		a.end(ctx, false)
+		return
+	}
+	s := &a.steps[0]
+	if s.object == "app" && s.kind != "deleted" {
+		id := a.plan.PolicyIDs[s.policy]
+		if id == "" {
+			a.cfg.Logger.Error("an Access app's policy has no id; skipping the app this round", "app", s.name, "policy", s.policy)
+			a.steps = a.steps[1:]
+			a.failed = true
+			a.nextStep(ctx)
+			return
+		}
+		app := s.appData
+		app.Policies = []cfapi.AppPolicy{{ID: id, Precedence: 1}}
+		if s.kind == "created" {
+			s.op = opCreateApp{App: app}
+		} else {
+			s.op = opUpdateApp{App: app}
+		}
+	}
+	a.stepID = a.ask(ctx, prioAccess, a.ac.AccountID, s.op)
+}
+
+func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
+	log := a.cfg.Logger.With("actor", "access")
+	s := a.steps[0]
+	a.steps = a.steps[1:]
+	if m.Err != nil {
+		if s.kind == "deleted" && errors.Is(m.Err, cfapi.ErrNotFound) {
+			m.Err = nil // already gone: the outcome we wanted
+		} else {
+			// A create is not retried blindly: the next reconcile lists
+			// first and adopts what this call may have created.
+			log.Error(fmt.Sprintf("Access %s %s failed", s.object, s.kind), "name", s.name, "hostname", s.host, "err", m.Err)
+			a.failed = true
+			if s.object == "policy" && s.kind != "deleted" {
+				// Apps that need this policy cannot be written this round.
+				a.steps = slices.DeleteFunc(a.steps, func(x accessStep) bool { return x.policy == s.name })
+			}
+			a.nextStep(ctx)
+			return
+		}
+	}
+	var puts []store.OwnedObject
+	var dels []store.OwnedKey
+	switch r := m.Result.(type) {
+	case cfapi.AccessPolicy:
+		a.plan.PolicyIDs[r.Name] = r.ID
+		a.policies[r.ID] = true
+		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: r.Name + " " + r.ID}, CFID: r.ID, Data: mustJSON(r.Name)})
+	case cfapi.AccessApp:
+		a.apps[r.ID] = true
+		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: r.Domain + " " + r.ID}, CFID: r.ID, Hostname: r.Domain})
+	case nil: // a delete
+		if s.object == "app" {
+			delete(a.apps, s.appData.ID)
+			dels = append(dels, store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: s.host + " " + s.appData.ID})
+		} else {
+			delete(a.policies, s.appData.ID)
+			dels = append(dels, store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: s.name + " " + s.appData.ID})
+		}
+	}
+	ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts, Deletes: dels})
+	msg := fmt.Sprintf("Access %s %q %s", s.object, s.name, s.kind)
+	log.Info(msg, "event", s.kind, "hostname", s.host)
+	ctx.Send(a.cfg.Store, storeAppendEvents{Events: []store.Event{{At: time.Now(), Level: store.LevelInfo, Kind: s.kind, Hostname: s.host, Message: msg}}})
+	a.nextStep(ctx)
+}
+
+// end overrides the reconciler's to fold in step failures.
+func (a *accessActor) end(ctx actor.Context, failed bool) {
+	a.reconciler.end(ctx, failed || a.failed)
+	a.failed = false
+}
+
+func (a *accessActor) recordAdopted(ctx actor.Context) {
+	var puts []store.OwnedObject
+	for _, p := range a.plan.AdoptedPolicies {
+		a.policies[p.ID] = true
+		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: p.Name + " " + p.ID}, CFID: p.ID, Data: mustJSON(p.Name)})
+	}
+	for _, app := range a.plan.AdoptedApps {
+		a.apps[app.ID] = true
+		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: app.Domain + " " + app.ID}, CFID: app.ID, Hostname: app.Domain})
+	}
+	if len(puts) > 0 {
+		ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts})
+	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func sameApps(a, b []messages.DesiredApp) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

@@ -1,0 +1,297 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
+
+	"github.com/labelgate/labelgate/cfapi"
+)
+
+// CloudflareMetrics receives what the cloudflare actor observes; the web
+// package implements it with Prometheus. All methods must be cheap and safe
+// to call from the actor's goroutine.
+type CloudflareMetrics interface {
+	Call(credential, endpoint, status string, took time.Duration)
+	RateLimited(credential string, pause time.Duration)
+	LimiterWait(credential string, wait time.Duration)
+	QueueDepth(credential string, depth int)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Call(string, string, string, time.Duration) {}
+func (noMetrics) RateLimited(string, time.Duration)          {}
+func (noMetrics) LimiterWait(string, time.Duration)          {}
+func (noMetrics) QueueDepth(string, int)                     {}
+
+// CloudflareConfig configures one cloudflare actor: one per API credential,
+// because Cloudflare's rate limit is per token.
+type CloudflareConfig struct {
+	Credential string
+	// NewAPI returns the API client for an account ("" for calls that need
+	// none); it is called once per account.
+	NewAPI func(accountID string) (cfapi.API, error)
+	// Rate and Burst size the token bucket shared by every caller.
+	Rate  float64
+	Burst int
+	// MaxInflight bounds concurrent calls.
+	MaxInflight int
+	// CallTimeout bounds each call (a paged list counts as one call).
+	CallTimeout time.Duration
+	// MaxAttempts bounds retries of idempotent calls on transient errors.
+	MaxAttempts int
+	// RetryBase and RetryMax shape the retry backoff.
+	RetryBase, RetryMax time.Duration
+	// DefaultPause is the pause after a 429 without Retry-After: the
+	// lockout Cloudflare documents is five minutes.
+	DefaultPause time.Duration
+	Logger       *slog.Logger
+	Metrics      CloudflareMetrics
+}
+
+func (c *CloudflareConfig) defaults() {
+	if c.Rate <= 0 {
+		c.Rate = 3
+	}
+	if c.Burst <= 0 {
+		c.Burst = 10
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = 4
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 60 * time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 6
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = time.Minute
+	}
+	if c.DefaultPause <= 0 {
+		c.DefaultPause = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
+}
+
+// cloudflareActor is the only caller of cfapi (DESIGN §6): it owns the API
+// budget, queues requests by priority, pauses everything on a 429 for the
+// Retry-After, retries idempotent calls on transient errors with backoff,
+// and never retries a create blindly. Calls run in goroutines; their results
+// come back as messages, so Receive never blocks.
+type cloudflareActor struct {
+	cfg      CloudflareConfig
+	limiter  *rate.Limiter
+	queues   [numPriorities][]*cfPending
+	inflight int
+	paused   time.Time // no call starts before this
+	wakeAt   time.Time // the pending wake timer, zero if none
+	apis     map[string]cfapi.API
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+type cfPending struct {
+	req     cfRequest
+	replyTo *actor.PID
+	attempt int
+	queued  time.Time
+}
+
+type cfDone struct {
+	p      *cfPending
+	result any
+	err    error
+	took   time.Duration
+}
+
+type cfWake struct{}
+
+// NewCloudflareProps builds the props of a cloudflare actor.
+func NewCloudflareProps(cfg CloudflareConfig) *actor.Props {
+	cfg.defaults()
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &cloudflareActor{cfg: cfg, apis: map[string]cfapi.API{},
+			limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)}
+	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+}
+
+func (a *cloudflareActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.ctx, a.cancel = context.WithCancel(context.Background())
+	case *actor.Stopping:
+		a.cancel()
+	case *actor.Restarting:
+		a.cancel()
+	case cfRequest:
+		a.enqueue(&cfPending{req: m, replyTo: ctx.Sender(), queued: time.Now()}, false)
+		a.pump(ctx)
+	case cfDone:
+		a.inflight--
+		a.done(ctx, m)
+		a.pump(ctx)
+	case cfRetry:
+		a.enqueue(m.p, false)
+		a.pump(ctx)
+	case cfWake:
+		a.wakeAt = time.Time{}
+		a.pump(ctx)
+	}
+}
+
+func (a *cloudflareActor) enqueue(p *cfPending, front bool) {
+	prio := min(max(p.req.Priority, 0), numPriorities-1)
+	if front {
+		a.queues[prio] = append([]*cfPending{p}, a.queues[prio]...)
+	} else {
+		a.queues[prio] = append(a.queues[prio], p)
+	}
+	a.cfg.Metrics.QueueDepth(a.cfg.Credential, a.depth())
+}
+
+func (a *cloudflareActor) depth() int {
+	n := 0
+	for _, q := range a.queues {
+		n += len(q)
+	}
+	return n
+}
+
+func (a *cloudflareActor) pop() *cfPending {
+	for i := range a.queues {
+		if len(a.queues[i]) > 0 {
+			p := a.queues[i][0]
+			a.queues[i] = a.queues[i][1:]
+			return p
+		}
+	}
+	return nil
+}
+
+// pump starts as many queued calls as the pause, the bucket and the
+// in-flight cap allow, and schedules a wake-up for the rest.
+func (a *cloudflareActor) pump(ctx actor.Context) {
+	now := time.Now()
+	if now.Before(a.paused) {
+		a.wake(ctx, a.paused.Sub(now))
+		return
+	}
+	for a.inflight < a.cfg.MaxInflight {
+		p := a.pop()
+		if p == nil {
+			break
+		}
+		r := a.limiter.ReserveN(now, 1)
+		if d := r.DelayFrom(now); d > 0 {
+			r.CancelAt(now)
+			a.enqueue(p, true)
+			a.wake(ctx, d)
+			break
+		}
+		a.cfg.Metrics.LimiterWait(a.cfg.Credential, now.Sub(p.queued))
+		a.start(ctx, p)
+	}
+	a.cfg.Metrics.QueueDepth(a.cfg.Credential, a.depth())
+}
+
+func (a *cloudflareActor) wake(ctx actor.Context, d time.Duration) {
+	at := time.Now().Add(d)
+	if !a.wakeAt.IsZero() && !a.wakeAt.After(at) {
+		return
+	}
+	a.wakeAt = at
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(d, func() { root.Send(self, cfWake{}) })
+}
+
+func (a *cloudflareActor) start(ctx actor.Context, p *cfPending) {
+	api, err := a.api(p.req.Account)
+	if err != nil {
+		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Err: err})
+		return
+	}
+	a.inflight++
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	callCtx, timeout := a.ctx, a.cfg.CallTimeout
+	go func() {
+		c, cancel := context.WithTimeout(callCtx, timeout)
+		defer cancel()
+		began := time.Now()
+		res, err := p.req.Op.run(c, api)
+		root.Send(self, cfDone{p: p, result: res, err: err, took: time.Since(began)})
+	}()
+}
+
+func (a *cloudflareActor) api(account string) (cfapi.API, error) {
+	if api, ok := a.apis[account]; ok {
+		return api, nil
+	}
+	api, err := a.cfg.NewAPI(account)
+	if err != nil {
+		return nil, err
+	}
+	a.apis[account] = api
+	return api, nil
+}
+
+func (a *cloudflareActor) done(ctx actor.Context, m cfDone) {
+	p := m.p
+	a.cfg.Metrics.Call(a.cfg.Credential, p.req.Op.endpoint(), callStatus(m.err), m.took)
+	switch {
+	case m.err == nil:
+		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Result: m.result})
+	case errors.Is(m.err, cfapi.ErrRateLimited):
+		// Cloudflare locks the whole token out: stop everything until the
+		// lockout ends, then run this call again (a 429 did not run it).
+		pause := cfapi.RetryAfter(m.err)
+		if pause <= 0 {
+			pause = a.cfg.DefaultPause
+		}
+		if until := time.Now().Add(pause); until.After(a.paused) {
+			a.paused = until
+		}
+		a.cfg.Metrics.RateLimited(a.cfg.Credential, pause)
+		a.cfg.Logger.Warn("Cloudflare rate limit hit; pausing every call", "credential", a.cfg.Credential, "pause", pause, "call", p.req.String())
+		a.enqueue(p, true)
+	case errors.Is(m.err, cfapi.ErrTransient) && p.req.Op.idempotent() && p.attempt+1 < a.cfg.MaxAttempts && a.ctx.Err() == nil:
+		p.attempt++
+		d := backoffDelay(a.cfg.RetryBase, a.cfg.RetryMax, p.attempt)
+		a.cfg.Logger.Info("Cloudflare call failed; retrying", "call", p.req.String(), "attempt", p.attempt, "in", d, "err", m.err)
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		time.AfterFunc(d, func() { root.Send(self, cfRetry{p}) })
+	default:
+		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Err: m.err})
+	}
+}
+
+type cfRetry struct{ p *cfPending }
+
+// callStatus is the metric label of a call's outcome.
+func callStatus(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var e *cfapi.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return strconv.Itoa(e.StatusCode)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, cfapi.ErrTransient) {
+		return "transport_error"
+	}
+	return "error"
+}

@@ -1,0 +1,239 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/dockerwatch"
+	"github.com/labelgate/labelgate/labels"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/publicip"
+	"github.com/labelgate/labelgate/store"
+)
+
+// MainDeps are what the main actor tree needs besides its configuration;
+// tests replace the boundaries.
+type MainDeps struct {
+	DB     *store.Store
+	Logger *slog.Logger
+	// NewAPI builds a Cloudflare client for a token and account; cfapi.New
+	// over Config.Cloudflare.APIURL when nil.
+	NewAPI func(token, accountID string) (cfapi.API, error)
+	// NewDocker builds the Docker client; dockerwatch.NewClient when nil.
+	NewDocker func(dockerwatch.Config) (dockerwatch.Client, error)
+	// PublicIP overrides the discoverer (its sources come from the config).
+	PublicIP *publicip.Discoverer
+	Metrics  CloudflareMetrics
+}
+
+// Main is a running main instance: its actor system and the PIDs the HTTP
+// surface talks to.
+type Main struct {
+	System   *actor.ActorSystem
+	Root     *actor.PID
+	Children map[string]*actor.PID
+}
+
+// Child names in the tree.
+const (
+	ChildStore       = "store"
+	ChildRegistry    = "registry"
+	ChildDNS         = "dns"
+	ChildAccess      = "access"
+	ChildDockerWatch = "dockerwatch"
+	ChildPublicIP    = "publicip"
+)
+
+// ChildCloudflare names the cloudflare actor of a credential.
+func ChildCloudflare(credential string) string { return "cloudflare-" + credential }
+
+// ChildTunnel names the actor of a configured tunnel.
+func ChildTunnel(name string) string { return "tunnel-" + name }
+
+// StartMain builds and starts main's actor tree (DESIGN §2):
+//
+//	main (supervisor, one for one, capped backoff)
+//	├── store
+//	├── cloudflare-<credential>   one per API token: the budget
+//	├── tunnel-<name>             one per configured tunnel
+//	├── dns → zone-<zone>         one per zone in use
+//	├── access
+//	├── registry                  the single decider
+//	├── dockerwatch               main's own Docker engine
+//	└── publicip
+func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	newAPI := deps.NewAPI
+	if newAPI == nil {
+		newAPI = func(token, account string) (cfapi.API, error) {
+			return cfapi.New(cfapi.Config{BaseURL: cfg.Cloudflare.APIURL, Token: token, AccountID: account})
+		}
+	}
+	newDocker := deps.NewDocker
+	if newDocker == nil {
+		newDocker = dockerwatch.NewClient
+	}
+	creds := cfg.ResolvedCredentials()
+	tunnels := cfg.ResolvedTunnels()
+	if len(creds) == 0 {
+		return nil, fmt.Errorf("no Cloudflare credential is configured")
+	}
+
+	planner := func(pids map[string]*actor.PID, credential string) PlannerConfig {
+		return PlannerConfig{
+			Debounce: cfg.Docker.Debounce, Interval: cfg.Sync.Interval, Policy: string(cfg.Sync.Policy), DryRun: cfg.DryRun,
+			Cloudflare: pids[ChildCloudflare(credential)], Store: pids[ChildStore], Logger: log,
+		}
+	}
+
+	var specs []ChildSpec
+	specs = append(specs, ChildSpec{Name: ChildStore, Props: func(map[string]*actor.PID) *actor.Props {
+		return NewStoreProps(deps.DB, log.With("actor", "store"))
+	}})
+	for _, name := range slices.Sorted(maps.Keys(creds)) {
+		token := creds[name].APIToken.Reveal()
+		specs = append(specs, ChildSpec{Name: ChildCloudflare(name), Props: func(map[string]*actor.PID) *actor.Props {
+			return NewCloudflareProps(CloudflareConfig{
+				Credential: name, Rate: cfg.Cloudflare.RequestsPerSecond, Burst: cfg.Cloudflare.Burst,
+				NewAPI:  func(account string) (cfapi.API, error) { return newAPI(token, account) },
+				Logger:  log.With("actor", "cloudflare", "credential", name),
+				Metrics: deps.Metrics,
+			})
+		}})
+	}
+	refs := map[string]TunnelRef{}
+	var subscribers []string
+	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
+		t := tunnels[name]
+		ref := TunnelRef{TunnelID: t.TunnelID, AccountID: t.AccountID, Credential: t.Credential}
+		refs[name] = ref
+		specs = append(specs, ChildSpec{Name: ChildTunnel(name), Props: func(pids map[string]*actor.PID) *actor.Props {
+			return NewTunnelProps(name, ref, planner(pids, ref.Credential))
+		}})
+		subscribers = append(subscribers, ChildTunnel(name))
+	}
+	specs = append(specs, ChildSpec{Name: ChildDNS, Props: func(pids map[string]*actor.PID) *actor.Props {
+		cpids := map[string]*actor.PID{}
+		for name := range creds {
+			cpids[name] = pids[ChildCloudflare(name)]
+		}
+		return NewDNSProps(DNSConfig{
+			PlannerConfig: planner(pids, config.DefaultCredentialName), Credentials: cpids,
+			CredentialFor: func(h string) string { c, _ := cfg.CredentialFor(h); return c }, CommentLimit: cfg.Cloudflare.CommentLimit, BatchSize: cfg.Cloudflare.BatchSize,
+		})
+	}})
+	subscribers = append(subscribers, ChildDNS)
+	if account, cred := accessAccount(cfg, tunnels); account != "" {
+		specs = append(specs, ChildSpec{Name: ChildAccess, Props: func(pids map[string]*actor.PID) *actor.Props {
+			return NewAccessProps(AccessConfig{PlannerConfig: planner(pids, cred), AccountID: account})
+		}})
+		subscribers = append(subscribers, ChildAccess)
+	} else {
+		log.Warn("no Cloudflare account id is configured, so access labels cannot be applied; set LABELGATE_CLOUDFLARE_ACCOUNT_ID")
+	}
+
+	known := []string{messages.LocalSource}
+	agentDefaults := map[string]string{}
+	scopes := map[string]Scope{}
+	for name, a := range cfg.Agent.Agents {
+		src := messages.AgentSource(name)
+		known = append(known, src)
+		if a.DefaultTunnel != "" {
+			agentDefaults[src] = a.DefaultTunnel
+		}
+		if len(a.AllowedHostnames)+len(a.AllowedTunnels) > 0 {
+			scopes[src] = Scope{Hostnames: a.AllowedHostnames, Tunnels: a.AllowedTunnels}
+		}
+	}
+	var ignore []string
+	if cfg.Docker.FilterLabel != "" {
+		key, _, _ := strings.Cut(cfg.Docker.FilterLabel, "=")
+		ignore = append(ignore, key)
+	}
+	specs = append(specs, ChildSpec{Name: ChildRegistry, Props: func(pids map[string]*actor.PID) *actor.Props {
+		return NewRegistryProps(RegistryConfig{
+			Claims: ClaimConfig{
+				Labels:  labels.Options{Prefix: cfg.LabelPrefix, Ignore: ignore},
+				Tunnels: refs, DefaultTunnel: cfg.DefaultTunnel, AgentDefaults: agentDefaults, Scopes: scopes,
+			},
+			RemoveDelay: cfg.Sync.RemoveDelay, SettleTimeout: cfg.Sync.SettleTimeout, KnownSources: known,
+			Store: pids[ChildStore], Subscribers: pidsOf(pids, subscribers), Logger: log.With("actor", "registry"),
+		})
+	}})
+	specs = append(specs, ChildSpec{Name: ChildDockerWatch, Props: func(pids map[string]*actor.PID) *actor.Props {
+		return NewDockerWatchProps(DockerWatchConfig{
+			Watch: dockerwatch.Config{
+				Endpoint: cfg.Docker.Endpoint, TLSCA: cfg.Docker.TLS.CA, TLSCert: cfg.Docker.TLS.Cert, TLSKey: cfg.Docker.TLS.Key,
+				FilterLabel: cfg.Docker.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
+				PollInterval: cfg.Docker.PollInterval, Debounce: cfg.Docker.Debounce,
+			},
+			NewClient: newDocker, Sink: pids[ChildRegistry], Logger: log,
+		})
+	}})
+	disc := publicip.Discoverer{Sources: cfg.Sync.PublicIPSources}
+	if deps.PublicIP != nil {
+		disc = *deps.PublicIP
+	}
+	specs = append(specs, ChildSpec{Name: ChildPublicIP, Props: func(pids map[string]*actor.PID) *actor.Props {
+		return NewPublicIPProps(PublicIPConfig{Discoverer: disc, Interval: cfg.Sync.PublicIPInterval, Registry: pids[ChildRegistry], Logger: log})
+	}})
+
+	return startTree(specs, log)
+}
+
+// startTree starts a supervisor of specs under a fresh actor system whose
+// own logging goes to logger.
+func startTree(specs []ChildSpec, log *slog.Logger) (*Main, error) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return log.With("lib", "protoactor")
+	}))
+	root, err := sys.Root.SpawnNamed(NewSupervisorProps(specs, log), "main")
+	if err != nil {
+		return nil, err
+	}
+	res, err := sys.Root.RequestFuture(root, QueryChildren{}, 10*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("starting the actor tree: %w", err)
+	}
+	return &Main{System: sys, Root: root, Children: res.(map[string]*actor.PID)}, nil
+}
+
+// Stop stops the tree, children last-started first, draining queued
+// messages (the store's pending writes among them), then the system.
+func (m *Main) Stop() {
+	_ = m.System.Root.PoisonFuture(m.Root).Wait()
+	m.System.Shutdown()
+}
+
+// accessAccount picks the account and credential Access objects live in:
+// the configured account id, else the default tunnel's.
+func accessAccount(cfg config.Config, tunnels map[string]config.Tunnel) (string, string) {
+	if cfg.Cloudflare.AccountID != "" {
+		return cfg.Cloudflare.AccountID, config.DefaultCredentialName
+	}
+	if t, ok := tunnels[cfg.DefaultTunnel]; ok && t.AccountID != "" {
+		return t.AccountID, t.Credential
+	}
+	return "", ""
+}
+
+func pidsOf(pids map[string]*actor.PID, names []string) []*actor.PID {
+	var out []*actor.PID
+	for _, n := range names {
+		if p := pids[n]; p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,349 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/cfapi/cfsim"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/dockerwatch"
+	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/publicip"
+	"github.com/labelgate/labelgate/store"
+)
+
+// pipeline is main's whole actor tree against cfsim and a fake Docker
+// engine, with a real SQLite store in a temp dir.
+type pipeline struct {
+	t      *testing.T
+	sim    *cfsim.Server
+	engine *dockertest.Engine
+	cfg    config.Config
+	main   *Main
+	db     *store.Store
+	zoneID string
+	tunnel string
+}
+
+func newPipeline(t *testing.T, tweak func(*config.Config)) *pipeline {
+	t.Helper()
+	sim := cfsim.NewServer(t)
+	zone := sim.AddZone(cfsim.Zone{Name: "example.com"})
+	tun := sim.AddTunnel(cfsim.Tunnel{Name: "home"})
+	cfg := config.Defaults()
+	cfg.Cloudflare.APIToken = config.Secret(sim.Token)
+	cfg.Cloudflare.AccountID = sim.AccountID
+	cfg.Cloudflare.TunnelID = tun.ID
+	cfg.Cloudflare.APIURL = sim.URL
+	cfg.Cloudflare.RequestsPerSecond = 4
+	cfg.Docker.Debounce = 50 * time.Millisecond
+	cfg.Sync.RemoveDelay = 2 * time.Second
+	cfg.Sync.SettleTimeout = 5 * time.Second
+	cfg.DataDir = t.TempDir()
+	cfg.Sync.PublicIPSources = []string{"http://127.0.0.1:1/unreachable"}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	p := &pipeline{t: t, sim: sim, engine: dockertest.New(), cfg: cfg, zoneID: zone.ID, tunnel: tun.ID}
+	p.start()
+	return p
+}
+
+func (p *pipeline) start() {
+	p.t.Helper()
+	db, err := store.Open(context.Background(), p.cfg.DBPath())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	m, err := StartMain(p.cfg, MainDeps{
+		DB: db, Logger: logger,
+		NewDocker: func(dockerwatch.Config) (dockerwatch.Client, error) { return p.engine, nil },
+		PublicIP:  &publicip.Discoverer{Sources: p.cfg.Sync.PublicIPSources, Timeout: time.Second},
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.main, p.db = m, db
+	p.t.Cleanup(p.stop)
+}
+
+func (p *pipeline) stop() {
+	if p.main != nil {
+		p.main.Stop()
+		p.main = nil
+		p.db.Close()
+	}
+}
+
+func (p *pipeline) restart() {
+	p.t.Helper()
+	p.stop()
+	p.start()
+}
+
+// ingress returns the live rules as "host path>service", foreign ones too.
+func (p *pipeline) ingress() []string {
+	cfg, ok := p.sim.TunnelConfigOf(p.tunnel)
+	if !ok {
+		return nil
+	}
+	var doc cfapi.TunnelConfig
+	if err := doc.UnmarshalJSON(cfg.Config); err != nil {
+		p.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range doc.Ingress {
+		out = append(out, strings.TrimSpace(r.Hostname+" "+r.Path)+">"+r.Service)
+	}
+	return out
+}
+
+func (p *pipeline) records() map[string]cfsim.Record {
+	out := map[string]cfsim.Record{}
+	for _, r := range p.sim.Records(p.zoneID) {
+		out[r.Type+" "+r.Name] = r
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *pipeline) hasRule(rule string) bool {
+	for _, r := range p.ingress() {
+		if r == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func labelsOf(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// writes counts the audit log's successful writes, and deletes among them.
+func (p *pipeline) writes() (writes, deletes int) {
+	for _, e := range p.sim.Audit() {
+		if e.IsWrite() && e.Status < 300 {
+			writes++
+			if e.Method == "DELETE" {
+				deletes++
+			}
+		}
+	}
+	return
+}
+
+func TestPipelineRouteLifecycle(t *testing.T) {
+	p := newPipeline(t, nil)
+	// Someone else's objects, which must survive everything below.
+	if _, err := p.sim.AddRecord(p.zoneID, cfsim.Record{Name: "foreign.example.com", Type: "A", Content: "198.51.100.1", Foreign: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.sim.SetTunnelConfig(p.tunnel, []byte(`{"ingress":[{"hostname":"manual.example.com","service":"http://manual:80","originRequest":{"bastionMode":false}},{"service":"http_status:418"}],"originRequest":{"connectTimeout":5}}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	web := p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com",
+		"labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.web.cleanup", "true",
+	))
+	eventually(t, 10*time.Second, "the route and its CNAME", func() bool {
+		r, ok := p.records()["CNAME app.example.com"]
+		return p.hasRule("app.example.com>http://web:80") && ok && r.Proxied && r.Content == p.tunnel+".cfargotunnel.com"
+	})
+	if got := p.ingress(); strings.Join(got, ",") != "app.example.com>http://web:80,manual.example.com>http://manual:80,>http_status:418" {
+		t.Fatalf("foreign rule and catch-all must stay in place: %v", got)
+	}
+	cfg, _ := p.sim.TunnelConfigOf(p.tunnel)
+	if !strings.Contains(string(cfg.Config), `"bastionMode":false`) || !strings.Contains(string(cfg.Config), `"connectTimeout":5`) {
+		t.Fatalf("unmodelled keys of foreign rules and the global originRequest must survive: %s", cfg.Config)
+	}
+	if !hasMarker(p.records()["CNAME app.example.com"].Comment) {
+		t.Fatal("the CNAME must carry the ownership marker")
+	}
+
+	// Steady state: nothing more is written.
+	w0, _ := p.writes()
+	time.Sleep(500 * time.Millisecond)
+	if w, _ := p.writes(); w != w0 {
+		t.Fatalf("steady state wrote %d times", w-w0)
+	}
+
+	// A restart (stop + start within the grace) deletes nothing.
+	p.engine.Stop(web)
+	time.Sleep(300 * time.Millisecond)
+	web = p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com",
+		"labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.web.cleanup", "true",
+	))
+	time.Sleep(3 * time.Second) // longer than the grace
+	if _, dels := p.writes(); dels != 0 || !p.hasRule("app.example.com>http://web:80") {
+		t.Fatalf("a restart within the grace must delete nothing (deletes %d, rules %v)", dels, p.ingress())
+	}
+
+	// Stopped for good: removed after the grace, foreign objects untouched.
+	p.engine.Stop(web)
+	eventually(t, 10*time.Second, "the route and CNAME to be removed", func() bool {
+		_, ok := p.records()["CNAME app.example.com"]
+		return !p.hasRule("app.example.com>http://web:80") && !ok
+	})
+	if got := p.ingress(); strings.Join(got, ",") != "manual.example.com>http://manual:80,>http_status:418" {
+		t.Fatalf("after removal: %v", got)
+	}
+	if _, ok := p.records()["A foreign.example.com"]; !ok {
+		t.Fatal("the foreign record disappeared")
+	}
+	if fw := p.sim.ForeignWrites(); len(fw) != 0 {
+		t.Fatalf("writes touched foreign objects: %+v", fw)
+	}
+}
+
+func TestPipelineConvergesWithFewCalls(t *testing.T) {
+	p := newPipeline(t, nil)
+	const n = 40
+	for i := range n {
+		p.engine.Start(fmt.Sprintf("svc%02d", i), labelsOf(
+			"labelgate.tunnel.web.hostname", fmt.Sprintf("svc%02d.example.com", i),
+			"labelgate.tunnel.web.service", fmt.Sprintf("http://svc%02d:80", i),
+		))
+	}
+	eventually(t, 15*time.Second, "all routes and CNAMEs", func() bool {
+		return len(p.ingress()) == n+1 && len(p.records()) == n
+	})
+	time.Sleep(500 * time.Millisecond)
+	calls := len(p.sim.Audit())
+	// zones list + token-free; tunnel GET+PUT; DNS list + ⌈n/200⌉ batch; Access lists.
+	if calls > 12 {
+		for _, e := range p.sim.Audit() {
+			t.Logf("%s %s %d", e.Method, e.Path, e.Status)
+		}
+		t.Fatalf("converging %d hostnames took %d calls", n, calls)
+	}
+	t.Logf("converged %d hostnames in %d Cloudflare calls", n, calls)
+}
+
+func TestPipelineRestartOfMainWritesNothing(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com",
+		"labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.dns.txt.hostname", "txt.example.com",
+		"labelgate.dns.txt.type", "TXT",
+		"labelgate.dns.txt.target", "hello",
+	))
+	eventually(t, 10*time.Second, "converged", func() bool {
+		_, txt := p.records()["TXT txt.example.com"]
+		return p.hasRule("app.example.com>http://web:80") && txt
+	})
+	w0, _ := p.writes()
+	p.restart()
+	time.Sleep(2 * time.Second)
+	if w, _ := p.writes(); w != w0 {
+		for _, e := range p.sim.Audit()[w0:] {
+			t.Logf("%s %s %d", e.Method, e.Path, e.Status)
+		}
+		t.Fatalf("a restart with nothing changed wrote %d times", w-w0)
+	}
+}
+
+func TestPipelineDatabaseLossAdoptsMarkedRecords(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.engine.Start("web", labelsOf("labelgate.dns.a.hostname", "a.example.com", "labelgate.dns.a.target", "203.0.113.5"))
+	eventually(t, 10*time.Second, "record", func() bool { _, ok := p.records()["A a.example.com"]; return ok })
+	p.stop()
+	if err := os.Remove(p.cfg.DBPath()); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		_ = os.Remove(p.cfg.DBPath() + suffix)
+	}
+	w0, _ := p.writes()
+	p.start()
+	time.Sleep(2 * time.Second)
+	if len(p.records()) != 1 {
+		t.Fatalf("want one record (adopted, not duplicated), got %v", p.records())
+	}
+	if w, _ := p.writes(); w != w0 {
+		t.Fatalf("adoption must not write, wrote %d", w-w0)
+	}
+	objs, err := p.db.Owned(context.Background(), store.KindDNSRecord, "")
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("the adopted record must be in the new store: %v %v", objs, err)
+	}
+}
+
+func TestPipelineSurvivesFaultsWithoutDuplicates(t *testing.T) {
+	p := newPipeline(t, func(c *config.Config) { c.Cloudflare.RequestsPerSecond = 4 })
+	p.sim.SetFaults(cfsim.Faults{ErrorRate: 0.2})
+	for i := range 10 {
+		p.engine.Start(fmt.Sprintf("svc%d", i), labelsOf(
+			"labelgate.dns.a.hostname", fmt.Sprintf("h%d.example.com", i),
+			"labelgate.dns.a.target", "203.0.113.9",
+			"labelgate.dns.a.proxied", "false",
+		))
+	}
+	eventually(t, 60*time.Second, "all records despite 20% 5xx", func() bool { return len(p.records()) == 10 })
+	names := map[string]int{}
+	for _, r := range p.sim.Records(p.zoneID) {
+		names[r.Name]++
+	}
+	for n, c := range names {
+		if c != 1 {
+			t.Fatalf("%s exists %d times", n, c)
+		}
+	}
+}
+
+func TestPipelineDynamicDNS(t *testing.T) {
+	var answer atomic.Value
+	answer.Store("203.0.113.10")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, answer.Load())
+	}))
+	t.Cleanup(srv.Close)
+	p := newPipeline(t, func(c *config.Config) {
+		c.Sync.PublicIPInterval = 200 * time.Millisecond
+		c.Sync.PublicIPSources = []string{srv.URL}
+	})
+	p.engine.Start("home", labelsOf("labelgate.dns.home.hostname", "home.example.com"))
+	eventually(t, 10*time.Second, "A record with the public IP", func() bool {
+		return p.records()["A home.example.com"].Content == "203.0.113.10"
+	})
+	answer.Store("203.0.113.11")
+	eventually(t, 10*time.Second, "A record updated to the new IP", func() bool {
+		return p.records()["A home.example.com"].Content == "203.0.113.11"
+	})
+	if _, dels := p.writes(); dels != 0 {
+		t.Fatal("an IP change must update in place, not delete")
+	}
+}

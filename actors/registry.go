@@ -1,0 +1,246 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+// RegistryConfig configures the registry actor.
+type RegistryConfig struct {
+	Claims      ClaimConfig
+	RemoveDelay time.Duration
+	// SettleTimeout bounds the wait at start for every known source.
+	SettleTimeout time.Duration
+	// KnownSources must all report before the settle point (local Docker and
+	// every configured agent); agents found in the store are added.
+	KnownSources []string
+	Store        *actor.PID
+	// Subscribers receive every new DesiredState (the planner actors).
+	Subscribers []*actor.PID
+	Logger      *slog.Logger
+}
+
+// Subscribe asks the registry to send every new DesiredState to PID (and the
+// current one at once, if there is one).
+type Subscribe struct{ PID *actor.PID }
+
+// SourceStatusChanged tells the registry that an agent connected, was
+// frozen (disconnected), went stale or was decommissioned. DefaultTunnel is
+// what the agent announced.
+type SourceStatusChanged struct {
+	Source        string
+	Status        string // SourceConnected, SourceFrozen, SourceGone
+	DefaultTunnel string
+}
+
+// Source statuses a SourceStatusChanged can carry.
+const (
+	SourceConnected = "connected"
+	SourceFrozen    = sourceFrozen
+	SourceGone      = sourceGone
+)
+
+// PublicIPsChanged carries a source's public addresses ("" = main's own).
+type PublicIPsChanged struct {
+	Source string
+	IPs    PublicIPs
+}
+
+// QueryRegistry asks for the registry's view; the reply is RegistryReport.
+type QueryRegistry struct{}
+
+// RegistryReport is the registry's state for the API and dashboard.
+type RegistryReport struct {
+	Loaded      bool
+	Settled     bool
+	Unreported  []string // sources not heard from since start
+	Hostnames   []messages.HostnameState
+	LabelErrors []ContainerReport
+	Desired     messages.DesiredState
+}
+
+type registryTick struct{}
+type registrySettleTimeout struct{}
+
+type registryActor struct {
+	cfg      RegistryConfig
+	state    *registryState
+	loaded   bool
+	pending  []any // messages that arrived before the store was loaded
+	subs     []*actor.PID
+	last     []byte // canonical form of the last desired state sent
+	desired  messages.DesiredState
+	version  uint64
+	tickAt   time.Time
+	started  time.Time
+	settleBy time.Time
+}
+
+// NewRegistryProps builds the registry actor.
+func NewRegistryProps(cfg RegistryConfig) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &registryActor{cfg: cfg}
+	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+}
+
+func (a *registryActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.subs = append([]*actor.PID(nil), a.cfg.Subscribers...)
+		a.state = newRegistryState(a.cfg.Claims, a.cfg.RemoveDelay, a.cfg.KnownSources)
+		a.started = time.Now()
+		a.settleBy = a.started.Add(a.cfg.SettleTimeout)
+		ctx.Request(a.cfg.Store, storeLoadRegistry{})
+		a.after(ctx, a.cfg.SettleTimeout, registrySettleTimeout{})
+		if p := ctx.Parent(); p != nil {
+			ctx.Request(p, QueryChildren{}) // to ask the sources to resend
+		}
+	case map[string]*actor.PID:
+		// After a restart the registry has lost the sets it had: every
+		// sibling that is a source sends its last one again.
+		for _, pid := range m {
+			if !pid.Equal(ctx.Self()) {
+				ctx.Send(pid, ResendSets{})
+			}
+		}
+	case storeRegistryLoaded:
+		if m.Err != nil {
+			// Without the persisted decisions nothing can be decided safely;
+			// fail so the supervisor retries with backoff.
+			panic(fmt.Errorf("loading the registry's state: %w", m.Err))
+		}
+		for _, ag := range m.Agents {
+			if ag.State != store.AgentDecommissioned {
+				a.state.source(messages.AgentSource(ag.Name))
+			}
+		}
+		if err := a.state.load(m.Claims, m.Hosts); err != nil {
+			panic(err)
+		}
+		a.loaded = true
+		for _, p := range a.pending {
+			a.handle(ctx, p)
+		}
+		a.pending = nil
+		a.flush(ctx)
+	case Subscribe:
+		a.subs = append(a.subs, m.PID)
+		if a.loaded && a.last != nil {
+			ctx.Send(m.PID, a.desired)
+		}
+	case QueryRegistry:
+		rep := RegistryReport{Loaded: a.loaded}
+		if a.loaded {
+			rep.Settled, rep.Unreported = a.state.settled, a.state.unknownSources()
+			rep.Hostnames, rep.LabelErrors, rep.Desired = a.state.hostnameStates(), a.state.labelErrors(), a.desired
+		}
+		ctx.Respond(rep)
+	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout:
+		if !a.loaded {
+			a.pending = append(a.pending, m)
+			return
+		}
+		a.handle(ctx, m)
+		a.flush(ctx)
+	}
+}
+
+func (a *registryActor) handle(ctx actor.Context, msg any) {
+	now := time.Now()
+	switch m := msg.(type) {
+	case messages.ContainerSet:
+		if !a.state.applySet(m, now) {
+			a.cfg.Logger.Debug("stale container set ignored", "source", m.Source, "version", m.Version)
+		}
+	case SourceStatusChanged:
+		a.sourceStatus(m, now)
+	case PublicIPsChanged:
+		a.state.setPublicIPs(m.Source, m.IPs, now)
+	case registryTick:
+		a.tickAt = time.Time{}
+		a.state.tick(now)
+	case registrySettleTimeout:
+		if !a.state.settled {
+			a.cfg.Logger.Warn("settle timeout reached; deletes are allowed from now on", "unreported", a.state.unknownSources())
+			a.state.markSettled(now)
+		}
+	}
+	if !a.state.settled && len(a.state.unknownSources()) == 0 {
+		a.cfg.Logger.Info("every known source has reported; settled", "after", now.Sub(a.started).Round(time.Millisecond))
+		a.state.markSettled(now)
+	}
+}
+
+func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
+	if m.DefaultTunnel != a.state.cfg.AnnouncedDefaults[m.Source] {
+		ann := maps.Clone(a.state.cfg.AnnouncedDefaults)
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[m.Source] = m.DefaultTunnel
+		a.state.cfg.AnnouncedDefaults = ann
+		if _, ok := a.state.lastSets[m.Source]; ok {
+			a.state.rebuild(m.Source, now)
+		}
+	}
+	switch m.Status {
+	case SourceFrozen, SourceGone:
+		a.state.setSourceStatus(m.Source, m.Status, now)
+	case SourceConnected:
+		// Nothing changes until its first container set arrives; a source
+		// that was gone is known again from then on.
+		a.state.source(m.Source)
+	}
+}
+
+// flush sends what the last messages decided: store writes, events, and the
+// desired state if it changed.
+func (a *registryActor) flush(ctx actor.Context) {
+	writes, events := a.state.drain()
+	if len(writes) > 0 {
+		ctx.Send(a.cfg.Store, storeRegistryWrites{Writes: writes})
+	}
+	if len(events) > 0 {
+		for _, e := range events {
+			a.cfg.Logger.Log(nil, levelOf(e.Level), e.Message, "event", e.Kind, "hostname", e.Hostname, "source", e.Source, "container", e.Container)
+		}
+		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
+	}
+	ds := a.state.desired()
+	canon, _ := json.Marshal(ds)
+	if string(canon) != string(a.last) {
+		a.version++
+		ds.Version = a.version
+		a.last, a.desired = canon, ds
+		for _, s := range a.subs {
+			ctx.Send(s, ds)
+		}
+	}
+	if due := a.state.nextDue(); !due.IsZero() && (a.tickAt.IsZero() || due.Before(a.tickAt)) {
+		a.tickAt = due
+		a.after(ctx, time.Until(due), registryTick{})
+	}
+}
+
+func (a *registryActor) after(ctx actor.Context, d time.Duration, msg any) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(max(d, 0), func() { root.Send(self, msg) })
+}
+
+func levelOf(s string) slog.Level {
+	switch s {
+	case store.LevelError:
+		return slog.LevelError
+	case store.LevelWarn:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,153 @@
+package actors
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/labelgate/labelgate/messages"
+)
+
+// desired assembles the full desired state from every hostname's spec:
+// active, frozen, leaving and retained hostnames alike. Every configured
+// tunnel appears, with no rules if none are owned, so its actor can drop
+// rules that are no longer wanted.
+func (r *registryState) desired() messages.DesiredState {
+	ds := messages.DesiredState{Settled: r.settled, Tunnels: map[string]messages.DesiredTunnel{}}
+	for name, ref := range r.cfg.Tunnels {
+		ds.Tunnels[name] = messages.DesiredTunnel{Name: name, TunnelID: ref.TunnelID, AccountID: ref.AccountID, Credential: ref.Credential}
+	}
+	for _, host := range slices.Sorted(maps.Keys(r.hosts)) {
+		spec := r.hosts[host].spec
+		if spec.Access != "" && spec.App == nil {
+			continue // withheld: a route meant to be protected is never published unprotected
+		}
+		if len(spec.Rules) > 0 {
+			t, ok := ds.Tunnels[spec.Tunnel]
+			if !ok {
+				continue // the tunnel left the configuration; nothing can be written for it
+			}
+			for _, rule := range spec.Rules {
+				t.Rules = append(t.Rules, rule.DesiredRule)
+			}
+			ds.Tunnels[spec.Tunnel] = t
+		}
+		for _, rec := range spec.Records {
+			ds.Records = append(ds.Records, rec.DesiredRecord)
+		}
+		if spec.App != nil {
+			ds.Apps = append(ds.Apps, *spec.App)
+		}
+	}
+	return ds
+}
+
+// hostnameStates reports every hostname the registry knows, for the API.
+func (r *registryState) hostnameStates() []messages.HostnameState {
+	hosts := map[string]bool{}
+	for h := range r.hosts {
+		hosts[h] = true
+	}
+	for h := range r.claims {
+		hosts[h] = true
+	}
+	var out []messages.HostnameState
+	for _, host := range slices.Sorted(maps.Keys(hosts)) {
+		hs := messages.HostnameState{Hostname: host}
+		st := r.hosts[host]
+		if st != nil {
+			hs.State, hs.Due, hs.Tunnel, hs.Kinds = st.state, st.due, st.spec.Tunnel, st.spec.kinds()
+			hs.Winner = messages.Owner{Source: st.winner.Source, Container: st.winner.Container}
+			if win := r.claims[host][st.winner]; st.state == hostActive && win != nil {
+				if _, frozen := r.presence(win); frozen {
+					hs.State = "frozen"
+				}
+			}
+			if st.spec.Access != "" && st.spec.App == nil {
+				hs.Error = "access template " + st.spec.Access + " is not defined on any container; the hostname is withheld until it is"
+			}
+		} else {
+			hs.State = "refused"
+		}
+		var queue []*claimant
+		for _, cl := range r.claims[host] {
+			if st != nil && cl.key == st.winner {
+				continue
+			}
+			if present, _ := r.presence(cl); present && cl.known {
+				queue = append(queue, cl)
+			}
+		}
+		slices.SortFunc(queue, func(a, b *claimant) int {
+			if a.before(b) {
+				return -1
+			}
+			return 1
+		})
+		for _, cl := range queue {
+			hs.Queued = append(hs.Queued, messages.Owner{Source: cl.key.Source, Container: cl.key.Container})
+		}
+		if st == nil && len(queue) == 0 {
+			continue
+		}
+		out = append(out, hs)
+	}
+	return out
+}
+
+// labelErrors lists every current label error, by source and container.
+func (r *registryState) labelErrors() []ContainerReport {
+	var out []ContainerReport
+	for _, k := range slices.SortedFunc(maps.Keys(r.reports), func(a, b claimKey) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Container, b.Container))
+	}) {
+		if rep := r.reports[k]; len(rep.Errors) > 0 {
+			out = append(out, ContainerReport{Source: rep.Source, Container: rep.Container, Errors: slices.Clone(rep.Errors)})
+		}
+	}
+	return out
+}
+
+// tick applies the passage of time: graces that ended.
+func (r *registryState) tick(now time.Time) { r.decideAll(now) }
+
+// nextDue is the earliest grace end, for the actor's timer; zero if none.
+func (r *registryState) nextDue() time.Time {
+	var next time.Time
+	for _, st := range r.hosts {
+		if st.state == hostLeaving && (next.IsZero() || st.due.Before(next)) {
+			next = st.due
+		}
+	}
+	return next
+}
+
+// unknownSources lists the sources that have not reported since start.
+func (r *registryState) unknownSources() []string {
+	var out []string
+	for name, s := range r.sources {
+		if s.status == sourceUnknown {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// markSettled passes the startup settle point: from now on graces may end
+// and deletes may be planned.
+func (r *registryState) markSettled(now time.Time) {
+	if r.settled {
+		return
+	}
+	r.settled = true
+	r.decideAll(now)
+}
+
+// drain hands the collected store writes and events to the caller.
+func (r *registryState) drain() ([]storeWrite, []Event) {
+	w, e := r.writes, r.events
+	r.writes, r.events = nil, nil
+	return w, e
+}

@@ -1,0 +1,538 @@
+package actors
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/labelgate/labelgate/labels"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+// registryState is the registry's decision logic, free of actors and I/O:
+// the registry actor feeds it container sets, source changes and the clock,
+// and sends on what it returns. Every conflict decision of DESIGN §4 is made
+// here.
+//
+// Per hostname (one winner across every source and kind):
+//
+//	winner present             → active: its current spec is desired
+//	winner's source frozen     → frozen: its last spec stays desired
+//	winner gone, before due    → leaving: its last spec stays desired
+//	winner gone, at due        → best present claimant promoted in place,
+//	                             else cleanup=true parts dropped and the
+//	                             rest retained (or the hostname forgotten)
+//	retained, claimant appears → that claimant wins at once
+//
+// The grace (due = gone time + removeDelay) is keyed on the hostname: a
+// winner that comes back before due changes nothing.
+type registryState struct {
+	cfg         ClaimConfig
+	removeDelay time.Duration
+
+	sources   map[string]*sourceState
+	claims    map[string]map[claimKey]*claimant // hostname → claimants
+	hosts     map[string]*hostState
+	reports   map[claimKey]ContainerReport
+	templates map[string]templateEntry // winning Access templates by name
+	ips       map[string]PublicIPs     // by source; "" = main's own
+
+	lastSets map[string]messages.ContainerSet // the latest set per reported source
+	reported map[reportedConflict]bool        // conflicts already announced
+	tplClash map[string]bool                  // template names defined differently
+
+	settled bool
+
+	// Collected side effects for the actor to send on.
+	writes []storeWrite
+	events []Event
+}
+
+// Source statuses.
+const (
+	sourceUnknown  = "unknown"  // not reported since start: claims frozen
+	sourceReported = "reported" // its latest set is the truth
+	sourceFrozen   = "frozen"   // disconnected: claims frozen
+	sourceGone     = "gone"     // stale or decommissioned: claims leave
+)
+
+type sourceState struct {
+	status  string
+	version uint64
+	since   time.Time
+}
+
+// Hostname states.
+const (
+	hostActive   = "active"
+	hostLeaving  = "leaving"
+	hostRetained = "retained"
+)
+
+type hostState struct {
+	winner claimKey
+	state  string
+	due    time.Time
+	spec   hostSpec
+}
+
+type templateEntry struct {
+	tpl   labels.AccessTemplate
+	owner claimKey
+}
+
+// Event is one decision worth an operator's attention: logged once and
+// appended to the store's event log. Kinds the registry uses: created,
+// updated, leaving, returned, promoted, deleted, retained, conflict,
+// label_error.
+type Event = store.Event
+
+// storeWrite is one persistence operation the registry asks for.
+type storeWrite struct {
+	putClaim    *store.Claim
+	deleteClaim *store.Claim
+	putHost     *store.HostnameState
+	deleteHost  string
+}
+
+func newRegistryState(cfg ClaimConfig, removeDelay time.Duration, sources []string) *registryState {
+	r := &registryState{
+		cfg: cfg, removeDelay: removeDelay,
+		sources:   map[string]*sourceState{},
+		claims:    map[string]map[claimKey]*claimant{},
+		hosts:     map[string]*hostState{},
+		reports:   map[claimKey]ContainerReport{},
+		templates: map[string]templateEntry{},
+		ips:       map[string]PublicIPs{},
+		lastSets:  map[string]messages.ContainerSet{},
+		reported:  map[reportedConflict]bool{},
+		tplClash:  map[string]bool{},
+	}
+	for _, s := range sources {
+		r.sources[s] = &sourceState{status: sourceUnknown}
+	}
+	return r
+}
+
+// load restores persisted claims and hostname decisions; it runs once,
+// before any container set.
+func (r *registryState) load(claims []store.Claim, hosts []store.HostnameState) error {
+	for _, c := range claims {
+		r.claimant(c.Hostname, claimKey{c.Source, c.Container}).registered = c.RegisteredAt
+		r.source(c.Source)
+	}
+	for _, h := range hosts {
+		var spec hostSpec
+		if err := json.Unmarshal(h.Spec, &spec); err != nil {
+			return fmt.Errorf("decoding the stored spec of %s: %w", h.Hostname, err)
+		}
+		r.hosts[h.Hostname] = &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: h.State, due: h.DueAt, spec: spec}
+		r.source(h.WinnerSource)
+	}
+	return nil
+}
+
+func (r *registryState) source(name string) *sourceState {
+	s := r.sources[name]
+	if s == nil {
+		s = &sourceState{status: sourceUnknown}
+		r.sources[name] = s
+	}
+	return s
+}
+
+func (r *registryState) claimant(host string, k claimKey) *claimant {
+	m := r.claims[host]
+	if m == nil {
+		m = map[claimKey]*claimant{}
+		r.claims[host] = m
+	}
+	c := m[k]
+	if c == nil {
+		c = &claimant{key: k}
+		m[k] = c
+	}
+	return c
+}
+
+// applySet takes a source's full container set. It returns false when the
+// set is stale (not newer than the last one applied).
+func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool {
+	src := r.source(set.Source)
+	if src.status == sourceReported && set.Version <= src.version {
+		return false
+	}
+	src.status, src.version, src.since = sourceReported, set.Version, now
+	r.lastSets[set.Source] = set
+	r.rebuild(set.Source, now)
+	r.rebuildTemplates(now)
+	r.decideAll(now)
+	return true
+}
+
+// rebuild recomputes a reported source's claims from its latest set.
+func (r *registryState) rebuild(source string, now time.Time) {
+	set := r.lastSets[source]
+	seen := map[claimKey]bool{}
+	for _, c := range set.Containers {
+		k := claimKey{set.Source, c.Name}
+		seen[k] = true
+		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
+		old, had := r.reports[k]
+		r.reports[k] = rep
+		r.reportLabelErrors(old, had, rep, now)
+		for host, spec := range rep.Hosts {
+			cl := r.claimant(host, k)
+			if cl.registered.IsZero() {
+				cl.registered = now
+				r.writes = append(r.writes, storeWrite{putClaim: &store.Claim{Hostname: host, Source: k.Source, Container: k.Container, RegisteredAt: now}})
+			}
+			cl.created, cl.spec, cl.known, cl.missing = c.Created, spec, true, time.Time{}
+		}
+	}
+	for k := range r.reports {
+		if k.Source == source && !seen[k] {
+			delete(r.reports, k)
+		}
+	}
+	// Claims of this source that the set no longer carries are missing.
+	for host, m := range r.claims {
+		for k, cl := range m {
+			if k.Source != source {
+				continue
+			}
+			_, claims := r.reports[k].Hosts[host]
+			if !claims && cl.missing.IsZero() {
+				cl.missing = now
+			}
+		}
+	}
+}
+
+// setSourceStatus marks a source frozen (disconnected) or gone (stale or
+// decommissioned). A gone source's claims start their grace now.
+func (r *registryState) setSourceStatus(source, status string, now time.Time) {
+	src := r.source(source)
+	if src.status == status {
+		return
+	}
+	src.status, src.since = status, now
+	if status == sourceGone {
+		for _, m := range r.claims {
+			for k, cl := range m {
+				if k.Source == source && cl.missing.IsZero() {
+					cl.missing = now
+				}
+			}
+		}
+		for k := range r.reports {
+			if k.Source == source {
+				delete(r.reports, k)
+			}
+		}
+		delete(r.lastSets, source)
+		r.rebuildTemplates(now)
+	}
+	r.decideAll(now)
+}
+
+// setPublicIPs records the public addresses of a source ("" = main) and
+// re-resolves the claims that use them.
+func (r *registryState) setPublicIPs(source string, ips PublicIPs, now time.Time) bool {
+	if cur, ok := r.ips[source]; ok && cur == ips {
+		return false
+	}
+	r.ips[source] = ips
+	for _, name := range slices.Sorted(maps.Keys(r.lastSets)) {
+		r.rebuild(name, now)
+	}
+	r.decideAll(now)
+	return true
+}
+
+func (r *registryState) ipsFor(source string) PublicIPs {
+	own, mine := r.ips[source]
+	if source == messages.LocalSource || !mine {
+		return r.ips[""]
+	}
+	return own
+}
+
+// present reports whether a claimant may hold a hostname now: its container
+// is in its source's latest set, or its source is unknown/frozen (its claims
+// are frozen, neither present nor gone).
+func (r *registryState) presence(cl *claimant) (present, frozen bool) {
+	src := r.sources[cl.key.Source]
+	switch {
+	case src == nil || src.status == sourceUnknown || src.status == sourceFrozen:
+		return cl.missing.IsZero(), cl.missing.IsZero()
+	case src.status == sourceGone:
+		return false, false
+	}
+	return cl.missing.IsZero(), false
+}
+
+// decideAll revisits every hostname; decisions are deterministic because
+// hostnames are visited in order and ties are broken by claimant order.
+func (r *registryState) decideAll(now time.Time) {
+	hosts := map[string]bool{}
+	for h := range r.claims {
+		hosts[h] = true
+	}
+	for h := range r.hosts {
+		hosts[h] = true
+	}
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
+		r.decide(h, now)
+	}
+	r.forgetMissing(now)
+}
+
+// best returns the first claimant in line that is present and whose spec is
+// known in this run (a claim restored from the store has no spec until its
+// source reports).
+func (r *registryState) best(host string, except claimKey) *claimant {
+	var top *claimant
+	for _, cl := range r.claims[host] {
+		if cl.key == except || !cl.known {
+			continue
+		}
+		if present, frozen := r.presence(cl); !present || frozen {
+			continue
+		}
+		if top == nil || cl.before(top) {
+			top = cl
+		}
+	}
+	return top
+}
+
+func (r *registryState) decide(host string, now time.Time) {
+	st := r.hosts[host]
+	if st == nil {
+		top := r.best(host, claimKey{})
+		if top == nil {
+			return
+		}
+		st = &hostState{winner: top.key, state: hostActive, spec: r.withApp(host, top.spec, hostSpec{})}
+		r.hosts[host] = st
+		r.persistHost(host, st, now)
+		r.event(now, "info", "created", host, top.key, fmt.Sprintf("%s claims %s (%s)", top.key, host, joinKinds(st.spec)))
+		r.reportQueue(host, st, now)
+		return
+	}
+
+	win := r.claims[host][st.winner]
+	present, frozen := false, false
+	if win != nil {
+		present, frozen = r.presence(win)
+	}
+	switch {
+	case present && st.state == hostRetained:
+		// The retained objects' claimant is back: it wins again.
+		fallthrough
+	case present:
+		prev := st.state
+		st.state, st.due = hostActive, time.Time{}
+		if !frozen && win.known {
+			spec := r.withApp(host, win.spec, st.spec)
+			if !spec.equal(st.spec) {
+				st.spec = spec
+				r.event(now, "info", "updated", host, st.winner, fmt.Sprintf("%s changed its labels for %s", st.winner, host))
+			}
+		}
+		if prev == hostLeaving {
+			r.event(now, "info", "returned", host, st.winner, fmt.Sprintf("%s is back before its grace ended; nothing is removed from %s", st.winner, host))
+		}
+		r.persistHost(host, st, now)
+	case st.state == hostRetained:
+		if top := r.best(host, claimKey{}); top != nil {
+			st.winner, st.state = top.key, hostActive
+			st.spec = r.withApp(host, top.spec, st.spec)
+			r.persistHost(host, st, now)
+			r.event(now, "info", "promoted", host, top.key, fmt.Sprintf("%s takes over the retained hostname %s", top.key, host))
+		}
+	default: // the winner is gone
+		if st.state != hostLeaving {
+			gone := now
+			if win != nil && !win.missing.IsZero() {
+				gone = win.missing
+			}
+			st.state, st.due = hostLeaving, gone.Add(r.removeDelay)
+			r.persistHost(host, st, now)
+			r.event(now, "warn", "leaving", host, st.winner, fmt.Sprintf("%s no longer claims %s; its objects stay until %s", st.winner, host, st.due.UTC().Format(time.RFC3339)))
+		}
+		if now.Before(st.due) || !r.settled {
+			return
+		}
+		if top := r.best(host, st.winner); top != nil {
+			old := st.winner
+			st.winner, st.state, st.due = top.key, hostActive, time.Time{}
+			st.spec = r.withApp(host, top.spec, hostSpec{})
+			r.persistHost(host, st, now)
+			r.event(now, "info", "promoted", host, top.key, fmt.Sprintf("%s takes %s over from %s after the grace, in place", top.key, host, old))
+			return
+		}
+		kept := st.spec.retainedPart()
+		if kept.empty() {
+			delete(r.hosts, host)
+			r.writes = append(r.writes, storeWrite{deleteHost: host})
+			r.event(now, "info", "deleted", host, st.winner, fmt.Sprintf("the grace for %s ended; its objects (cleanup=true) are deleted", host))
+			return
+		}
+		st.state, st.due, st.spec = hostRetained, time.Time{}, kept
+		r.persistHost(host, st, now)
+		r.event(now, "info", "retained", host, st.winner, fmt.Sprintf("the grace for %s ended; objects with cleanup=false are kept in Cloudflare", host))
+	}
+	r.reportQueue(host, st, now)
+}
+
+// forgetMissing drops claims that have been missing longer than the grace
+// and are not a hostname's winner (winners are kept with their hostname).
+func (r *registryState) forgetMissing(now time.Time) {
+	for host, m := range r.claims {
+		for k, cl := range m {
+			if cl.missing.IsZero() || now.Sub(cl.missing) < r.removeDelay {
+				continue
+			}
+			if st := r.hosts[host]; st != nil && st.winner == k {
+				continue
+			}
+			delete(m, k)
+			delete(r.reported, reportedConflict{host, k})
+			r.writes = append(r.writes, storeWrite{deleteClaim: &store.Claim{Hostname: host, Source: k.Source, Container: k.Container}})
+		}
+		if len(m) == 0 {
+			delete(r.claims, host)
+		}
+	}
+}
+
+// withApp resolves the Access template a spec binds into its app. A
+// template nobody defines any more keeps its last known content (from prev),
+// so a protected route never silently loses its protection.
+func (r *registryState) withApp(host string, spec, prev hostSpec) hostSpec {
+	spec.App = nil
+	if spec.Access == "" {
+		return spec
+	}
+	if t, ok := r.templates[spec.Access]; ok {
+		spec.App = desiredApp(host, t.tpl, t.owner)
+	} else if prev.App != nil && prev.Access == spec.Access {
+		spec.App = prev.App
+	}
+	return spec
+}
+
+func desiredApp(host string, t labels.AccessTemplate, owner claimKey) *messages.DesiredApp {
+	conv := func(rs []labels.AccessRule) []messages.AccessRule {
+		out := make([]messages.AccessRule, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, messages.AccessRule{Selector: r.Selector, Value: r.Value})
+		}
+		return out
+	}
+	return &messages.DesiredApp{
+		Hostname: host, Name: t.AppName, SessionDuration: t.SessionDuration, Template: t.Name,
+		Policy: messages.DesiredPolicy{Name: t.Policy.Name, Decision: t.Policy.Decision,
+			Include: conv(t.Policy.Include), Require: conv(t.Policy.Require), Exclude: conv(t.Policy.Exclude)},
+		Owner: messages.Owner{Source: owner.Source, Container: owner.Container, Service: t.Name},
+	}
+}
+
+// rebuildTemplates picks, per template name, the definition of the first
+// container in source/name order; a name defined differently elsewhere is
+// reported once as a conflict.
+func (r *registryState) rebuildTemplates(now time.Time) {
+	next := map[string]templateEntry{}
+	keys := slices.SortedFunc(maps.Keys(r.reports), func(a, b claimKey) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Container, b.Container))
+	})
+	clash := map[string]bool{}
+	for _, k := range keys {
+		for _, t := range r.reports[k].Templates {
+			cur, ok := next[t.Name]
+			if !ok {
+				next[t.Name] = templateEntry{tpl: t, owner: k}
+				continue
+			}
+			a, _ := json.Marshal(cur.tpl)
+			b, _ := json.Marshal(t)
+			if string(a) != string(b) {
+				clash[t.Name] = true
+				if !r.tplClash[t.Name] {
+					r.event(now, "warn", "conflict", "", k, fmt.Sprintf("access template %q is defined differently by %s and %s; the definition of %s is used", t.Name, cur.owner, k, cur.owner))
+				}
+			}
+		}
+	}
+	r.templates, r.tplClash = next, clash
+}
+
+func (r *registryState) persistHost(host string, st *hostState, now time.Time) {
+	spec, _ := json.Marshal(st.spec)
+	r.writes = append(r.writes, storeWrite{putHost: &store.HostnameState{
+		Hostname: host, WinnerSource: st.winner.Source, WinnerContainer: st.winner.Container,
+		State: st.state, DueAt: st.due, Spec: spec, UpdatedAt: now,
+	}})
+}
+
+// reportQueue emits one conflict event per new loser of a hostname.
+func (r *registryState) reportQueue(host string, st *hostState, now time.Time) {
+	for _, cl := range r.claims[host] {
+		if cl.key == st.winner || !cl.known || cl.spec.empty() {
+			continue
+		}
+		if present, _ := r.presence(cl); !present {
+			continue
+		}
+		if !cl.missing.IsZero() {
+			continue
+		}
+		if r.reported[reportedConflict{host, cl.key}] {
+			continue
+		}
+		r.reported[reportedConflict{host, cl.key}] = true
+		r.event(now, "warn", "conflict", host, cl.key, fmt.Sprintf("%s also claims %s, which %s registered first; it waits in the queue", cl.key, host, st.winner))
+	}
+}
+
+type reportedConflict struct {
+	host string
+	key  claimKey
+}
+
+func (r *registryState) event(now time.Time, level, kind, host string, k claimKey, msg string) {
+	r.events = append(r.events, Event{At: now, Level: level, Kind: kind, Hostname: host, Source: k.Source, Container: k.Container, Message: msg})
+}
+
+func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep ContainerReport, now time.Time) {
+	prev := map[labels.Error]bool{}
+	if had {
+		for _, e := range old.Errors {
+			prev[e] = true
+		}
+	}
+	for _, e := range rep.Errors {
+		if !prev[e] {
+			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: rep.Source, Container: rep.Container,
+				Message: fmt.Sprintf("container %s: %s", rep.Container, e.Error())})
+		}
+	}
+}
+
+func joinKinds(s hostSpec) string {
+	k := s.kinds()
+	if len(k) == 0 {
+		return "nothing"
+	}
+	out := k[0]
+	for _, x := range k[1:] {
+		out += ", " + x
+	}
+	return out
+}

@@ -1,0 +1,441 @@
+package actors
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labelgate/labelgate/labels"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+const grace = 10 * time.Minute
+
+func testClaimConfig() ClaimConfig {
+	return ClaimConfig{
+		Tunnels: map[string]TunnelRef{
+			"default": {TunnelID: "11111111-1111-4111-8111-111111111111", AccountID: "acc"},
+			"edge":    {TunnelID: "22222222-2222-4222-8222-222222222222", AccountID: "acc"},
+		},
+		DefaultTunnel: "default",
+	}
+}
+
+func ctr(name string, created time.Time, kv ...string) messages.Container {
+	l := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		l[kv[i]] = kv[i+1]
+	}
+	return messages.Container{ID: "id-" + name, Name: name, Labels: l, State: "running", Created: created,
+		Networks: []messages.Network{{Name: "zeta", IPv4: "172.20.0.9"}, {Name: "alpha", IPv4: "172.18.0.5"}}}
+}
+
+func route(host, svc string, extra ...string) []string {
+	return append([]string{"labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", svc}, extra...)
+}
+
+type regHarness struct {
+	t        *testing.T
+	r        *registryState
+	versions map[string]uint64
+}
+
+func newHarness(t *testing.T, sources ...string) *regHarness {
+	t.Helper()
+	r := newRegistryState(testClaimConfig(), grace, sources)
+	return &regHarness{t: t, r: r, versions: map[string]uint64{}}
+}
+
+func (h *regHarness) set(source string, now time.Time, cs ...messages.Container) {
+	h.t.Helper()
+	h.versions[source]++
+	if !h.r.applySet(messages.ContainerSet{Source: source, Version: h.versions[source], Containers: cs}, now) {
+		h.t.Fatalf("set from %s was refused as stale", source)
+	}
+}
+
+// rules returns the desired ingress of a tunnel as "host path -> service".
+func (h *regHarness) rules(tunnel string) []string {
+	var out []string
+	for _, r := range h.r.desired().Tunnels[tunnel].Rules {
+		out = append(out, strings.TrimSpace(r.Hostname+" "+r.Path)+" -> "+r.Service)
+	}
+	return out
+}
+
+func (h *regHarness) state(host string) messages.HostnameState {
+	for _, s := range h.r.hostnameStates() {
+		if s.Hostname == host {
+			return s
+		}
+	}
+	return messages.HostnameState{}
+}
+
+func eq(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func TestRegistrySingleRouteAndCNAME(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("web", t0, route("App.example.com", "http://web:80")...))
+	eq(t, "rules", h.rules("default"), []string{"app.example.com -> http://web:80"})
+	recs := h.r.desired().Records
+	if len(recs) != 1 || recs[0].Type != "CNAME" || recs[0].Content != "11111111-1111-4111-8111-111111111111.cfargotunnel.com" || !recs[0].Proxied {
+		t.Fatalf("want the tunnel's proxied CNAME, got %+v", recs)
+	}
+	writes, events := h.r.drain()
+	if len(writes) != 2 || writes[0].putClaim == nil || writes[1].putHost == nil {
+		t.Fatalf("want the claim and the hostname persisted, got %+v", writes)
+	}
+	if len(events) != 1 || events[0].Kind != "created" {
+		t.Fatalf("want one created event, got %+v", events)
+	}
+}
+
+func TestRegistryFirstRegistrationWinsAcrossSources(t *testing.T) {
+	h := newHarness(t, "local", "agent:b")
+	h.set("local", t0, ctr("a", t0, route("app.example.com", "http://a:80")...))
+	h.set("agent:b", t0.Add(time.Second), ctr("b", t0.Add(-time.Hour), route("app.example.com", "http://b:80")...))
+	eq(t, "winner keeps the route", h.rules("default"), []string{"app.example.com -> http://a:80"})
+	st := h.state("app.example.com")
+	eq(t, "queue", st.Queued, []messages.Owner{{Source: "agent:b", Container: "b"}})
+	_, events := h.r.drain()
+	if events[len(events)-1].Kind != "conflict" || events[len(events)-1].Source != "agent:b" {
+		t.Fatalf("want a conflict event for the loser, got %+v", events)
+	}
+}
+
+func TestRegistryTieBreakIsStable(t *testing.T) {
+	// Same registration time: the older container wins, then source, then name.
+	for i := 0; i < 20; i++ {
+		h := newHarness(t, "local")
+		h.set("local", t0,
+			ctr("young", t0, route("app.example.com", "http://young:80")...),
+			ctr("old", t0.Add(-time.Hour), route("app.example.com", "http://old:80")...),
+			ctr("b-twin", t0, route("twin.example.com", "http://b:80")...),
+			ctr("a-twin", t0, route("twin.example.com", "http://a:80")...),
+		)
+		eq(t, "rules", h.rules("default"), []string{"app.example.com -> http://old:80", "twin.example.com -> http://a:80"})
+	}
+}
+
+func TestRegistryGraceFailoverAndReturn(t *testing.T) {
+	h := newHarness(t, "local", "agent:b")
+	a := ctr("a", t0, route("app.example.com", "http://a:80")...)
+	b := ctr("b", t0, route("app.example.com", "http://b:80")...)
+	h.set("local", t0, a)
+	h.set("agent:b", t0.Add(time.Second), b)
+	h.r.markSettled(t0)
+
+	// The winner stops: nothing changes during the grace.
+	stop := t0.Add(time.Minute)
+	h.set("local", stop)
+	eq(t, "during grace", h.rules("default"), []string{"app.example.com -> http://a:80"})
+	if st := h.state("app.example.com"); st.State != hostLeaving || !st.Due.Equal(stop.Add(grace)) {
+		t.Fatalf("want leaving until %v, got %+v", stop.Add(grace), st)
+	}
+
+	// It comes back before the due time (a restart): still nothing changes.
+	h.set("local", stop.Add(30*time.Second), a)
+	eq(t, "after return", h.rules("default"), []string{"app.example.com -> http://a:80"})
+	if st := h.state("app.example.com"); st.State != hostActive {
+		t.Fatalf("want active after the return, got %s", st.State)
+	}
+
+	// It stops for good: at the due time the queued claimant takes over in place.
+	gone := stop.Add(time.Hour)
+	h.set("local", gone)
+	h.r.tick(gone.Add(grace - time.Second))
+	eq(t, "just before due", h.rules("default"), []string{"app.example.com -> http://a:80"})
+	h.r.tick(gone.Add(grace))
+	eq(t, "after due", h.rules("default"), []string{"app.example.com -> http://b:80"})
+	if st := h.state("app.example.com"); st.Winner.Container != "b" || st.State != hostActive {
+		t.Fatalf("want b active, got %+v", st)
+	}
+}
+
+func TestRegistryCleanupDeletesOrRetains(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0,
+		ctr("gone", t0, route("gone.example.com", "http://g:80", "labelgate.tunnel.web.cleanup", "true")...),
+		ctr("kept", t0, route("kept.example.com", "http://k:80")...),
+	)
+	h.r.markSettled(t0)
+	h.set("local", t0.Add(time.Minute))
+	h.r.tick(t0.Add(time.Minute + grace))
+	eq(t, "rules after grace", h.rules("default"), []string{"kept.example.com -> http://k:80"})
+	if st := h.state("kept.example.com"); st.State != hostRetained {
+		t.Fatalf("cleanup=false must be retained, got %s", st.State)
+	}
+	if st := h.state("gone.example.com"); st.Hostname != "" {
+		t.Fatalf("cleanup=true must be forgotten, got %+v", st)
+	}
+	for _, r := range h.r.desired().Records {
+		if r.Name == "gone.example.com" {
+			t.Fatalf("the CNAME of a deleted route must go too")
+		}
+	}
+	// A new claimant of the retained hostname takes it at once.
+	h.set("local", t0.Add(2*time.Hour), ctr("new", t0.Add(2*time.Hour), route("kept.example.com", "http://new:80")...))
+	eq(t, "retained taken over", h.rules("default"), []string{"kept.example.com -> http://new:80"})
+}
+
+func TestRegistryNoDecisionsBeforeSettle(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, route("a.example.com", "http://a:80", "labelgate.tunnel.web.cleanup", "true")...))
+	h.set("local", t0.Add(time.Minute))
+	h.r.tick(t0.Add(2 * grace))
+	eq(t, "unsettled keeps everything", h.rules("default"), []string{"a.example.com -> http://a:80"})
+	if h.r.desired().Settled {
+		t.Fatal("desired state must say it is not settled")
+	}
+	h.r.markSettled(t0.Add(2 * grace))
+	eq(t, "settled deletes", h.rules("default"), []string(nil))
+}
+
+func TestRegistryFrozenAndGoneAgents(t *testing.T) {
+	h := newHarness(t, "agent:x")
+	h.set("agent:x", t0, ctr("a", t0, route("a.example.com", "http://a:80")...))
+	h.r.markSettled(t0)
+	h.r.setSourceStatus("agent:x", sourceFrozen, t0.Add(time.Minute))
+	h.r.tick(t0.Add(10 * grace))
+	eq(t, "frozen keeps", h.rules("default"), []string{"a.example.com -> http://a:80"})
+	if st := h.state("a.example.com"); st.State != "frozen" {
+		t.Fatalf("want frozen, got %s", st.State)
+	}
+	h.r.setSourceStatus("agent:x", sourceGone, t0.Add(11*grace))
+	if st := h.state("a.example.com"); st.State != hostLeaving || !st.Due.Equal(t0.Add(12*grace)) {
+		t.Fatalf("gone agent: want leaving with a fresh grace, got %+v", st)
+	}
+}
+
+func TestRegistryRestartRestoresDesiredState(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, route("a.example.com", "http://a:80")...), ctr("b", t0, route("a.example.com", "http://b:80")...))
+	before := h.r.desired()
+	writes, _ := h.r.drain()
+
+	// Replay the writes as the store would keep them.
+	claims, hosts := map[string]store.Claim{}, map[string]store.HostnameState{}
+	for _, w := range writes {
+		switch {
+		case w.putClaim != nil:
+			claims[w.putClaim.Hostname+w.putClaim.Container] = *w.putClaim
+		case w.putHost != nil:
+			hosts[w.putHost.Hostname] = *w.putHost
+		}
+	}
+	var cl []store.Claim
+	for _, c := range claims {
+		cl = append(cl, c)
+	}
+	var hs []store.HostnameState
+	for _, x := range hosts {
+		hs = append(hs, x)
+	}
+	r2 := newRegistryState(testClaimConfig(), grace, []string{"local"})
+	if err := r2.load(cl, hs); err != nil {
+		t.Fatal(err)
+	}
+	after := r2.desired()
+	eq(t, "desired after restart, before any report", after.Tunnels, before.Tunnels)
+
+	// The source reports the loser only: the winner is leaving, not replaced.
+	h2 := &regHarness{t: t, r: r2, versions: map[string]uint64{}}
+	h2.set("local", t0.Add(time.Hour), ctr("b", t0, route("a.example.com", "http://b:80")...))
+	eq(t, "winner kept during grace", h2.rules("default"), []string{"a.example.com -> http://a:80"})
+}
+
+func TestTunnelAssignment(t *testing.T) {
+	cfg := testClaimConfig()
+	cfg.AgentDefaults = map[string]string{"agent:cfg": "edge"}
+	cfg.AnnouncedDefaults = map[string]string{"agent:ann": "edge", "agent:cfg": "default", "agent:bad": "nope"}
+	tests := []struct {
+		source, label, want, err string
+	}{
+		{source: "local", want: "default"},
+		{source: "local", label: "edge", want: "edge"},
+		{source: "agent:cfg", want: "edge"},
+		{source: "agent:cfg", label: "default", want: "default"},
+		{source: "agent:ann", want: "edge"},
+		{source: "agent:bad", err: `tunnel "nope" (from the default tunnel the agent announced) is not configured`},
+		{source: "local", label: "typo", err: `tunnel "typo" (from its tunnel label) is not configured; configured tunnels: default, edge`},
+	}
+	for _, tc := range tests {
+		got, why := assignTunnel(tc.source, tc.label, cfg)
+		if got != tc.want || !strings.Contains(why, tc.err) || (tc.err == "") != (why == "") {
+			t.Errorf("%s/%q: got %q, %q; want %q, %q", tc.source, tc.label, got, why, tc.want, tc.err)
+		}
+	}
+}
+
+func TestBuildClaimsChecks(t *testing.T) {
+	cfg := testClaimConfig()
+	cfg.Scopes = map[string]Scope{"agent:lab": {Hostnames: []string{"*.lab.example.com"}, Tunnels: []string{"edge"}}}
+	tests := []struct {
+		name   string
+		source string
+		labels []string
+		hosts  []string
+		errs   []string // label keys at fault
+	}{
+		{name: "tunnel and dns on one hostname", source: "local",
+			labels: []string{"labelgate.tunnel.t.hostname", "x.example.com", "labelgate.tunnel.t.service", "http://x:80",
+				"labelgate.dns.d.hostname", "x.example.com", "labelgate.dns.d.target", "203.0.113.1"},
+			hosts: []string{"x.example.com"}, errs: []string{"labelgate.dns.d.hostname"}},
+		{name: "cname beside another record", source: "local",
+			labels: []string{"labelgate.dns.a.hostname", "x.example.com", "labelgate.dns.a.target", "203.0.113.1",
+				"labelgate.dns.c.hostname", "x.example.com", "labelgate.dns.c.type", "CNAME", "labelgate.dns.c.target", "y.example.com"},
+			hosts: []string{"x.example.com"}, errs: []string{"labelgate.dns.c.hostname"}},
+		{name: "two tunnels for one hostname", source: "local",
+			labels: []string{"labelgate.tunnel.a.hostname", "x.example.com", "labelgate.tunnel.a.service", "http://x:80",
+				"labelgate.tunnel.b.hostname", "x.example.com", "labelgate.tunnel.b.service", "http://x:81", "labelgate.tunnel.b.path", "^/b", "labelgate.tunnel.b.tunnel", "edge"},
+			hosts: []string{"x.example.com"}, errs: []string{"labelgate.tunnel.b.tunnel"}},
+		{name: "paths on one hostname", source: "local",
+			labels: []string{"labelgate.tunnel.a.hostname", "x.example.com", "labelgate.tunnel.a.service", "http://x:80",
+				"labelgate.tunnel.b.hostname", "x.example.com", "labelgate.tunnel.b.service", "http://x:81", "labelgate.tunnel.b.path", "^/api"},
+			hosts: []string{"x.example.com"}},
+		{name: "unknown tunnel", source: "local",
+			labels: []string{"labelgate.tunnel.a.hostname", "x.example.com", "labelgate.tunnel.a.service", "http://x:80", "labelgate.tunnel.a.tunnel", "nope"},
+			errs:   []string{"labelgate.tunnel.a.tunnel"}},
+		{name: "scope refuses a hostname", source: "agent:lab",
+			labels: []string{"labelgate.tunnel.a.hostname", "bank.example.com", "labelgate.tunnel.a.service", "http://x:80", "labelgate.tunnel.a.tunnel", "edge",
+				"labelgate.tunnel.b.hostname", "ok.lab.example.com", "labelgate.tunnel.b.service", "http://x:80", "labelgate.tunnel.b.tunnel", "edge"},
+			hosts: []string{"ok.lab.example.com"}, errs: []string{"labelgate.tunnel.a.hostname"}},
+		{name: "scope refuses a tunnel", source: "agent:lab",
+			labels: []string{"labelgate.tunnel.a.hostname", "a.lab.example.com", "labelgate.tunnel.a.service", "http://x:80"},
+			errs:   []string{"labelgate.tunnel.a.tunnel"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := buildClaims(tc.source, ctr("c", t0, tc.labels...), cfg, PublicIPs{V4: "198.51.100.7"})
+			var hosts, errs []string
+			for h := range rep.Hosts {
+				hosts = append(hosts, h)
+			}
+			for _, e := range rep.Errors {
+				errs = append(errs, e.Key)
+			}
+			eq(t, "hosts", hosts, tc.hosts)
+			eq(t, "errors", errs, tc.errs)
+		})
+	}
+}
+
+func TestRecordTargets(t *testing.T) {
+	c := ctr("c", t0)
+	c.Networks = []messages.Network{{Name: "zeta", IPv4: "172.20.0.9", IPv6: "fd00::9"}, {Name: "alpha", IPv4: "172.18.0.5"}}
+	tests := []struct {
+		target, typ, want, unresolved string
+	}{
+		{target: "auto", typ: "A", want: "198.51.100.7"},
+		{target: "auto", typ: "AAAA", unresolved: "public IPv6 address of local is not known"},
+		{target: "container", typ: "A", want: "172.18.0.5"},
+		{target: "container:zeta", typ: "A", want: "172.20.0.9"},
+		{target: "container", typ: "AAAA", want: "fd00::9"},
+		{target: "container:nope", typ: "A", unresolved: "no IPv4 address on network nope"},
+	}
+	for _, tc := range tests {
+		d := labels.DNSService{Hostname: "x.example.com", Type: tc.typ}
+		switch {
+		case tc.target == "auto":
+			d.Target = labels.Target{Kind: labels.TargetAuto}
+		default:
+			_, network, _ := strings.Cut(tc.target, ":")
+			d.Target = labels.Target{Kind: labels.TargetContainer, Network: network}
+		}
+		got := resolveRecord(d, c, "local", PublicIPs{V4: "198.51.100.7"})
+		if got.Content != tc.want || !strings.Contains(got.Unresolved, tc.unresolved) {
+			t.Errorf("%s/%s: got %q (%q), want %q (%q)", tc.target, tc.typ, got.Content, got.Unresolved, tc.want, tc.unresolved)
+		}
+	}
+}
+
+func TestRegistryPublicIPChangeUpdatesRecords(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, "labelgate.dns.home.hostname", "home.example.com"))
+	recs := h.r.desired().Records
+	if len(recs) != 1 || recs[0].Unresolved == "" {
+		t.Fatalf("without a public IP the record must be unresolved, got %+v", recs)
+	}
+	h.r.setPublicIPs("", PublicIPs{V4: "203.0.113.10"}, t0.Add(time.Minute))
+	if recs := h.r.desired().Records; recs[0].Content != "203.0.113.10" || recs[0].Unresolved != "" {
+		t.Fatalf("want the discovered IP, got %+v", recs)
+	}
+	h.r.setPublicIPs("", PublicIPs{V4: "203.0.113.11"}, t0.Add(2*time.Minute))
+	if recs := h.r.desired().Records; recs[0].Content != "203.0.113.11" {
+		t.Fatalf("want the new IP (dynamic DNS), got %+v", recs)
+	}
+}
+
+func TestRegistryAccessTemplates(t *testing.T) {
+	h := newHarness(t, "local", "agent:b")
+	protected := ctr("app", t0, route("app.example.com", "http://app:80", "labelgate.tunnel.web.access", "team")...)
+	h.set("local", t0, protected)
+	if len(h.r.desired().Tunnels["default"].Rules) != 0 {
+		t.Fatal("a route bound to an undefined template must be withheld, never published unprotected")
+	}
+	if st := h.state("app.example.com"); !strings.Contains(st.Error, "access template team is not defined") {
+		t.Fatalf("want the withheld reason, got %+v", st)
+	}
+	tpl := ctr("policy", t0, "labelgate.access.team.policy.include.emails", "a@example.com")
+	h.set("agent:b", t0.Add(time.Second), tpl)
+	ds := h.r.desired()
+	if len(ds.Tunnels["default"].Rules) != 1 || len(ds.Apps) != 1 || ds.Apps[0].Hostname != "app.example.com" || ds.Apps[0].Policy.Include[0].Value != "a@example.com" {
+		t.Fatalf("want the route and its app, got %+v", ds)
+	}
+	// The template's container goes away: the app keeps its last content.
+	h.set("agent:b", t0.Add(time.Minute))
+	h.set("local", t0.Add(2*time.Minute), protected)
+	if ds := h.r.desired(); len(ds.Apps) != 1 || len(ds.Tunnels["default"].Rules) != 1 {
+		t.Fatalf("the app must stay while the route stays, got %+v", ds)
+	}
+}
+
+func TestRegistryStaleSetIgnored(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, route("a.example.com", "http://a:80")...))
+	if h.r.applySet(messages.ContainerSet{Source: "local", Version: 1}, t0.Add(time.Second)) {
+		t.Fatal("a set with an old version must be ignored")
+	}
+	eq(t, "rules", h.rules("default"), []string{"a.example.com -> http://a:80"})
+}
+
+func TestRegistryLabelChangeUpdatesInPlace(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, route("a.example.com", "http://a:80")...))
+	h.set("local", t0.Add(time.Minute), ctr("a", t0, route("a.example.com", "http://a:8080")...))
+	eq(t, "rules", h.rules("default"), []string{"a.example.com -> http://a:8080"})
+	_, events := h.r.drain()
+	if events[len(events)-1].Kind != "updated" {
+		t.Fatalf("want an updated event, got %+v", events)
+	}
+}
+
+func TestRegistryLabelErrorsAreData(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, "labelgate.tunnel.web.hostname", "a.example.com", "labelgate.tunnel.web.service", "http://a:80/x"))
+	errs := h.r.labelErrors()
+	if len(errs) != 1 || errs[0].Container != "a" || errs[0].Errors[0].Key != "labelgate.tunnel.web.service" {
+		t.Fatalf("want the error kept as data, got %+v", errs)
+	}
+	_, events := h.r.drain()
+	if len(events) != 1 || events[0].Kind != "label_error" || !strings.Contains(events[0].Message, "container a") {
+		t.Fatalf("want one label_error event naming the container, got %+v", events)
+	}
+	// The same error again is not re-announced.
+	h.set("local", t0.Add(time.Second), ctr("a", t0, "labelgate.tunnel.web.hostname", "a.example.com", "labelgate.tunnel.web.service", "http://a:80/x"))
+	if _, events := h.r.drain(); len(events) != 0 {
+		t.Fatalf("repeat error announced again: %+v", events)
+	}
+}

@@ -1,0 +1,180 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/store"
+)
+
+// The store actor is the only owner of the SQLite database. Its Receive
+// only queues work; one worker goroutine runs the queue in order, so every
+// write is applied before any later read, and a slow disk never blocks an
+// actor. Replies go to the requester as messages.
+
+// storeLoadRegistry asks for the registry's persisted state.
+type storeLoadRegistry struct{}
+
+type storeRegistryLoaded struct {
+	Claims []store.Claim
+	Hosts  []store.HostnameState
+	Agents []store.Agent
+	Err    error
+}
+
+// storeRegistryWrites persists registry decisions (fire and forget).
+type storeRegistryWrites struct{ Writes []storeWrite }
+
+// storeLoadOwned asks for the owned objects of one kind and scope.
+type storeLoadOwned struct{ Kind, Scope string }
+
+type storeOwnedLoaded struct {
+	Kind, Scope string
+	Objects     []store.OwnedObject
+	Err         error
+}
+
+// storeApplyOwned records created, adopted and deleted objects atomically.
+type storeApplyOwned struct {
+	Puts    []store.OwnedObject
+	Deletes []store.OwnedKey
+}
+
+// storeAppendEvents adds to the event log.
+type storeAppendEvents struct{ Events []store.Event }
+
+// StoreQueryEvents reads a page of the event log; the reply is
+// StoreEventsPage.
+type StoreQueryEvents struct{ Query store.EventQuery }
+
+// StoreEventsPage answers StoreQueryEvents.
+type StoreEventsPage struct {
+	Events []store.Event
+	Err    error
+}
+
+// StoreCheck asks whether the database is writable; the reply is
+// StoreChecked.
+type StoreCheck struct{}
+
+// StoreChecked answers StoreCheck.
+type StoreChecked struct{ Err error }
+
+// storePutAgent records an agent's state.
+type storePutAgent struct{ Agent store.Agent }
+
+type storeActor struct {
+	db     *store.Store
+	logger *slog.Logger
+	work   chan func(context.Context)
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewStoreProps builds the store actor over an open database. The actor
+// does not close it; whoever opened it does, after the actor stopped.
+func NewStoreProps(db *store.Store, logger *slog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &storeActor{db: db, logger: logger}
+	}, actor.WithReceiverMiddleware(PanicLogger(logger)))
+}
+
+func (a *storeActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.work = make(chan func(context.Context), 1024)
+		a.done = make(chan struct{})
+		a.ctx, a.cancel = context.WithCancel(context.Background())
+		go a.worker()
+	case *actor.Stopping, *actor.Restarting:
+		close(a.work)
+		<-a.done // drain: writes queued before the stop are not lost
+		a.cancel()
+	case storeLoadRegistry:
+		a.reply(ctx, func(c context.Context) any {
+			var out storeRegistryLoaded
+			if out.Claims, out.Err = a.db.Claims(c); out.Err != nil {
+				return out
+			}
+			if out.Hosts, out.Err = a.db.Hostnames(c); out.Err != nil {
+				return out
+			}
+			out.Agents, out.Err = a.db.Agents(c)
+			return out
+		})
+	case storeRegistryWrites:
+		a.do(func(c context.Context) {
+			for _, w := range m.Writes {
+				var err error
+				switch {
+				case w.putClaim != nil:
+					err = a.db.PutClaim(c, *w.putClaim)
+				case w.deleteClaim != nil:
+					err = a.db.DeleteClaim(c, w.deleteClaim.Hostname, w.deleteClaim.Source, w.deleteClaim.Container)
+				case w.putHost != nil:
+					err = a.db.PutHostname(c, *w.putHost)
+				case w.deleteHost != "":
+					err = a.db.DeleteHostname(c, w.deleteHost)
+				}
+				if err != nil {
+					a.logger.Error("persisting a registry decision failed", "err", err)
+				}
+			}
+		})
+	case storeLoadOwned:
+		a.reply(ctx, func(c context.Context) any {
+			objs, err := a.db.Owned(c, m.Kind, m.Scope)
+			return storeOwnedLoaded{Kind: m.Kind, Scope: m.Scope, Objects: objs, Err: err}
+		})
+	case storeApplyOwned:
+		a.do(func(c context.Context) {
+			if err := a.db.ApplyOwned(c, m.Puts, m.Deletes); err != nil {
+				a.logger.Error("recording owned objects failed", "err", err, "puts", len(m.Puts), "deletes", len(m.Deletes))
+			}
+		})
+	case storeAppendEvents:
+		a.do(func(c context.Context) {
+			if err := a.db.AppendEvents(c, m.Events); err != nil {
+				a.logger.Error("appending to the event log failed", "err", err)
+			}
+		})
+	case storePutAgent:
+		a.do(func(c context.Context) {
+			if err := a.db.PutAgent(c, m.Agent); err != nil {
+				a.logger.Error("recording an agent failed", "agent", m.Agent.Name, "err", err)
+			}
+		})
+	case StoreQueryEvents:
+		a.reply(ctx, func(c context.Context) any {
+			evs, err := a.db.Events(c, m.Query)
+			return StoreEventsPage{Events: evs, Err: err}
+		})
+	case StoreCheck:
+		a.reply(ctx, func(c context.Context) any { return StoreChecked{Err: a.db.CheckWritable(c)} })
+	}
+}
+
+func (a *storeActor) worker() {
+	defer close(a.done)
+	for fn := range a.work {
+		c, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+		fn(c)
+		cancel()
+	}
+}
+
+func (a *storeActor) do(fn func(context.Context)) { a.work <- fn }
+
+// reply runs fn on the worker and sends its result to the requester.
+func (a *storeActor) reply(ctx actor.Context, fn func(context.Context) any) {
+	to, root := ctx.Sender(), ctx.ActorSystem().Root
+	if to == nil {
+		a.logger.Warn("store request without a sender dropped", "type", typeName(ctx.Message()))
+		return
+	}
+	a.do(func(c context.Context) { root.Send(to, fn(c)) })
+}

@@ -1,0 +1,50 @@
+package actors
+
+import (
+	"log/slog"
+	"maps"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// ChildSpec is one child of a supervisor: its name and how to build its
+// props from the PIDs of the children started before it.
+type ChildSpec struct {
+	Name  string
+	Props func(started map[string]*actor.PID) *actor.Props
+}
+
+// QueryChildren asks a supervisor for its children's PIDs by name; the reply
+// is a map[string]*actor.PID.
+type QueryChildren struct{}
+
+// supervisorActor starts its children in order and supervises them one for
+// one with capped exponential backoff: a crashing child never takes down its
+// siblings, and a child that keeps crashing backs off instead of looping.
+type supervisorActor struct {
+	specs []ChildSpec
+	pids  map[string]*actor.PID
+}
+
+// NewSupervisorProps builds a supervisor of the given children.
+func NewSupervisorProps(specs []ChildSpec, logger *slog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &supervisorActor{specs: specs}
+	}, actor.WithSupervisor(DefaultBackoff(logger)), actor.WithReceiverMiddleware(PanicLogger(logger)))
+}
+
+func (s *supervisorActor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		s.pids = map[string]*actor.PID{}
+		for _, spec := range s.specs {
+			pid, err := ctx.SpawnNamed(spec.Props(maps.Clone(s.pids)), spec.Name)
+			if err != nil {
+				panic(err)
+			}
+			s.pids[spec.Name] = pid
+		}
+	case QueryChildren:
+		ctx.Respond(maps.Clone(s.pids))
+	}
+}

@@ -1,0 +1,288 @@
+package actors
+
+import (
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+// PlannerConfig is what every planner actor (tunnel, zone, access) shares.
+type PlannerConfig struct {
+	// Debounce coalesces desired-state changes into one reconcile.
+	Debounce time.Duration
+	// Interval is the period of a full reconcile with Cloudflare, which
+	// repairs owned objects edited or deleted by hand (drift).
+	Interval time.Duration
+	// Policy is sync, upsert-only or create-only.
+	Policy string
+	// DryRun plans and logs every change but writes nothing.
+	DryRun     bool
+	Cloudflare *actor.PID
+	Store      *actor.PID
+	Logger     *slog.Logger
+}
+
+// retryDelay is the wait after a failed reconcile before the next attempt;
+// the cloudflare actor has already retried transient errors by then.
+const retryDelay = 30 * time.Second
+
+// reconciler is the debounce/retry/drift loop every planner actor runs:
+// at most one reconcile in flight; changes during one mark it dirty.
+type reconciler struct {
+	cfg     PlannerConfig
+	busy    bool
+	dirty   bool
+	timerAt time.Time
+	seq     uint64
+}
+
+type reconcileNow struct{}
+
+// request schedules a reconcile after d (keeping an earlier one).
+func (r *reconciler) request(ctx actor.Context, d time.Duration) {
+	r.dirty = true
+	at := time.Now().Add(d)
+	if !r.timerAt.IsZero() && !r.timerAt.After(at) {
+		return
+	}
+	r.timerAt = at
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(d, func() { root.Send(self, reconcileNow{}) })
+}
+
+// begin reports whether a reconcile may start now.
+func (r *reconciler) begin() bool {
+	r.timerAt = time.Time{}
+	if r.busy || !r.dirty {
+		return false
+	}
+	r.busy, r.dirty = true, false
+	return true
+}
+
+// end finishes a reconcile; a failed one is retried later, a change that
+// arrived meanwhile is picked up at once.
+func (r *reconciler) end(ctx actor.Context, failed bool) {
+	r.busy = false
+	switch {
+	case failed:
+		r.request(ctx, retryDelay)
+	case r.dirty:
+		r.request(ctx, r.cfg.Debounce)
+	}
+}
+
+// ask sends an operation to the cloudflare actor; the reply is a cfResponse
+// with the returned ID.
+func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) uint64 {
+	r.seq++
+	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: r.seq, Priority: prio, Account: account, Op: op})
+	return r.seq
+}
+
+// drift schedules the periodic full reconcile.
+func (r *reconciler) drift(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(r.cfg.Interval, func() { root.Send(self, driftTick{}) })
+}
+
+type driftTick struct{}
+
+func (r *reconciler) mode() WritePolicy { return WritePolicy{Mode: r.cfg.Policy} }
+
+// tunnelActor owns one tunnel's ingress (DESIGN §5.2): debounced GET →
+// merge → PUT, skipped when nothing changed.
+type tunnelActor struct {
+	reconciler
+	name      string
+	ref       TunnelRef
+	desired   []messages.DesiredRule
+	settled   bool
+	have      bool // a desired state arrived
+	owned     map[ruleKey]bool
+	loaded    bool
+	getID     uint64
+	putID     uint64
+	plan      TunnelPlan
+	conflicts map[string]bool
+}
+
+// NewTunnelProps builds the actor that owns tunnel name's ingress.
+func NewTunnelProps(name string, ref TunnelRef, cfg PlannerConfig) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &tunnelActor{reconciler: reconciler{cfg: cfg}, name: name, ref: ref, conflicts: map[string]bool{}}
+	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+}
+
+func (a *tunnelActor) log() *slog.Logger {
+	return a.cfg.Logger.With("actor", "tunnel", "tunnel", a.name)
+}
+
+func (a *tunnelActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindTunnelRule, Scope: a.ref.TunnelID})
+		a.drift(ctx)
+	case storeOwnedLoaded:
+		if m.Err != nil {
+			panic(m.Err) // the supervisor retries with backoff
+		}
+		a.owned = map[ruleKey]bool{}
+		for _, o := range m.Objects {
+			host, path, _ := strings.Cut(o.Key, " ")
+			a.owned[ruleKey{host, path}] = true
+		}
+		a.loaded = true
+		if a.have {
+			a.request(ctx, 0)
+		}
+	case messages.DesiredState:
+		t := m.Tunnels[a.name]
+		if a.have && a.settled == m.Settled && sameRules(a.desired, t.Rules) {
+			return
+		}
+		a.desired, a.settled, a.have = t.Rules, m.Settled, true
+		if a.loaded {
+			a.request(ctx, a.cfg.Debounce)
+		}
+	case driftTick:
+		if a.loaded && a.have {
+			a.request(ctx, 0)
+		}
+		a.drift(ctx)
+	case reconcileNow:
+		if a.loaded && a.have && a.begin() {
+			a.getID = a.ask(ctx, prioTunnel, a.ref.AccountID, opGetTunnelConfig{TunnelID: a.ref.TunnelID})
+		}
+	case cfResponse:
+		switch m.ID {
+		case a.getID:
+			a.onGet(ctx, m)
+		case a.putID:
+			a.onPut(ctx, m)
+		}
+	}
+}
+
+func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
+	if m.Err != nil {
+		// A failed observation aborts the plan; it never reads as "empty".
+		a.log().Error("reading the tunnel configuration failed; will retry", "err", m.Err)
+		a.end(ctx, true)
+		return
+	}
+	live := m.Result.(cfapi.TunnelConfig)
+	pol := a.mode()
+	pol.Settled = a.settled
+	a.plan = planTunnel(live, a.desired, a.owned, pol)
+	a.reportConflicts(ctx, a.plan.Conflicts)
+	if !a.plan.Changed {
+		a.recordOwned(ctx, a.plan.Owned)
+		a.end(ctx, false)
+		return
+	}
+	if a.cfg.DryRun {
+		a.log().Info("dry run: would write the tunnel configuration", "add", a.plan.Added, "update", a.plan.Updated, "remove", a.plan.Removed)
+		a.end(ctx, false)
+		return
+	}
+	a.putID = a.ask(ctx, prioTunnel, a.ref.AccountID, opPutTunnelConfig{TunnelID: a.ref.TunnelID, Config: a.plan.Config})
+}
+
+func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
+	if m.Err != nil {
+		a.log().Error("writing the tunnel configuration failed; will retry", "err", m.Err)
+		a.end(ctx, true)
+		return
+	}
+	a.recordOwned(ctx, a.plan.Owned)
+	var events []store.Event
+	now := time.Now()
+	for _, what := range []struct {
+		kind  string
+		items []string
+	}{{"created", a.plan.Added}, {"updated", a.plan.Updated}, {"deleted", a.plan.Removed}} {
+		for _, k := range what.items {
+			host, _, _ := strings.Cut(k, " ")
+			msg := "tunnel " + a.name + ": route " + k + " " + what.kind
+			a.log().Info(msg, "event", what.kind, "hostname", host)
+			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Message: msg})
+		}
+	}
+	if len(events) > 0 {
+		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
+	}
+	a.end(ctx, false)
+}
+
+// recordOwned brings the store's owned set in line with keys.
+func (a *tunnelActor) recordOwned(ctx actor.Context, keys []ruleKey) {
+	next := map[ruleKey]bool{}
+	for _, k := range keys {
+		next[k] = true
+	}
+	if maps.Equal(next, a.owned) {
+		return
+	}
+	var puts []store.OwnedObject
+	var dels []store.OwnedKey
+	for k := range next {
+		if !a.owned[k] {
+			puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindTunnelRule, Scope: a.ref.TunnelID, Key: k.Hostname + " " + k.Path}, Hostname: k.Hostname})
+		}
+	}
+	for k := range a.owned {
+		if !next[k] {
+			dels = append(dels, store.OwnedKey{Kind: store.KindTunnelRule, Scope: a.ref.TunnelID, Key: k.Hostname + " " + k.Path})
+		}
+	}
+	a.owned = next
+	ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts, Deletes: dels})
+}
+
+func (a *tunnelActor) reportConflicts(ctx actor.Context, conflicts []string) {
+	reportNew(ctx, a.cfg, a.log(), a.conflicts, conflicts)
+}
+
+// reportNew logs and records conflicts not reported before, and forgets
+// those that went away (so a recurrence is reported again).
+func reportNew(ctx actor.Context, cfg PlannerConfig, log *slog.Logger, seen map[string]bool, conflicts []string) {
+	now := map[string]bool{}
+	var events []store.Event
+	for _, c := range conflicts {
+		now[c] = true
+		if seen[c] {
+			continue
+		}
+		log.Warn(c, "event", "conflict")
+		host, _, _ := strings.Cut(c, ":")
+		host, _, _ = strings.Cut(host, " path ")
+		if f := strings.Fields(host); len(f) > 0 {
+			host = f[len(f)-1]
+		}
+		events = append(events, store.Event{At: time.Now(), Level: store.LevelWarn, Kind: "conflict", Hostname: host, Message: c})
+	}
+	for c := range seen {
+		if !now[c] {
+			delete(seen, c)
+		}
+	}
+	maps.Copy(seen, now)
+	if len(events) > 0 {
+		ctx.Send(cfg.Store, storeAppendEvents{Events: events})
+	}
+}
+
+func sameRules(a, b []messages.DesiredRule) bool {
+	return slices.EqualFunc(a, b, func(x, y messages.DesiredRule) bool {
+		return x.Hostname == y.Hostname && x.Path == y.Path && x.Service == y.Service && string(x.OriginRequest) == string(y.OriginRequest)
+	})
+}

@@ -1,0 +1,164 @@
+package actors
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/messages"
+)
+
+// liveConfig decodes a config document the way cfapi reads Cloudflare's.
+func liveConfig(t *testing.T, doc string) cfapi.TunnelConfig {
+	t.Helper()
+	var c cfapi.TunnelConfig
+	if err := c.UnmarshalJSON([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func want(host, path, service string, origin string) messages.DesiredRule {
+	d := messages.DesiredRule{Hostname: host, Path: path, Service: service}
+	if origin != "" {
+		d.OriginRequest = json.RawMessage(origin)
+	}
+	return d
+}
+
+// order renders a rule list as "host path>service" lines.
+func order(rules []cfapi.IngressRule) []string {
+	var out []string
+	for _, r := range rules {
+		out = append(out, strings.TrimSpace(r.Hostname+" "+r.Path)+">"+r.Service)
+	}
+	return out
+}
+
+func TestPlanTunnelMergeKeepsForeignInPlace(t *testing.T) {
+	live := liveConfig(t, `{
+	  "originRequest": {"connectTimeout": 10, "noTLSVerify": true},
+	  "warp-routing": {"enabled": true},
+	  "ingress": [
+	    {"hostname": "manual.example.com", "service": "http://manual:80", "originRequest": {"bastionMode": false, "proxyPort": 0}},
+	    {"hostname": "*.example.com", "service": "http://wild:80"},
+	    {"hostname": "old.example.com", "service": "http://old:80"},
+	    {"service": "http_status:418"}
+	  ]}`)
+	owned := map[ruleKey]bool{{"old.example.com", ""}: true}
+	desired := []messages.DesiredRule{
+		want("app.example.com", "", "http://app:80", ""),
+		want("app.example.com", "^/api", "http://api:80", `{"connectTimeout":30}`),
+		want("*.dev.example.com", "", "http://dev:80", ""),
+		want("a.b.example.com", "", "http://ab:80", ""),
+	}
+	plan := planTunnel(live, desired, owned, WritePolicy{Mode: "sync", Settled: true})
+	eq(t, "order", order(plan.Config.Ingress), []string{
+		"a.b.example.com>http://ab:80",        // owned exact: more labels first
+		"app.example.com ^/api>http://api:80", // longer path first
+		"app.example.com>http://app:80",
+		"manual.example.com>http://manual:80", // foreign, in their order
+		"*.example.com>http://wild:80",
+		"*.dev.example.com>http://dev:80", // owned wildcard before the catch-all
+		">http_status:418",                // the user's catch-all, kept
+	})
+	if !plan.Changed {
+		t.Fatal("want a change")
+	}
+	eq(t, "removed", plan.Removed, []string{"old.example.com"})
+	eq(t, "added", len(plan.Added), 4)
+	if string(plan.Config.OriginRequest) != `{"connectTimeout": 10, "noTLSVerify": true}` || string(plan.Config.WarpRouting) != `{"enabled": true}` {
+		t.Fatalf("top-level keys must be kept verbatim: %s %s", plan.Config.OriginRequest, plan.Config.WarpRouting)
+	}
+	// The foreign rule keeps keys Labelgate does not model, byte for byte.
+	b, _ := plan.Config.Ingress[3].MarshalJSON()
+	if !strings.Contains(string(b), `"bastionMode":false`) && !strings.Contains(string(b), `"bastionMode": false`) {
+		t.Fatalf("foreign rule lost a key: %s", b)
+	}
+}
+
+func TestPlanTunnelNoChangeMeansNoPut(t *testing.T) {
+	live := liveConfig(t, `{"ingress":[
+	  {"hostname":"app.example.com","service":"http://app:80","originRequest":{"connectTimeout":60,"noHappyEyeballs":false}},
+	  {"service":"http_status:404"}]}`)
+	owned := map[ruleKey]bool{{"app.example.com", ""}: true}
+	// 60 == 6e1 == 60.0 and an unset zero value are the same setting.
+	for _, origin := range []string{`{"connectTimeout":60}`, `{"connectTimeout":6e1}`, `{"connectTimeout":60.0}`} {
+		plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", origin)}, owned, WritePolicy{Mode: "sync", Settled: true})
+		if plan.Changed || len(plan.Updated) > 0 {
+			t.Fatalf("%s: no change expected, got %+v", origin, plan)
+		}
+	}
+	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", `{"connectTimeout":30}`)}, owned, WritePolicy{Mode: "sync", Settled: true})
+	if !plan.Changed || len(plan.Updated) != 1 {
+		t.Fatalf("a changed origin setting must update, got %+v", plan)
+	}
+}
+
+func TestPlanTunnelForeignSameHostnameIsConflict(t *testing.T) {
+	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://theirs:80"},{"service":"http_status:404"}]}`)
+	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "^/x", "http://ours:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
+	if plan.Changed || len(plan.Conflicts) != 1 || !strings.Contains(plan.Conflicts[0], "does not own") {
+		t.Fatalf("want a conflict and no change, got %+v", plan)
+	}
+	eq(t, "owned", len(plan.Owned), 0)
+}
+
+func TestPlanTunnelAdoptsIdenticalRule(t *testing.T) {
+	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://app:80"},{"service":"http_status:404"}]}`)
+	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
+	if plan.Changed || len(plan.Conflicts) != 0 || len(plan.Owned) != 1 {
+		t.Fatalf("an identical rule must be adopted without a write, got %+v", plan)
+	}
+}
+
+func TestPlanTunnelPolicies(t *testing.T) {
+	live := liveConfig(t, `{"ingress":[{"hostname":"a.example.com","service":"http://a:80"},{"hostname":"gone.example.com","service":"http://g:80"},{"service":"http_status:404"}]}`)
+	owned := map[ruleKey]bool{{"a.example.com", ""}: true, {"gone.example.com", ""}: true}
+	desired := []messages.DesiredRule{want("a.example.com", "", "http://a:8080", ""), want("new.example.com", "", "http://n:80", "")}
+	tests := []struct {
+		pol                     WritePolicy
+		added, updated, removed int
+	}{
+		{WritePolicy{Mode: "sync", Settled: true}, 1, 1, 1},
+		{WritePolicy{Mode: "sync", Settled: false}, 1, 1, 0},
+		{WritePolicy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
+		{WritePolicy{Mode: "create-only", Settled: true}, 1, 0, 0},
+	}
+	for _, tc := range tests {
+		plan := planTunnel(live, desired, owned, tc.pol)
+		if len(plan.Added) != tc.added || len(plan.Updated) != tc.updated || len(plan.Removed) != tc.removed {
+			t.Errorf("%+v: got +%d ~%d -%d", tc.pol, len(plan.Added), len(plan.Updated), len(plan.Removed))
+		}
+		if tc.removed == 0 && !strings.Contains(strings.Join(order(plan.Config.Ingress), ","), "gone.example.com") {
+			t.Errorf("%+v: an owned rule must stay when deletes are not allowed", tc.pol)
+		}
+	}
+}
+
+func TestPlanTunnelEmptyConfigGetsCatchAll(t *testing.T) {
+	plan := planTunnel(cfapi.TunnelConfig{}, []messages.DesiredRule{want("a.example.com", "", "http://a:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
+	eq(t, "order", order(plan.Config.Ingress), []string{"a.example.com>http://a:80", ">http_status:404"})
+}
+
+func TestCompareRuleKeysIsTotal(t *testing.T) {
+	keys := []ruleKey{{"*.example.com", ""}, {"b.example.com", ""}, {"a.example.com", "^/a"}, {"a.example.com", "^/api"}, {"*.x.example.com", ""}, {"x.y.example.com", ""}}
+	for i := 0; i < len(keys); i++ {
+		for j := 0; j < len(keys); j++ {
+			if (compareRuleKeys(keys[i], keys[j]) == 0) != (i == j) {
+				t.Fatalf("%v vs %v", keys[i], keys[j])
+			}
+			if compareRuleKeys(keys[i], keys[j]) != -compareRuleKeys(keys[j], keys[i]) {
+				t.Fatalf("not antisymmetric: %v vs %v", keys[i], keys[j])
+			}
+		}
+	}
+}
+
+func TestPlanTunnelNothingOwnedNothingWritten(t *testing.T) {
+	plan := planTunnel(cfapi.TunnelConfig{}, nil, nil, WritePolicy{Mode: "sync", Settled: true})
+	if plan.Changed {
+		t.Fatalf("an empty tunnel with nothing desired must not be written: %+v", plan.Config)
+	}
+}

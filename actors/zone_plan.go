@@ -1,0 +1,263 @@
+package actors
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/messages"
+)
+
+// OwnerMarker ends the comment of every DNS record Labelgate creates. With
+// the store it proves ownership; it is what lets a lost database be rebuilt
+// by adopting marked records, and only those.
+const OwnerMarker = "[labelgate]"
+
+// hasMarker reports whether a record comment carries the ownership marker.
+func hasMarker(comment string) bool {
+	return strings.HasSuffix(strings.TrimSpace(comment), OwnerMarker)
+}
+
+// markedComment joins the user's comment and the marker within the plan's
+// comment length limit, shortening the user's part if it must.
+func markedComment(user string, limit int) string {
+	if user == "" {
+		return OwnerMarker
+	}
+	room := limit - len(OwnerMarker) - 1
+	if room <= 0 {
+		return OwnerMarker
+	}
+	if len(user) > room {
+		cut := room
+		for cut > 0 && !utf8.RuneStart(user[cut]) {
+			cut--
+		}
+		user = strings.TrimSpace(user[:cut])
+	}
+	return user + " " + OwnerMarker
+}
+
+// ZonePlan is the outcome of comparing a zone's desired records with its
+// live records: one batch of changes plus what could not be done.
+type ZonePlan struct {
+	Batch cfapi.Batch
+	// Changes describe the batch for logs and events, one line per change.
+	Creates, Updates, Deletes []string
+	// Conflicts are desired records not written because a record Labelgate
+	// does not own is in the way.
+	Conflicts []string
+	// Orphans are marked records nothing claims and the store does not know:
+	// probably Labelgate's, but unprovable, so never deleted.
+	Orphans []string
+	// Adopted are marked records taken over because they match a desired one.
+	Adopted []cfapi.Record
+}
+
+// planZone compares the desired records of one zone with its live records.
+//
+//	live record                      desired?   result
+//	owned (store id or marker)       yes        kept, or patched in place
+//	owned, in the store              no         deleted (if deletes allowed)
+//	marked, not in the store         no         left alone, reported orphan
+//	foreign, blocking the name       yes        left alone, desired is a conflict
+//	foreign                          –          never touched
+//
+// Records at one name and type are paired by content first, then in sorted
+// order, so a changed address is an update, not a delete and a create. A
+// desired record whose content is unresolved (a public IP not discovered
+// yet) freezes its name and type: nothing is created, changed or deleted
+// there until it resolves.
+func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[string]bool, commentLimit int, pol WritePolicy) ZonePlan {
+	var plan ZonePlan
+	type group struct{ name, typ string }
+	owned := map[group][]cfapi.Record{}
+	foreign := map[string][]cfapi.Record{} // by name
+	for _, r := range live {
+		name := strings.ToLower(r.Name)
+		if stored[r.ID] || hasMarker(r.Comment) {
+			owned[group{name, r.Type}] = append(owned[group{name, r.Type}], r)
+		} else {
+			foreign[name] = append(foreign[name], r)
+		}
+	}
+	wanted := map[group][]messages.DesiredRecord{}
+	frozen := map[group]bool{}
+	for _, d := range desired {
+		g := group{d.Name, d.Type}
+		if d.Unresolved != "" {
+			frozen[g] = true
+			continue
+		}
+		wanted[g] = append(wanted[g], d)
+	}
+
+	groups := map[group]bool{}
+	for g := range owned {
+		groups[g] = true
+	}
+	for g := range wanted {
+		groups[g] = true
+	}
+	for _, g := range slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.typ, b.typ))
+	}) {
+		if frozen[g] {
+			continue
+		}
+		have := slices.Clone(owned[g])
+		slices.SortFunc(have, func(a, b cfapi.Record) int { return cmp.Or(cmp.Compare(a.Content, b.Content), cmp.Compare(a.ID, b.ID)) })
+		want := slices.Clone(wanted[g])
+		slices.SortFunc(want, func(a, b messages.DesiredRecord) int { return cmp.Compare(a.Content, b.Content) })
+
+		// Pair equal content first.
+		var unmatched []messages.DesiredRecord
+		for _, d := range want {
+			i := slices.IndexFunc(have, func(r cfapi.Record) bool { return sameContent(r, d) })
+			if i < 0 {
+				unmatched = append(unmatched, d)
+				continue
+			}
+			plan.patch(have[i], d, stored, commentLimit, pol)
+			have = slices.Delete(have, i, i+1)
+		}
+		for _, d := range unmatched {
+			if len(have) > 0 {
+				plan.patch(have[0], d, stored, commentLimit, pol)
+				have = have[1:]
+				continue
+			}
+			if why := blocked(foreign[g.name], d); why != "" {
+				plan.Conflicts = append(plan.Conflicts, why)
+				continue
+			}
+			plan.Creates = append(plan.Creates, fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)))
+			plan.Batch.Posts = append(plan.Batch.Posts, toRecord(d, commentLimit))
+		}
+		for _, r := range have {
+			switch {
+			case !stored[r.ID]:
+				plan.Orphans = append(plan.Orphans, fmt.Sprintf("%s %s %s (id %s) carries the Labelgate marker but nothing claims it and the store does not know it; it is left alone", r.Type, r.Name, r.Content, r.ID))
+			case pol.mayDelete():
+				plan.Deletes = append(plan.Deletes, fmt.Sprintf("%s %s %s", r.Type, r.Name, r.Content))
+				plan.Batch.Deletes = append(plan.Batch.Deletes, r.ID)
+			}
+		}
+	}
+	return plan
+}
+
+// patch brings an owned record to the desired one, if anything differs.
+func (plan *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[string]bool, limit int, pol WritePolicy) {
+	if !stored[r.ID] {
+		plan.Adopted = append(plan.Adopted, r)
+	}
+	want := toRecord(d, limit)
+	var p cfapi.RecordPatch
+	var what []string
+	if !sameContent(r, d) {
+		if want.SRV == nil && want.CAA == nil {
+			p.Content = &want.Content
+		}
+		p.SRV, p.CAA, p.Priority = want.SRV, want.CAA, want.Priority
+		what = append(what, fmt.Sprintf("content %s → %s", r.Content, describeContent(d)))
+	}
+	if r.Proxied != want.Proxied {
+		p.Proxied = &want.Proxied
+		what = append(what, fmt.Sprintf("proxied %t → %t", r.Proxied, want.Proxied))
+	}
+	if r.TTL != want.TTL && !want.Proxied {
+		p.TTL = &want.TTL
+		what = append(what, fmt.Sprintf("ttl %d → %d", r.TTL, want.TTL))
+	}
+	if r.Comment != want.Comment {
+		p.Comment = &want.Comment
+		what = append(what, "comment")
+	}
+	if d.Type == "MX" && !samePriority(r.Priority, want.Priority) {
+		p.Priority = want.Priority
+		what = append(what, "priority")
+	}
+	if len(what) == 0 || !pol.mayUpdate() {
+		return
+	}
+	p.ID = r.ID
+	plan.Updates = append(plan.Updates, fmt.Sprintf("%s %s: %s", d.Type, d.Name, strings.Join(what, ", ")))
+	plan.Batch.Patches = append(plan.Batch.Patches, p)
+}
+
+// blocked says why a foreign record at the name prevents creating d:
+// a CNAME stands alone, address records are not mixed with someone else's,
+// and an identical record exists already.
+func blocked(foreign []cfapi.Record, d messages.DesiredRecord) string {
+	for _, f := range foreign {
+		address := func(t string) bool { return t == "A" || t == "AAAA" || t == "CNAME" }
+		switch {
+		case f.Type == "CNAME" || d.Type == "CNAME":
+			return fmt.Sprintf("%s %s: a %s record Labelgate does not own is at that name (id %s); it is left alone and this record is not created", d.Type, d.Name, f.Type, f.ID)
+		case address(d.Type) && address(f.Type):
+			return fmt.Sprintf("%s %s: a %s record Labelgate does not own (%s, id %s) already answers for that name; it is left alone and this record is not created", d.Type, d.Name, f.Type, f.Content, f.ID)
+		case f.Type == d.Type && sameContent(f, d):
+			return fmt.Sprintf("%s %s: an identical record exists that Labelgate does not own (id %s); it is left alone", d.Type, d.Name, f.ID)
+		}
+	}
+	return ""
+}
+
+func sameContent(r cfapi.Record, d messages.DesiredRecord) bool {
+	switch d.Type {
+	case "SRV":
+		return r.SRV != nil && d.SRV != nil && r.SRV.Priority == d.SRV.Priority && r.SRV.Weight == d.SRV.Weight &&
+			r.SRV.Port == d.SRV.Port && strings.EqualFold(strings.TrimSuffix(r.SRV.Target, "."), strings.TrimSuffix(d.SRV.Target, "."))
+	case "CAA":
+		return r.CAA != nil && d.CAA != nil && r.CAA.Flags == d.CAA.Flags && r.CAA.Tag == d.CAA.Tag && r.CAA.Value == d.CAA.Value
+	case "MX":
+		return strings.EqualFold(strings.TrimSuffix(r.Content, "."), d.Content) && (d.Priority == nil || samePriority(r.Priority, d.Priority))
+	case "CNAME":
+		return strings.EqualFold(strings.TrimSuffix(r.Content, "."), d.Content)
+	case "TXT":
+		return r.Content == d.Content || r.Content == `"`+d.Content+`"`
+	}
+	return r.Content == d.Content
+}
+
+func samePriority(a, b *int) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+func describeContent(d messages.DesiredRecord) string {
+	switch {
+	case d.SRV != nil:
+		return fmt.Sprintf("%d %d %d %s", d.SRV.Priority, d.SRV.Weight, d.SRV.Port, d.SRV.Target)
+	case d.CAA != nil:
+		return fmt.Sprintf("%d %s %q", d.CAA.Flags, d.CAA.Tag, d.CAA.Value)
+	case d.Priority != nil:
+		return fmt.Sprintf("%d %s", *d.Priority, d.Content)
+	}
+	return d.Content
+}
+
+// toRecord is the record to create for d.
+func toRecord(d messages.DesiredRecord, limit int) cfapi.Record {
+	r := cfapi.Record{Name: d.Name, Type: d.Type, Content: d.Content, TTL: d.TTL, Proxied: d.Proxied, Comment: markedComment(d.Comment, limit)}
+	if d.Proxied {
+		r.TTL = 1
+	}
+	if d.Priority != nil {
+		p := *d.Priority
+		r.Priority = &p
+	}
+	if d.SRV != nil {
+		r.SRV = &cfapi.SRVData{Priority: d.SRV.Priority, Weight: d.SRV.Weight, Port: d.SRV.Port, Target: d.SRV.Target}
+		r.Content = ""
+	}
+	if d.CAA != nil {
+		r.CAA = &cfapi.CAAData{Flags: d.CAA.Flags, Tag: d.CAA.Tag, Value: d.CAA.Value}
+		r.Content = ""
+	}
+	return r
+}
