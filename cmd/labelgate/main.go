@@ -15,6 +15,10 @@ import (
 	"syscall"
 
 	"github.com/labelgate/labelgate/cfapi/cfsim"
+
+	// The CA roots inside the binary: the image is FROM scratch and still
+	// reaches the Cloudflare API over verified TLS.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 // Set by -ldflags in the Makefile.
@@ -46,6 +50,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCheck(args, stdin, stdout, stderr, env)
 	case "cfsim":
 		return cfsim.Main(ctx, args, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args, env, stdout, stderr)
+	case "hello":
+		return runHello(ctx, args, stdout, stderr)
 	case "help", "--help", "-h":
 		usage(stdout)
 		return 0
@@ -81,6 +89,8 @@ Commands:
   run            the same as no command
   check          lint labels in a compose file (or KEY=VALUE lines on stdin)
   cfsim          run the Cloudflare API simulator (for tests, the demo, staging)
+  demo           run main on the local Docker engine against an in-process simulated Cloudflare
+  hello          a tiny HTTP service answering with the host name (a demo and test workload)
   version        print version, commit and Go version
   help           show this help
 `)
