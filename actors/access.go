@@ -44,7 +44,7 @@ type accessActor struct {
 	plan      AccessPlan
 	steps     []accessStep
 	stepID    uint64
-	failed    bool
+	failed    error
 	conflicts map[string]bool
 }
 
@@ -61,12 +61,15 @@ type accessStep struct {
 // NewAccessProps builds the access actor.
 func NewAccessProps(ac AccessConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &accessActor{reconciler: reconciler{cfg: ac.PlannerConfig}, ac: ac, conflicts: map[string]bool{}}
+		return &accessActor{reconciler: newReconciler(ac.PlannerConfig, "access"), ac: ac, conflicts: map[string]bool{}}
 	}, actor.WithReceiverMiddleware(PanicLogger(ac.Logger)))
 }
 
 func (a *accessActor) Receive(ctx actor.Context) {
 	log := a.cfg.Logger.With("actor", "access")
+	if a.common(ctx, a.ready()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.apps, a.policies = map[string]bool{}, map[string]bool{}
@@ -96,14 +99,9 @@ func (a *accessActor) Receive(ctx actor.Context) {
 		if a.loaded == 2 {
 			a.request(ctx, a.cfg.Debounce)
 		}
-	case driftTick:
-		if a.ready() {
-			a.request(ctx, 0)
-		}
-		a.drift(ctx)
 	case reconcileNow:
 		if a.ready() && a.begin() {
-			a.gotApps, a.gotPolicies, a.failed = false, false, false
+			a.gotApps, a.gotPolicies, a.failed = false, false, nil
 			a.listApps = a.ask(ctx, prioAccess, a.ac.AccountID, opListApps{})
 			a.listPolicies = a.ask(ctx, prioAccess, a.ac.AccountID, opListPolicies{})
 		}
@@ -124,9 +122,9 @@ func (a *accessActor) ready() bool { return a.loaded == 2 && a.have }
 func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 	log := a.cfg.Logger.With("actor", "access")
 	if m.Err != nil {
-		if !a.failed {
+		if a.failed == nil {
 			log.Error("listing Access objects failed; the plan is aborted and retried", "err", m.Err)
-			a.failed = true
+			a.failed = fmt.Errorf("listing Access objects: %w", m.Err)
 			// The other list may still answer; end only once both did.
 		}
 	} else if m.ID == a.listApps {
@@ -142,23 +140,24 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 	if !a.gotApps || !a.gotPolicies {
 		return
 	}
-	if a.failed {
-		a.end(ctx, true)
+	if a.failed != nil {
+		a.end(ctx, nil)
 		return
 	}
 	pol := a.mode()
 	pol.Settled = a.settled
 	a.plan = planAccess(a.liveApps, a.livePolicies, a.desired, a.apps, a.policies, pol)
 	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
+	a.status.Conflicts = a.plan.Conflicts
 	a.recordAdopted(ctx)
 	if a.plan.Empty() {
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	if a.cfg.DryRun {
 		log.Info("dry run: would change Access", "policies_create", len(a.plan.PolicyCreates), "policies_update", len(a.plan.PolicyUpdates),
 			"apps_create", len(a.plan.AppCreates), "apps_update", len(a.plan.AppUpdates), "apps_delete", len(a.plan.AppDeletes), "policies_delete", len(a.plan.PolicyDeletes))
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	a.steps = nil
@@ -187,7 +186,7 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 // now, since a policy created earlier in this plan has one only now.
 func (a *accessActor) nextStep(ctx actor.Context) {
 	if len(a.steps) == 0 {
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	s := &a.steps[0]
@@ -196,7 +195,7 @@ func (a *accessActor) nextStep(ctx actor.Context) {
 		if id == "" {
 			a.cfg.Logger.Error("an Access app's policy has no id; skipping the app this round", "app", s.name, "policy", s.policy)
 			a.steps = a.steps[1:]
-			a.failed = true
+			a.failed = fmt.Errorf("the policy %q of Access app %q has no id", s.policy, s.name)
 			a.nextStep(ctx)
 			return
 		}
@@ -222,7 +221,7 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 			// A create is not retried blindly: the next reconcile lists
 			// first and adopts what this call may have created.
 			log.Error(fmt.Sprintf("Access %s %s failed", s.object, s.kind), "name", s.name, "hostname", s.host, "err", m.Err)
-			a.failed = true
+			a.failed = fmt.Errorf("Access %s %q: %w", s.object, s.name, m.Err)
 			if s.object == "policy" && s.kind != "deleted" {
 				// Apps that need this policy cannot be written this round.
 				a.steps = slices.DeleteFunc(a.steps, func(x accessStep) bool { return x.policy == s.name })
@@ -258,9 +257,12 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 }
 
 // end overrides the reconciler's to fold in step failures.
-func (a *accessActor) end(ctx actor.Context, failed bool) {
-	a.reconciler.end(ctx, failed || a.failed)
-	a.failed = false
+func (a *accessActor) end(ctx actor.Context, err error) {
+	if err == nil {
+		err = a.failed
+	}
+	a.reconciler.end(ctx, err)
+	a.failed = nil
 }
 
 func (a *accessActor) recordAdopted(ctx actor.Context) {

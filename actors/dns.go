@@ -42,6 +42,7 @@ type dnsActor struct {
 	ownedIn  map[string]bool       // zone ids holding owned records
 	storeOK  bool
 	noZone   map[string]bool
+	statuses map[string]PlannerStatus // by zone planner name
 }
 
 type dnsRefresh struct{}
@@ -58,6 +59,7 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.zones, a.asked, a.children, a.noZone = map[string][]cfapi.Zone{}, map[uint64]string{}, map[string]*actor.PID{}, map[string]bool{}
+		a.statuses = map[string]PlannerStatus{}
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindDNSRecord})
 		a.listZones(ctx)
 		a.after(ctx, a.cfg.Interval, dnsRefresh{})
@@ -90,6 +92,27 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 	case messages.DesiredState:
 		a.desired = &m
 		a.distribute(ctx)
+	case ResyncNow:
+		for _, pid := range a.children {
+			ctx.Send(pid, m)
+		}
+		a.listZones(ctx)
+	case PlannerStatus:
+		a.statuses[m.Planner] = m
+	case QueryPlannerStatus:
+		out := make([]PlannerStatus, 0, len(a.statuses)+1)
+		for _, k := range slices.Sorted(maps.Keys(a.statuses)) {
+			out = append(out, a.statuses[k])
+		}
+		var problems []string
+		for p := range a.noZone {
+			problems = append(problems, p)
+		}
+		slices.Sort(problems)
+		if len(problems) > 0 {
+			out = append(out, PlannerStatus{Planner: "dns", Conflicts: problems})
+		}
+		ctx.Respond(out)
 	}
 }
 

@@ -50,6 +50,7 @@ const (
 	ChildAccess      = "access"
 	ChildDockerWatch = "dockerwatch"
 	ChildPublicIP    = "publicip"
+	ChildAgents      = "agents"
 )
 
 // ChildCloudflare names the cloudflare actor of a credential.
@@ -67,6 +68,7 @@ func ChildTunnel(name string) string { return "tunnel-" + name }
 //	├── dns → zone-<zone>         one per zone in use
 //	├── access
 //	├── registry                  the single decider
+//	├── agents                    the directory of agents: connected, frozen, stale
 //	├── dockerwatch               main's own Docker engine
 //	└── publicip
 func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
@@ -170,6 +172,13 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 			RemoveDelay: cfg.Sync.RemoveDelay, SettleTimeout: cfg.Sync.SettleTimeout, KnownSources: known,
 			Store: pids[ChildStore], Subscribers: pidsOf(pids, subscribers), Logger: log.With("actor", "registry"),
 		})
+	}})
+	agentInfo := map[string]AgentInfo{}
+	for name, a := range cfg.Agent.Agents {
+		agentInfo[name] = AgentInfo{DefaultTunnel: a.DefaultTunnel, AllowedHostnames: a.AllowedHostnames, AllowedTunnels: a.AllowedTunnels, Inbound: a.Inbound()}
+	}
+	specs = append(specs, ChildSpec{Name: ChildAgents, Props: func(pids map[string]*actor.PID) *actor.Props {
+		return NewAgentsProps(AgentsConfig{Configured: agentInfo, StaleTTL: cfg.Agent.StaleTTL, Registry: pids[ChildRegistry], Store: pids[ChildStore], Logger: log.With("actor", "agents")})
 	}})
 	specs = append(specs, ChildSpec{Name: ChildDockerWatch, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewDockerWatchProps(DockerWatchConfig{

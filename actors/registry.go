@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -53,6 +54,10 @@ type PublicIPsChanged struct {
 	Source string
 	IPs    PublicIPs
 }
+
+// CancelDelete asks the registry to keep a leaving hostname's objects; the
+// reply is an error or nil.
+type CancelDelete struct{ Hostname string }
 
 // QueryRegistry asks for the registry's view; the reply is RegistryReport.
 type QueryRegistry struct{}
@@ -143,6 +148,14 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			rep.Hostnames, rep.LabelErrors, rep.Desired = a.state.hostnameStates(), a.state.labelErrors(), a.desired
 		}
 		ctx.Respond(rep)
+	case CancelDelete:
+		if !a.loaded {
+			ctx.Respond(errors.New("the registry is still loading"))
+			return
+		}
+		err := a.state.cancelDelete(m.Hostname, time.Now())
+		a.flush(ctx)
+		ctx.Respond(err)
 	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout:
 		if !a.loaded {
 			a.pending = append(a.pending, m)

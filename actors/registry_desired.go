@@ -2,6 +2,8 @@ package actors
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -150,4 +152,20 @@ func (r *registryState) drain() ([]storeWrite, []Event) {
 	w, e := r.writes, r.events
 	r.writes, r.events = nil, nil
 	return w, e
+}
+
+// errNotLeaving answers a cancel for a hostname that is not waiting out a grace.
+var errNotLeaving = errors.New("hostname is not waiting to be deleted")
+
+// cancelDelete keeps a leaving hostname's objects: the grace is cancelled
+// and the hostname is retained, as if its objects had cleanup=false.
+func (r *registryState) cancelDelete(host string, now time.Time) error {
+	st := r.hosts[host]
+	if st == nil || st.state != hostLeaving {
+		return errNotLeaving
+	}
+	st.state, st.due = hostRetained, time.Time{}
+	r.persistHost(host, st, now)
+	r.event(now, "info", "retained", host, st.winner, fmt.Sprintf("an operator cancelled the delete of %s; its objects are kept", host))
+	return nil
 }

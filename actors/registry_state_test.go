@@ -439,3 +439,21 @@ func TestRegistryLabelErrorsAreData(t *testing.T) {
 		t.Fatalf("repeat error announced again: %+v", events)
 	}
 }
+
+func TestRegistryCancelDelete(t *testing.T) {
+	h := newHarness(t, "local")
+	h.set("local", t0, ctr("a", t0, route("a.example.com", "http://a:80", "labelgate.tunnel.web.cleanup", "true")...))
+	h.r.markSettled(t0)
+	if err := h.r.cancelDelete("a.example.com", t0); err == nil {
+		t.Fatal("an active hostname has no delete to cancel")
+	}
+	h.set("local", t0.Add(time.Minute))
+	if err := h.r.cancelDelete("a.example.com", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	h.r.tick(t0.Add(time.Hour))
+	eq(t, "kept after the grace", h.rules("default"), []string{"a.example.com -> http://a:80"})
+	if st := h.state("a.example.com"); st.State != hostRetained {
+		t.Fatalf("want retained, got %s", st.State)
+	}
+}

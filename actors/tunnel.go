@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -13,90 +14,6 @@ import (
 	"github.com/labelgate/labelgate/messages"
 	"github.com/labelgate/labelgate/store"
 )
-
-// PlannerConfig is what every planner actor (tunnel, zone, access) shares.
-type PlannerConfig struct {
-	// Debounce coalesces desired-state changes into one reconcile.
-	Debounce time.Duration
-	// Interval is the period of a full reconcile with Cloudflare, which
-	// repairs owned objects edited or deleted by hand (drift).
-	Interval time.Duration
-	// Policy is sync, upsert-only or create-only.
-	Policy string
-	// DryRun plans and logs every change but writes nothing.
-	DryRun     bool
-	Cloudflare *actor.PID
-	Store      *actor.PID
-	Logger     *slog.Logger
-}
-
-// retryDelay is the wait after a failed reconcile before the next attempt;
-// the cloudflare actor has already retried transient errors by then.
-const retryDelay = 30 * time.Second
-
-// reconciler is the debounce/retry/drift loop every planner actor runs:
-// at most one reconcile in flight; changes during one mark it dirty.
-type reconciler struct {
-	cfg     PlannerConfig
-	busy    bool
-	dirty   bool
-	timerAt time.Time
-	seq     uint64
-}
-
-type reconcileNow struct{}
-
-// request schedules a reconcile after d (keeping an earlier one).
-func (r *reconciler) request(ctx actor.Context, d time.Duration) {
-	r.dirty = true
-	at := time.Now().Add(d)
-	if !r.timerAt.IsZero() && !r.timerAt.After(at) {
-		return
-	}
-	r.timerAt = at
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(d, func() { root.Send(self, reconcileNow{}) })
-}
-
-// begin reports whether a reconcile may start now.
-func (r *reconciler) begin() bool {
-	r.timerAt = time.Time{}
-	if r.busy || !r.dirty {
-		return false
-	}
-	r.busy, r.dirty = true, false
-	return true
-}
-
-// end finishes a reconcile; a failed one is retried later, a change that
-// arrived meanwhile is picked up at once.
-func (r *reconciler) end(ctx actor.Context, failed bool) {
-	r.busy = false
-	switch {
-	case failed:
-		r.request(ctx, retryDelay)
-	case r.dirty:
-		r.request(ctx, r.cfg.Debounce)
-	}
-}
-
-// ask sends an operation to the cloudflare actor; the reply is a cfResponse
-// with the returned ID.
-func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) uint64 {
-	r.seq++
-	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: r.seq, Priority: prio, Account: account, Op: op})
-	return r.seq
-}
-
-// drift schedules the periodic full reconcile.
-func (r *reconciler) drift(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(r.cfg.Interval, func() { root.Send(self, driftTick{}) })
-}
-
-type driftTick struct{}
-
-func (r *reconciler) mode() WritePolicy { return WritePolicy{Mode: r.cfg.Policy} }
 
 // tunnelActor owns one tunnel's ingress (DESIGN §5.2): debounced GET →
 // merge → PUT, skipped when nothing changed.
@@ -118,7 +35,7 @@ type tunnelActor struct {
 // NewTunnelProps builds the actor that owns tunnel name's ingress.
 func NewTunnelProps(name string, ref TunnelRef, cfg PlannerConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &tunnelActor{reconciler: reconciler{cfg: cfg}, name: name, ref: ref, conflicts: map[string]bool{}}
+		return &tunnelActor{reconciler: newReconciler(cfg, "tunnel:"+name), name: name, ref: ref, conflicts: map[string]bool{}}
 	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
 }
 
@@ -127,6 +44,9 @@ func (a *tunnelActor) log() *slog.Logger {
 }
 
 func (a *tunnelActor) Receive(ctx actor.Context) {
+	if a.common(ctx, a.loaded && a.have) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindTunnelRule, Scope: a.ref.TunnelID})
@@ -153,11 +73,6 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 		if a.loaded {
 			a.request(ctx, a.cfg.Debounce)
 		}
-	case driftTick:
-		if a.loaded && a.have {
-			a.request(ctx, 0)
-		}
-		a.drift(ctx)
 	case reconcileNow:
 		if a.loaded && a.have && a.begin() {
 			a.getID = a.ask(ctx, prioTunnel, a.ref.AccountID, opGetTunnelConfig{TunnelID: a.ref.TunnelID})
@@ -176,7 +91,7 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 	if m.Err != nil {
 		// A failed observation aborts the plan; it never reads as "empty".
 		a.log().Error("reading the tunnel configuration failed; will retry", "err", m.Err)
-		a.end(ctx, true)
+		a.end(ctx, fmt.Errorf("reading the tunnel configuration: %w", m.Err))
 		return
 	}
 	live := m.Result.(cfapi.TunnelConfig)
@@ -186,12 +101,12 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 	a.reportConflicts(ctx, a.plan.Conflicts)
 	if !a.plan.Changed {
 		a.recordOwned(ctx, a.plan.Owned)
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	if a.cfg.DryRun {
 		a.log().Info("dry run: would write the tunnel configuration", "add", a.plan.Added, "update", a.plan.Updated, "remove", a.plan.Removed)
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	a.putID = a.ask(ctx, prioTunnel, a.ref.AccountID, opPutTunnelConfig{TunnelID: a.ref.TunnelID, Config: a.plan.Config})
@@ -200,7 +115,7 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	if m.Err != nil {
 		a.log().Error("writing the tunnel configuration failed; will retry", "err", m.Err)
-		a.end(ctx, true)
+		a.end(ctx, fmt.Errorf("writing the tunnel configuration: %w", m.Err))
 		return
 	}
 	a.recordOwned(ctx, a.plan.Owned)
@@ -220,7 +135,7 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	if len(events) > 0 {
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
 	}
-	a.end(ctx, false)
+	a.end(ctx, nil)
 }
 
 // recordOwned brings the store's owned set in line with keys.
@@ -249,6 +164,7 @@ func (a *tunnelActor) recordOwned(ctx actor.Context, keys []ruleKey) {
 }
 
 func (a *tunnelActor) reportConflicts(ctx actor.Context, conflicts []string) {
+	a.status.Conflicts = conflicts
 	reportNew(ctx, a.cfg, a.log(), a.conflicts, conflicts)
 }
 

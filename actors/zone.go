@@ -57,12 +57,17 @@ func NewZoneProps(zc ZoneConfig) *actor.Props {
 		zc.CommentLimit = 100
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &zoneActor{reconciler: reconciler{cfg: zc.PlannerConfig}, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
+		rec := newReconciler(zc.PlannerConfig, "zone:"+zc.Zone.Name)
+		rec.toParent = true
+		return &zoneActor{reconciler: rec, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
 	}, actor.WithReceiverMiddleware(PanicLogger(zc.Logger)))
 }
 
 func (a *zoneActor) Receive(ctx actor.Context) {
 	log := a.cfg.Logger.With("actor", "zone", "zone", a.zc.Zone.Name)
+	if a.common(ctx, a.loaded && a.have) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindDNSRecord, Scope: a.zc.Zone.ID})
@@ -87,11 +92,6 @@ func (a *zoneActor) Receive(ctx actor.Context) {
 		if a.loaded {
 			a.request(ctx, a.cfg.Debounce)
 		}
-	case driftTick:
-		if a.loaded && a.have {
-			a.request(ctx, 0)
-		}
-		a.drift(ctx)
 	case reconcileNow:
 		if a.loaded && a.have && a.begin() {
 			a.listID = a.ask(ctx, prioDNS, "", opListRecords{ZoneID: a.zc.Zone.ID})
@@ -112,7 +112,7 @@ func (a *zoneActor) onList(ctx actor.Context, m cfResponse) {
 	log := a.cfg.Logger.With("actor", "zone", "zone", a.zc.Zone.Name)
 	if m.Err != nil {
 		log.Error("listing the zone's records failed; the plan is aborted and retried", "err", m.Err)
-		a.end(ctx, true)
+		a.end(ctx, fmt.Errorf("listing the zone's records: %w", m.Err))
 		return
 	}
 	live := m.Result.([]cfapi.Record)
@@ -125,6 +125,7 @@ func (a *zoneActor) onList(ctx actor.Context, m cfResponse) {
 	a.plan = planZone(live, a.desired, ids, a.zc.CommentLimit, pol)
 	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
 	reportNew(ctx, a.cfg, log, a.orphans, a.plan.Orphans)
+	a.status.Conflicts = slices.Concat(a.plan.Conflicts, a.plan.Orphans)
 
 	// Records that vanished by hand are forgotten (drift: they are
 	// re-created as desired records); adopted ones are recorded.
@@ -150,12 +151,12 @@ func (a *zoneActor) onList(ctx actor.Context, m cfResponse) {
 	}
 
 	if a.plan.Batch.Len() == 0 {
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	if a.cfg.DryRun {
 		log.Info("dry run: would change records", "create", a.plan.Creates, "update", a.plan.Updates, "delete", a.plan.Deletes)
-		a.end(ctx, false)
+		a.end(ctx, nil)
 		return
 	}
 	a.chunks = chunkBatch(a.plan.Batch, a.zc.BatchSize)
@@ -177,7 +178,7 @@ func (a *zoneActor) onBatch(ctx actor.Context, m cfResponse) {
 		// retry never duplicates.
 		log.Error("a DNS batch failed; the zone will be listed again", "err", m.Err, "operations", chunk.Len())
 		a.chunks = nil
-		a.end(ctx, true)
+		a.end(ctx, fmt.Errorf("applying a DNS batch: %w", m.Err))
 		return
 	}
 	res := m.Result.(cfapi.BatchResult)
@@ -203,7 +204,7 @@ func (a *zoneActor) onBatch(ctx actor.Context, m cfResponse) {
 		a.nextChunk(ctx)
 		return
 	}
-	a.end(ctx, false)
+	a.end(ctx, nil)
 }
 
 // recordEvents logs one line per change of a chunk (the plan's lines are

@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// PlannerConfig is what every planner actor (tunnel, zone, access) shares.
+type PlannerConfig struct {
+	// Debounce coalesces desired-state changes into one reconcile.
+	Debounce time.Duration
+	// Interval is the period of a full reconcile with Cloudflare, which
+	// repairs owned objects edited or deleted by hand (drift).
+	Interval time.Duration
+	// Policy is sync, upsert-only or create-only.
+	Policy string
+	// DryRun plans and logs every change but writes nothing.
+	DryRun     bool
+	Cloudflare *actor.PID
+	Store      *actor.PID
+	Logger     *slog.Logger
+	Metrics    PlannerMetrics
+}
+
+// PlannerMetrics receives what planners observe; the web package implements
+// it with Prometheus.
+type PlannerMetrics interface {
+	SyncSucceeded(planner string, at time.Time)
+	ObserveConvergence(planner string, lag time.Duration)
+	SetDesiredApplied(kind string, desired, applied int)
+}
+
+type noPlannerMetrics struct{}
+
+func (noPlannerMetrics) SyncSucceeded(string, time.Time)          {}
+func (noPlannerMetrics) ObserveConvergence(string, time.Duration) {}
+func (noPlannerMetrics) SetDesiredApplied(string, int, int)       {}
+
+// ResyncNow asks a planner (or the DNS actor, for every zone) for a full
+// reconcile at once.
+type ResyncNow struct{}
+
+// QueryPlannerStatus asks a planner for its status; the reply is a
+// PlannerStatus (from the DNS actor: []PlannerStatus, one per zone).
+type QueryPlannerStatus struct{}
+
+// PlannerStatus is how a planner is doing.
+type PlannerStatus struct {
+	Planner     string // tunnel:<name>, zone:<name>, access
+	LastSync    time.Time
+	LastError   string
+	LastErrorAt time.Time
+	// Conflicts are the planner's current conflicts with objects
+	// Labelgate does not own (and orphans, for zones).
+	Conflicts []string
+}
+
+// retryDelay is the wait after a failed reconcile before the next attempt;
+// the cloudflare actor has already retried transient errors by then.
+const retryDelay = 30 * time.Second
+
+// reconciler is the debounce/retry/drift loop every planner actor runs:
+// at most one reconcile in flight; changes during one mark it dirty.
+type reconciler struct {
+	cfg     PlannerConfig
+	name    string
+	busy    bool
+	dirty   bool
+	timerAt time.Time
+	seq     uint64
+	// since is when the oldest unapplied change arrived (convergence lag).
+	since  time.Time
+	status PlannerStatus
+	// toParent sends the status to the parent after every reconcile (zones
+	// report to the DNS actor, which answers for all of them).
+	toParent bool
+}
+
+type reconcileNow struct{}
+
+type driftTick struct{}
+
+func newReconciler(cfg PlannerConfig, name string) reconciler {
+	if cfg.Metrics == nil {
+		cfg.Metrics = noPlannerMetrics{}
+	}
+	return reconciler{cfg: cfg, name: name, status: PlannerStatus{Planner: name}}
+}
+
+// request schedules a reconcile after d (keeping an earlier one).
+func (r *reconciler) request(ctx actor.Context, d time.Duration) {
+	if !r.dirty && r.since.IsZero() {
+		r.since = time.Now()
+	}
+	r.dirty = true
+	at := time.Now().Add(d)
+	if !r.timerAt.IsZero() && !r.timerAt.After(at) {
+		return
+	}
+	r.timerAt = at
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(d, func() { root.Send(self, reconcileNow{}) })
+}
+
+// begin reports whether a reconcile may start now.
+func (r *reconciler) begin() bool {
+	r.timerAt = time.Time{}
+	if r.busy || !r.dirty {
+		return false
+	}
+	r.busy, r.dirty = true, false
+	return true
+}
+
+// end finishes a reconcile: a failed one (err != nil) is retried later, a
+// change that arrived meanwhile is picked up at once.
+func (r *reconciler) end(ctx actor.Context, err error) {
+	r.busy = false
+	now := time.Now()
+	if r.toParent {
+		defer func() { ctx.Send(ctx.Parent(), r.status) }()
+	}
+	if err != nil {
+		r.status.LastError, r.status.LastErrorAt = err.Error(), now
+		r.request(ctx, retryDelay)
+		return
+	}
+	r.status.LastSync = now
+	r.cfg.Metrics.SyncSucceeded(r.name, now)
+	if !r.since.IsZero() && !r.dirty {
+		r.cfg.Metrics.ObserveConvergence(r.name, now.Sub(r.since))
+		r.since = time.Time{}
+	}
+	if r.dirty {
+		r.request(ctx, r.cfg.Debounce)
+	}
+}
+
+// ask sends an operation to the cloudflare actor; the reply is a cfResponse
+// with the returned ID.
+func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) uint64 {
+	r.seq++
+	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: r.seq, Priority: prio, Account: account, Op: op})
+	return r.seq
+}
+
+// drift schedules the periodic full reconcile.
+func (r *reconciler) drift(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(r.cfg.Interval, func() { root.Send(self, driftTick{}) })
+}
+
+func (r *reconciler) mode() WritePolicy { return WritePolicy{Mode: r.cfg.Policy} }
+
+// common handles the messages every planner answers the same way; ready
+// says whether a reconcile can run at all yet.
+func (r *reconciler) common(ctx actor.Context, ready bool) bool {
+	switch ctx.Message().(type) {
+	case driftTick:
+		if ready {
+			r.request(ctx, 0)
+		}
+		r.drift(ctx)
+	case ResyncNow:
+		if ready {
+			r.request(ctx, 0)
+		}
+	case QueryPlannerStatus:
+		st := r.status
+		st.Conflicts = append([]string(nil), st.Conflicts...)
+		ctx.Respond(st)
+	default:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,646 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/dockerwatch"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+	"github.com/labelgate/labelgate/web"
+)
+
+// Surface implements web.Backend over a running main. It runs on the HTTP
+// server's goroutines and talks to the actors with request/reply (never
+// from inside an actor); reads of Cloudflare go through the cloudflare
+// actors, at background priority, and are cached briefly so a dashboard
+// left open does not spend the API budget.
+type Surface struct {
+	m       *Main
+	cfg     config.Config
+	version string
+	started time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	at  time.Time
+	val any
+	err error
+}
+
+// liveTTL is how long a read of Cloudflare is reused.
+const liveTTL = 30 * time.Second
+
+var _ web.Backend = (*Surface)(nil)
+
+// NewSurface builds the web backend of a running main.
+func NewSurface(m *Main, cfg config.Config, version string) *Surface {
+	return &Surface{m: m, cfg: cfg, version: version, started: time.Now(), cache: map[string]cached{}}
+}
+
+func (s *Surface) pid(name string) *actor.PID { return s.m.Children[name] }
+
+// ask sends msg and waits for the reply, bounded by ctx (at most 30 s).
+func (s *Surface) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	if pid == nil {
+		return nil, errors.New("that part of main is not running")
+	}
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	return s.m.System.Root.RequestFuture(pid, msg, timeout).Result()
+}
+
+// once caches an expensive read for liveTTL.
+func (s *Surface) once(key string, fn func() (any, error)) (any, error) {
+	s.mu.Lock()
+	c, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < liveTTL {
+		return c.val, c.err
+	}
+	v, err := fn()
+	s.mu.Lock()
+	s.cache[key] = cached{at: time.Now(), val: v, err: err}
+	s.mu.Unlock()
+	return v, err
+}
+
+// call runs one Cloudflare operation through a credential's actor.
+func (s *Surface) call(ctx context.Context, credential, account string, op cfOp) (any, error) {
+	res, err := s.ask(ctx, s.pid(ChildCloudflare(credential)), cfRequest{Priority: prioBackground, Account: account, Op: op})
+	if err != nil {
+		return nil, err
+	}
+	r := res.(cfResponse)
+	return r.Result, r.Err
+}
+
+func (s *Surface) registry(ctx context.Context) (RegistryReport, error) {
+	res, err := s.ask(ctx, s.pid(ChildRegistry), QueryRegistry{})
+	if err != nil {
+		return RegistryReport{}, err
+	}
+	return res.(RegistryReport), nil
+}
+
+func (s *Surface) owned(ctx context.Context, kind, scope string) ([]store.OwnedObject, error) {
+	res, err := s.ask(ctx, s.pid(ChildStore), storeLoadOwned{Kind: kind, Scope: scope})
+	if err != nil {
+		return nil, err
+	}
+	r := res.(storeOwnedLoaded)
+	return r.Objects, r.Err
+}
+
+// plannerStatuses collects every planner's status.
+func (s *Surface) plannerStatuses(ctx context.Context) []PlannerStatus {
+	var out []PlannerStatus
+	for name, pid := range s.m.Children {
+		switch {
+		case strings.HasPrefix(name, "tunnel-"), name == ChildAccess:
+			if res, err := s.ask(ctx, pid, QueryPlannerStatus{}); err == nil {
+				out = append(out, res.(PlannerStatus))
+			}
+		case name == ChildDNS:
+			if res, err := s.ask(ctx, pid, QueryPlannerStatus{}); err == nil {
+				out = append(out, res.([]PlannerStatus)...)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b PlannerStatus) int { return strings.Compare(a.Planner, b.Planner) })
+	return out
+}
+
+// Overview implements web.Backend.
+func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return web.Overview{}, err
+	}
+	ov := web.Overview{
+		Version: s.version, Mode: string(s.cfg.Mode), Started: s.started, Settled: rep.Settled,
+		DryRun: s.cfg.DryRun, Policy: string(s.cfg.Sync.Policy), Hostnames: map[string]int{},
+		LastSync: map[string]time.Time{},
+	}
+	for _, h := range rep.Hostnames {
+		ov.Hostnames[h.State]++
+		if len(h.Queued) > 0 {
+			ov.Conflicts++
+		}
+		if h.State == hostLeaving {
+			ov.PendingDeletes++
+		}
+	}
+	for _, r := range rep.LabelErrors {
+		ov.LabelErrors += len(r.Errors)
+	}
+	for _, st := range s.plannerStatuses(ctx) {
+		if !st.LastSync.IsZero() {
+			ov.LastSync[st.Planner] = st.LastSync
+		}
+		ov.Conflicts += len(st.Conflicts)
+		if st.LastError != "" {
+			ov.RecentErrors = append(ov.RecentErrors, web.ErrorView{At: st.LastErrorAt, Where: st.Planner, Message: st.LastError})
+		}
+	}
+	slices.SortFunc(ov.RecentErrors, func(a, b web.ErrorView) int { return b.At.Compare(a.At) })
+	agents, _ := s.Agents(ctx)
+	for _, a := range agents {
+		ov.AgentsTotal++
+		switch {
+		case a.Connected:
+			ov.AgentsOnline++
+		case a.State == "stale":
+			ov.AgentsStale++
+		}
+	}
+	ov.Health = s.Health(ctx)
+	return ov, nil
+}
+
+// Hostnames implements web.Backend.
+func (s *Surface) Hostnames(ctx context.Context) ([]web.HostnameView, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.HostnameView, 0, len(rep.Hostnames))
+	for _, h := range rep.Hostnames {
+		out = append(out, web.HostnameView{HostnameState: h})
+	}
+	return out, nil
+}
+
+// Tunnels implements web.Backend.
+func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
+	tunnels := s.cfg.ResolvedTunnels()
+	var out []web.TunnelView
+	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
+		t := tunnels[name]
+		tv := web.TunnelView{Name: name, ID: t.TunnelID}
+		if res, err := s.ask(ctx, s.pid(ChildTunnel(name)), QueryPlannerStatus{}); err == nil {
+			st := res.(PlannerStatus)
+			tv.LastSync, tv.Conflicts = st.LastSync, st.Conflicts
+		}
+		live, err := s.once("tunnel:"+name, func() (any, error) {
+			return s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
+		})
+		if err != nil {
+			tv.Error = err.Error()
+			out = append(out, tv)
+			continue
+		}
+		objs, err := s.owned(ctx, store.KindTunnelRule, t.TunnelID)
+		if err != nil {
+			return nil, err
+		}
+		owned := map[string]bool{}
+		for _, o := range objs {
+			owned[o.Key] = true
+		}
+		cfg := live.(cfapi.TunnelConfig)
+		tv.Version = cfg.Version
+		for i, r := range cfg.Ingress {
+			tv.Rules = append(tv.Rules, web.RuleView{
+				Hostname: r.Hostname, Path: r.Path, Service: r.Service,
+				Owned:    owned[strings.ToLower(r.Hostname)+" "+r.Path],
+				CatchAll: i == len(cfg.Ingress)-1 && r.IsCatchAll(),
+			})
+		}
+		out = append(out, tv)
+	}
+	return out, nil
+}
+
+// zonesInUse are the zones holding owned records or desired ones.
+func (s *Surface) zonesInUse(ctx context.Context) (map[string]cfapi.Zone, error) {
+	v, err := s.once("zones", func() (any, error) {
+		return s.call(ctx, config.DefaultCredentialName, "", opListZones{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	zones := v.([]cfapi.Zone)
+	objs, err := s.owned(ctx, store.KindDNSRecord, "")
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	use := map[string]cfapi.Zone{}
+	for _, z := range zones {
+		for _, o := range objs {
+			if o.Scope == z.ID {
+				use[z.ID] = z
+			}
+		}
+	}
+	for _, r := range rep.Desired.Records {
+		if z, ok := cfapi.ZoneFor(zones, r.Name); ok {
+			use[z.ID] = z
+		}
+	}
+	return use, nil
+}
+
+// DNSRecords implements web.Backend.
+func (s *Surface) DNSRecords(ctx context.Context) ([]web.RecordView, error) {
+	zones, err := s.zonesInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.RecordView
+	for _, id := range slices.Sorted(maps.Keys(zones)) {
+		z := zones[id]
+		v, err := s.once("records:"+id, func() (any, error) {
+			return s.call(ctx, config.DefaultCredentialName, "", opListRecords{ZoneID: id})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing the records of %s: %w", z.Name, err)
+		}
+		objs, err := s.owned(ctx, store.KindDNSRecord, id)
+		if err != nil {
+			return nil, err
+		}
+		ids := map[string]bool{}
+		for _, o := range objs {
+			ids[o.CFID] = true
+		}
+		for _, r := range v.([]cfapi.Record) {
+			out = append(out, web.RecordView{Zone: z.Name, ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content,
+				Proxied: r.Proxied, TTL: r.TTL, Comment: r.Comment, Owned: ids[r.ID] || hasMarker(r.Comment)})
+		}
+	}
+	return out, nil
+}
+
+func (s *Surface) accessAccount() (string, string) {
+	return accessAccount(s.cfg, s.cfg.ResolvedTunnels())
+}
+
+// Access implements web.Backend.
+func (s *Surface) Access(ctx context.Context) (web.AccessView, error) {
+	account, cred := s.accessAccount()
+	if account == "" {
+		return web.AccessView{Error: "no Cloudflare account id is configured"}, nil
+	}
+	apps, policies, err := s.liveAccess(ctx, account, cred)
+	if err != nil {
+		return web.AccessView{Error: err.Error()}, nil
+	}
+	ownedApps, ownedPolicies, err := s.ownedAccess(ctx, account)
+	if err != nil {
+		return web.AccessView{}, err
+	}
+	names := map[string]string{}
+	var av web.AccessView
+	for _, p := range policies {
+		names[p.ID] = p.Name
+		av.Policies = append(av.Policies, web.PolicyView{ID: p.ID, Name: p.Name, Decision: p.Decision, Owned: ownedPolicies[p.ID]})
+	}
+	for _, a := range apps {
+		var pols []string
+		for _, p := range a.Policies {
+			pols = append(pols, cmpOr(names[p.ID], p.ID))
+		}
+		av.Apps = append(av.Apps, web.AppView{ID: a.ID, Name: a.Name, Domain: a.Domain, Policies: pols, Owned: ownedApps[a.ID]})
+	}
+	return av, nil
+}
+
+func (s *Surface) liveAccess(ctx context.Context, account, cred string) ([]cfapi.AccessApp, []cfapi.AccessPolicy, error) {
+	a, err := s.once("apps", func() (any, error) { return s.call(ctx, cred, account, opListApps{}) })
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.once("policies", func() (any, error) { return s.call(ctx, cred, account, opListPolicies{}) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.([]cfapi.AccessApp), p.([]cfapi.AccessPolicy), nil
+}
+
+func (s *Surface) ownedAccess(ctx context.Context, account string) (apps, policies map[string]bool, err error) {
+	apps, policies = map[string]bool{}, map[string]bool{}
+	objs, err := s.owned(ctx, store.KindAccessApp, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range objs {
+		apps[o.CFID] = true
+	}
+	objs, err = s.owned(ctx, store.KindAccessPolicy, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range objs {
+		policies[o.CFID] = true
+	}
+	return apps, policies, nil
+}
+
+// Agents implements web.Backend.
+func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
+	pid := s.pid(ChildAgents)
+	if pid == nil {
+		return nil, nil
+	}
+	res, err := s.ask(ctx, pid, QueryAgents{})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims := map[string]int{}
+	for _, h := range rep.Hostnames {
+		if h.State != "refused" {
+			claims[h.Winner.Source]++
+		}
+	}
+	var out []web.AgentView
+	for _, a := range res.([]AgentState) {
+		mode := "outbound"
+		if a.Info.Inbound {
+			mode = "inbound"
+		}
+		out = append(out, web.AgentView{
+			Name: a.Name, Connected: a.State == "connected", State: a.State, LastSeen: a.LastSeen, StaleSince: a.StaleSince,
+			Version: a.Version, Hostname: a.Hostname, DefaultTunnel: a.Info.DefaultTunnel, Announced: a.Announced,
+			AllowedHostnames: a.Info.AllowedHostnames, AllowedTunnels: a.Info.AllowedTunnels,
+			Claims: claims[messages.AgentSource(a.Name)], Containers: a.Containers, Mode: mode, Remote: a.Remote,
+			TLSMode: a.TLSMode, DockerConnected: a.Docker,
+		})
+	}
+	return out, nil
+}
+
+// Conflicts implements web.Backend.
+func (s *Surface) Conflicts(ctx context.Context) ([]web.ConflictView, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.ConflictView
+	for _, h := range rep.Hostnames {
+		if len(h.Queued) > 0 {
+			out = append(out, web.ConflictView{Hostname: h.Hostname, Kind: "claim", Winner: h.Winner, Queued: h.Queued,
+				Message: fmt.Sprintf("%s/%s holds %s; %d other claimant(s) wait in line", h.Winner.Source, h.Winner.Container, h.Hostname, len(h.Queued))})
+		}
+	}
+	for _, st := range s.plannerStatuses(ctx) {
+		for _, c := range st.Conflicts {
+			host, _, _ := strings.Cut(c, ":")
+			if f := strings.Fields(host); len(f) > 0 {
+				host = f[len(f)-1]
+			}
+			out = append(out, web.ConflictView{Hostname: host, Kind: "foreign", Message: st.Planner + ": " + c})
+		}
+	}
+	return out, nil
+}
+
+// LabelErrors implements web.Backend.
+func (s *Surface) LabelErrors(ctx context.Context) ([]web.LabelErrorView, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.LabelErrorView
+	for _, r := range rep.LabelErrors {
+		for _, e := range r.Errors {
+			out = append(out, web.LabelErrorView{Source: r.Source, Container: r.Container, Key: e.Key, Message: e.Message})
+		}
+	}
+	return out, nil
+}
+
+// PendingDeletes implements web.Backend.
+func (s *Surface) PendingDeletes(ctx context.Context) ([]web.PendingDelete, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.PendingDelete
+	for _, h := range rep.Hostnames {
+		if h.State == hostLeaving {
+			out = append(out, web.PendingDelete{Hostname: h.Hostname, Due: h.Due, Winner: h.Winner, Kinds: h.Kinds})
+		}
+	}
+	return out, nil
+}
+
+// Events implements web.Backend.
+func (s *Surface) Events(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	res, err := s.ask(ctx, s.pid(ChildStore), StoreQueryEvents{Query: q})
+	if err != nil {
+		return nil, err
+	}
+	p := res.(StoreEventsPage)
+	return p.Events, p.Err
+}
+
+// Plan implements web.Backend: the same pure planners the actors run,
+// over fresh reads, writing nothing.
+func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
+	rep, err := s.registry(ctx)
+	if err != nil {
+		return web.PlanPreview{}, err
+	}
+	pol := WritePolicy{Mode: string(s.cfg.Sync.Policy), Settled: rep.Settled}
+	pv := web.PlanPreview{At: time.Now()}
+	tunnels := s.cfg.ResolvedTunnels()
+	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
+		t := tunnels[name]
+		pp := web.PlannerPlan{Planner: "tunnel:" + name}
+		live, err := s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
+		if err != nil {
+			pp.Error = err.Error()
+			pv.Planner = append(pv.Planner, pp)
+			continue
+		}
+		objs, err := s.owned(ctx, store.KindTunnelRule, t.TunnelID)
+		if err != nil {
+			return pv, err
+		}
+		owned := map[ruleKey]bool{}
+		for _, o := range objs {
+			host, path, _ := strings.Cut(o.Key, " ")
+			owned[ruleKey{host, path}] = true
+		}
+		plan := planTunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
+		pp.Creates, pp.Updates, pp.Deletes, pp.Conflicts = plan.Added, plan.Updated, plan.Removed, plan.Conflicts
+		pv.Planner = append(pv.Planner, pp)
+	}
+	zones, err := s.zonesInUse(ctx)
+	if err != nil {
+		pv.Planner = append(pv.Planner, web.PlannerPlan{Planner: "dns", Error: err.Error()})
+	}
+	for _, id := range slices.Sorted(maps.Keys(zones)) {
+		z := zones[id]
+		pp := web.PlannerPlan{Planner: "zone:" + z.Name}
+		live, err := s.call(ctx, config.DefaultCredentialName, "", opListRecords{ZoneID: id})
+		if err != nil {
+			pp.Error = err.Error()
+			pv.Planner = append(pv.Planner, pp)
+			continue
+		}
+		objs, err := s.owned(ctx, store.KindDNSRecord, id)
+		if err != nil {
+			return pv, err
+		}
+		ids := map[string]bool{}
+		for _, o := range objs {
+			ids[o.CFID] = true
+		}
+		var want []messages.DesiredRecord
+		for _, r := range rep.Desired.Records {
+			if zz, ok := cfapi.ZoneFor([]cfapi.Zone{z}, r.Name); ok && zz.ID == id {
+				want = append(want, r)
+			}
+		}
+		plan := planZone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
+		pp.Creates, pp.Updates, pp.Deletes, pp.Conflicts = plan.Creates, plan.Updates, plan.Deletes, slices.Concat(plan.Conflicts, plan.Orphans)
+		pv.Planner = append(pv.Planner, pp)
+	}
+	if account, cred := s.accessAccount(); account != "" {
+		pp := web.PlannerPlan{Planner: "access"}
+		apps, err1 := s.call(ctx, cred, account, opListApps{})
+		policies, err2 := s.call(ctx, cred, account, opListPolicies{})
+		if err := errors.Join(err1, err2); err != nil {
+			pp.Error = err.Error()
+		} else {
+			ownedApps, ownedPolicies, err := s.ownedAccess(ctx, account)
+			if err != nil {
+				return pv, err
+			}
+			plan := planAccess(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
+			for _, p := range plan.PolicyCreates {
+				pp.Creates = append(pp.Creates, "policy "+p.Name)
+			}
+			for _, c := range plan.AppCreates {
+				pp.Creates = append(pp.Creates, "app "+c.App.Name+" for "+c.App.Domain)
+			}
+			for _, p := range plan.PolicyUpdates {
+				pp.Updates = append(pp.Updates, "policy "+p.Name)
+			}
+			for _, c := range plan.AppUpdates {
+				pp.Updates = append(pp.Updates, "app "+c.App.Name+" for "+c.App.Domain)
+			}
+			for _, a := range plan.AppDeletes {
+				pp.Deletes = append(pp.Deletes, "app "+a.Name+" for "+a.Domain)
+			}
+			for _, p := range plan.PolicyDeletes {
+				pp.Deletes = append(pp.Deletes, "policy "+p.Name)
+			}
+			pp.Conflicts = plan.Conflicts
+		}
+		pv.Planner = append(pv.Planner, pp)
+	}
+	return pv, nil
+}
+
+// Health implements web.Backend.
+func (s *Surface) Health(ctx context.Context) web.Health {
+	var h web.Health
+	if res, err := s.ask(ctx, s.pid(ChildDockerWatch), QueryDockerStatus{}); err != nil {
+		h.DockerError = err.Error()
+	} else {
+		st := res.(dockerwatch.Status)
+		h.DockerConnected = st.Connected
+		if !st.Connected && st.LastError != nil {
+			h.DockerError = st.LastError.Error()
+		}
+	}
+	v, err := s.once("verify", func() (any, error) {
+		return s.call(ctx, config.DefaultCredentialName, s.cfg.Cloudflare.AccountID, opVerifyToken{})
+	})
+	switch {
+	case err != nil:
+		h.TokenError = err.Error()
+	case v.(cfapi.TokenStatus).Status != "active":
+		h.TokenError = "the token's status is " + v.(cfapi.TokenStatus).Status
+	default:
+		h.TokenVerified = true
+	}
+	if res, err := s.ask(ctx, s.pid(ChildStore), StoreCheck{}); err != nil {
+		h.StoreError = err.Error()
+	} else if e := res.(StoreChecked).Err; e != nil {
+		h.StoreError = e.Error()
+	} else {
+		h.StoreWritable = true
+	}
+	if rep, err := s.registry(ctx); err == nil {
+		h.Settled = rep.Settled
+	}
+	return h
+}
+
+// Resync implements web.Backend.
+func (s *Surface) Resync(ctx context.Context) error {
+	for name, pid := range s.m.Children {
+		if strings.HasPrefix(name, "tunnel-") || name == ChildDNS || name == ChildAccess {
+			s.m.System.Root.Send(pid, ResyncNow{})
+		}
+	}
+	s.mu.Lock()
+	clear(s.cache)
+	s.mu.Unlock()
+	return nil
+}
+
+// CancelDelete implements web.Backend.
+func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
+	res, err := s.ask(ctx, s.pid(ChildRegistry), CancelDelete{Hostname: hostname})
+	if err != nil {
+		return err
+	}
+	if e, ok := res.(error); ok && e != nil {
+		if errors.Is(e, errNotLeaving) {
+			return fmt.Errorf("%w: %s is not waiting to be deleted", web.ErrNotFound, hostname)
+		}
+		return e
+	}
+	return nil
+}
+
+// Decommission implements web.Backend.
+func (s *Surface) Decommission(ctx context.Context, agent string) error {
+	res, err := s.ask(ctx, s.pid(ChildAgents), DecommissionAgent{Name: agent})
+	if err != nil {
+		return err
+	}
+	if e, ok := res.(error); ok && e != nil {
+		var unknown errUnknownAgent
+		if errors.As(e, &unknown) {
+			return fmt.Errorf("%w: %v", web.ErrNotFound, e)
+		}
+		return e
+	}
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
