@@ -39,6 +39,10 @@ DOCKER_TESTS ?= $(shell docker info >/dev/null 2>&1 && echo 1 || echo 0)
 test: lint ## vet, gofmt and the whole test suite with the race detector (real-Docker tests too when an engine answers)
 	LABELGATE_DOCKER_TESTS=$(DOCKER_TESTS) $(GO) test -race -count=1 -timeout 20m ./...
 
+.PHONY: test-browser
+test-browser: ## drive the dashboard in headless chromium (apt-get install chromium); screenshots in web/testdata/artifacts
+	LABELGATE_BROWSER_TESTS=1 $(GO) test -race -count=1 -run '^TestBrowser' -v ./web/
+
 .PHONY: lint
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...

@@ -95,6 +95,7 @@ func (c *CloudflareConfig) defaults() {
 // come back as messages, so Receive never blocks.
 type cloudflareActor struct {
 	cfg      CloudflareConfig
+	gen      *int // identifies this incarnation; a restart makes a new one
 	limiter  *rate.Limiter
 	queues   [numPriorities][]*cfPending
 	inflight int
@@ -113,6 +114,7 @@ type cfPending struct {
 }
 
 type cfDone struct {
+	gen    *int
 	p      *cfPending
 	result any
 	err    error
@@ -134,14 +136,31 @@ func (a *cloudflareActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.cancel = context.WithCancel(context.Background())
-	case *actor.Stopping:
+		a.gen = new(int)
+	case *actor.Stopping, *actor.Restarting:
+		// Calls in flight are cancelled; queued callers are told now rather
+		// than left waiting (they retry on their own schedule).
 		a.cancel()
-	case *actor.Restarting:
-		a.cancel()
+		for _, q := range a.queues {
+			for _, p := range q {
+				a.reply(ctx, p, cfResponse{ID: p.req.ID, Err: errCloudflareStopped})
+			}
+		}
 	case cfRequest:
+		if ctx.Sender() == nil {
+			a.cfg.Logger.Error("a Cloudflare request without a sender was dropped", "call", m.String())
+			return
+		}
 		a.enqueue(&cfPending{req: m, replyTo: ctx.Sender(), queued: time.Now()}, false)
 		a.pump(ctx)
 	case cfDone:
+		if m.gen != a.gen {
+			// A call started by a previous incarnation: answer its caller,
+			// but it is not one of this incarnation's in-flight calls.
+			res := cfResponse{ID: m.p.req.ID, Result: m.result, Err: m.err}
+			a.reply(ctx, m.p, res)
+			return
+		}
 		a.inflight--
 		a.done(ctx, m)
 		a.pump(ctx)
@@ -222,18 +241,18 @@ func (a *cloudflareActor) wake(ctx actor.Context, d time.Duration) {
 func (a *cloudflareActor) start(ctx actor.Context, p *cfPending) {
 	api, err := a.api(p.req.Account)
 	if err != nil {
-		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Err: err})
+		a.reply(ctx, p, cfResponse{ID: p.req.ID, Err: err})
 		return
 	}
 	a.inflight++
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	callCtx, timeout := a.ctx, a.cfg.CallTimeout
+	callCtx, timeout, gen := a.ctx, a.cfg.CallTimeout, a.gen
 	go func() {
 		c, cancel := context.WithTimeout(callCtx, timeout)
 		defer cancel()
 		began := time.Now()
 		res, err := p.req.Op.run(c, api)
-		root.Send(self, cfDone{p: p, result: res, err: err, took: time.Since(began)})
+		root.Send(self, cfDone{gen: gen, p: p, result: res, err: err, took: time.Since(began)})
 	}()
 }
 
@@ -254,7 +273,7 @@ func (a *cloudflareActor) done(ctx actor.Context, m cfDone) {
 	a.cfg.Metrics.Call(a.cfg.Credential, p.req.Op.endpoint(), callStatus(m.err), m.took)
 	switch {
 	case m.err == nil:
-		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Result: m.result})
+		a.reply(ctx, p, cfResponse{ID: p.req.ID, Result: m.result})
 	case errors.Is(m.err, cfapi.ErrRateLimited):
 		// Cloudflare locks the whole token out: stop everything until the
 		// lockout ends, then run this call again (a 429 did not run it).
@@ -275,7 +294,17 @@ func (a *cloudflareActor) done(ctx actor.Context, m cfDone) {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		time.AfterFunc(d, func() { root.Send(self, cfRetry{p}) })
 	default:
-		ctx.Send(p.replyTo, cfResponse{ID: p.req.ID, Err: m.err})
+		a.reply(ctx, p, cfResponse{ID: p.req.ID, Err: m.err})
+	}
+}
+
+// errCloudflareStopped answers the queued requests of a stopping or
+// restarting cloudflare actor.
+var errCloudflareStopped = errors.New("the cloudflare actor stopped before running this call; it will be retried")
+
+func (a *cloudflareActor) reply(ctx actor.Context, p *cfPending, r cfResponse) {
+	if p.replyTo != nil {
+		ctx.Send(p.replyTo, r)
 	}
 }
 

@@ -370,10 +370,12 @@ func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
 	if err != nil || len(hs) != 1 || hs[0].Hostname != "app.example.com" || hs[0].State != "active" {
 		t.Fatalf("hostnames: %+v %v", hs, err)
 	}
-	tv, err := s.Tunnels(ctx)
-	if err != nil || len(tv) != 1 || len(tv[0].Rules) != 3 {
-		t.Fatalf("tunnels: %+v %v", tv, err)
-	}
+	var tv []web.TunnelView
+	eventually(t, 5*time.Second, "the owned rule recorded", func() bool {
+		s.Resync(ctx) // also drops the surface's cache
+		tv, err = s.Tunnels(ctx)
+		return err == nil && len(tv) == 1 && len(tv[0].Rules) == 3 && tv[0].Rules[0].Owned
+	})
 	for _, r := range tv[0].Rules {
 		if want := r.Hostname == "app.example.com"; r.Owned != want {
 			t.Fatalf("rule %s owned=%v", r.Hostname, r.Owned)

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
@@ -76,7 +77,17 @@ type reconciler struct {
 	// toParent sends the status to the parent after every reconcile (zones
 	// report to the DNS actor, which answers for all of them).
 	toParent bool
+	// outstanding are the Cloudflare requests not answered yet.
+	outstanding map[uint64]bool
 }
+
+// callWatchdog bounds the wait for a Cloudflare answer: longer than any
+// legitimate wait (a 429 lockout is five minutes), short enough that a lost
+// answer (its actor restarted mid-call) cannot wedge a planner for good.
+const callWatchdog = 15 * time.Minute
+
+// errCallLost answers a request whose reply never came.
+var errCallLost = errors.New("no answer from the cloudflare actor in time; the call is treated as failed")
 
 type reconcileNow struct{}
 
@@ -142,8 +153,15 @@ func (r *reconciler) end(ctx actor.Context, err error) {
 // with the returned ID.
 func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) uint64 {
 	r.seq++
-	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: r.seq, Priority: prio, Account: account, Op: op})
-	return r.seq
+	id := r.seq
+	if r.outstanding == nil {
+		r.outstanding = map[uint64]bool{}
+	}
+	r.outstanding[id] = true
+	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: id, Priority: prio, Account: account, Op: op})
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(callWatchdog, func() { root.Send(self, cfResponse{ID: id, Err: errCallLost}) })
+	return id
 }
 
 // drift schedules the periodic full reconcile.
@@ -157,7 +175,15 @@ func (r *reconciler) mode() WritePolicy { return WritePolicy{Mode: r.cfg.Policy}
 // common handles the messages every planner answers the same way; ready
 // says whether a reconcile can run at all yet.
 func (r *reconciler) common(ctx actor.Context, ready bool) bool {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
+	case cfResponse:
+		// The first answer for a request wins: the real one, or the
+		// watchdog's. Anything else is a duplicate and is dropped here.
+		if !r.outstanding[m.ID] {
+			return true
+		}
+		delete(r.outstanding, m.ID)
+		return false
 	case driftTick:
 		if ready {
 			r.request(ctx, 0)

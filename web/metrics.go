@@ -1,0 +1,371 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// scrapeTimeout bounds the Backend calls one /metrics scrape makes; a slow
+// backend yields labelgate_backend_scrape_success 0, not a hung scrape.
+const scrapeTimeout = 5 * time.Second
+
+// Metrics owns labelgate's Prometheus registry. The actors report events to
+// it through the methods below (all cheap, safe for concurrent use and safe
+// on a nil *Metrics); the gauges that describe main's state are read from
+// the Backend at scrape time by the handler New serves on /metrics.
+type Metrics struct {
+	reg *prometheus.Registry
+	now func() time.Time
+
+	cfRequests    *prometheus.CounterVec
+	cfDuration    *prometheus.HistogramVec
+	cfRateLimited *prometheus.CounterVec
+	cfPaused      *prometheus.CounterVec
+	cfLimiterWait *prometheus.HistogramVec
+	cfQueueDepth  *prometheus.GaugeVec
+	dockerReconn  *prometheus.CounterVec
+	convergence   *prometheus.HistogramVec
+	desired       *prometheus.GaugeVec
+	applied       *prometheus.GaugeVec
+
+	mu       sync.Mutex
+	lastSync map[string]time.Time // planner → last success, merged with Overview.LastSync
+}
+
+// NewMetrics returns a Metrics with its own registry holding the event
+// metrics and the Go and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg:      prometheus.NewRegistry(),
+		now:      time.Now,
+		lastSync: map[string]time.Time{},
+		cfRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "labelgate_cloudflare_requests_total",
+			Help: "Cloudflare API calls by credential, endpoint and outcome (ok, an HTTP status code, transport_error or error).",
+		}, []string{"credential", "endpoint", "status"}),
+		cfDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "labelgate_cloudflare_request_duration_seconds",
+			Help:    "Duration of Cloudflare API calls.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"credential", "endpoint"}),
+		cfRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "labelgate_cloudflare_rate_limited_total",
+			Help: "Cloudflare answers with HTTP 429 (each pauses every call of the credential).",
+		}, []string{"credential"}),
+		cfPaused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "labelgate_cloudflare_paused_seconds_total",
+			Help: "Time the credential's calls were paused after 429 answers.",
+		}, []string{"credential"}),
+		cfLimiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "labelgate_cloudflare_limiter_wait_seconds",
+			Help:    "Time a Cloudflare call waited in the queue for the token bucket before it ran.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1 ms … 262 s
+		}, []string{"credential"}),
+		cfQueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "labelgate_cloudflare_queue_depth",
+			Help: "Cloudflare calls waiting for the token bucket.",
+		}, []string{"credential"}),
+		dockerReconn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "labelgate_docker_reconnects_total",
+			Help: "Reconnections of a Docker event stream (local or an agent's).",
+		}, []string{"source"}),
+		convergence: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "labelgate_convergence_lag_seconds",
+			Help:    "Time from a desired-state change to the planner having applied it.",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 14), // 0.25 s … 34 min
+		}, []string{"planner"}),
+		desired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "labelgate_objects_desired",
+			Help: "Cloudflare objects labelgate wants, by kind.",
+		}, []string{"kind"}),
+		applied: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "labelgate_objects_applied",
+			Help: "Cloudflare objects labelgate wants that exist as wanted, by kind.",
+		}, []string{"kind"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.cfRequests, m.cfDuration, m.cfRateLimited, m.cfPaused, m.cfLimiterWait,
+		m.cfQueueDepth, m.dockerReconn, m.convergence, m.desired, m.applied,
+	)
+	return m
+}
+
+// Call records one Cloudflare API call.
+func (m *Metrics) Call(credential, endpoint, status string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.cfRequests.WithLabelValues(credential, endpoint, status).Inc()
+	m.cfDuration.WithLabelValues(credential, endpoint).Observe(took.Seconds())
+}
+
+// RateLimited records a 429 and the pause it caused.
+func (m *Metrics) RateLimited(credential string, pause time.Duration) {
+	if m == nil {
+		return
+	}
+	m.cfRateLimited.WithLabelValues(credential).Inc()
+	m.cfPaused.WithLabelValues(credential).Add(pause.Seconds())
+}
+
+// LimiterWait records how long a call waited for the token bucket.
+func (m *Metrics) LimiterWait(credential string, wait time.Duration) {
+	if m == nil {
+		return
+	}
+	m.cfLimiterWait.WithLabelValues(credential).Observe(wait.Seconds())
+}
+
+// QueueDepth sets how many calls of the credential wait.
+func (m *Metrics) QueueDepth(credential string, depth int) {
+	if m == nil {
+		return
+	}
+	m.cfQueueDepth.WithLabelValues(credential).Set(float64(depth))
+}
+
+// DockerReconnect records a reconnection of a Docker event stream.
+func (m *Metrics) DockerReconnect(source string) {
+	if m == nil {
+		return
+	}
+	m.dockerReconn.WithLabelValues(source).Inc()
+}
+
+// ObserveConvergence records how long a planner took to apply a change.
+func (m *Metrics) ObserveConvergence(planner string, lag time.Duration) {
+	if m == nil {
+		return
+	}
+	m.convergence.WithLabelValues(planner).Observe(lag.Seconds())
+}
+
+// SyncSucceeded records a planner's successful reconcile. An older time
+// than the one known is ignored.
+func (m *Metrics) SyncSucceeded(planner string, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if at.After(m.lastSync[planner]) {
+		m.lastSync[planner] = at
+	}
+}
+
+// SetDesiredApplied sets how many objects of a kind are wanted and how many
+// of those exist as wanted.
+func (m *Metrics) SetDesiredApplied(kind string, desired, applied int) {
+	if m == nil {
+		return
+	}
+	m.desired.WithLabelValues(kind).Set(float64(desired))
+	m.applied.WithLabelValues(kind).Set(float64(applied))
+}
+
+// lastSyncs returns a copy of the event-reported sync times.
+func (m *Metrics) lastSyncs() map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.lastSync)
+}
+
+// handler serves the registry plus the Backend gauges. The Backend
+// collector lives in a registry made per scrape so it can use the
+// request's context (a Collector gets none).
+func (m *Metrics) handler(b Backend, logger *slog.Logger) http.Handler {
+	errLog := promLogger{logger}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scrape := prometheus.NewRegistry()
+		scrape.MustRegister(&backendCollector{ctx: r.Context(), b: b, m: m})
+		promhttp.HandlerFor(prometheus.Gatherers{m.reg, scrape}, promhttp.HandlerOpts{
+			ErrorLog:      errLog,
+			ErrorHandling: promhttp.ContinueOnError,
+		}).ServeHTTP(w, r)
+	})
+}
+
+type promLogger struct{ logger *slog.Logger }
+
+func (l promLogger) Println(v ...any) {
+	l.logger.Warn("serving metrics", "error", slog.AnyValue(v))
+}
+
+// States that are always exported (as 0 when absent) so that a series
+// does not vanish when its count drops to zero.
+var (
+	hostnameStates = []string{"active", "frozen", "leaving", "retained", "refused"}
+	agentStates    = []string{"connected", "disconnected", "stale", "decommissioned"}
+	conflictKinds  = []string{"claim", "foreign"}
+)
+
+var (
+	descScrapeOK = prometheus.NewDesc("labelgate_backend_scrape_success",
+		"Whether the backend answered this scrape's call (1) or not (0); the metrics of a failed call are missing.",
+		[]string{"call"}, nil)
+	descBuildInfo = prometheus.NewDesc("labelgate_build_info",
+		"Always 1; the labels say the running version and mode.", []string{"version", "mode"}, nil)
+	descSettled = prometheus.NewDesc("labelgate_settled",
+		"1 once every known source reported (or the settle timeout passed); nothing is deleted before.", nil, nil)
+	descDryRun = prometheus.NewDesc("labelgate_dry_run",
+		"1 when labelgate plans and reports but writes nothing.", nil, nil)
+	descHostnames = prometheus.NewDesc("labelgate_hostnames",
+		"Hostnames by registry state.", []string{"state"}, nil)
+	descLastSync = prometheus.NewDesc("labelgate_last_sync_timestamp_seconds",
+		"Unix time of the planner's last successful reconcile.", []string{"planner"}, nil)
+	descPending = prometheus.NewDesc("labelgate_pending_deletes",
+		"Hostnames whose winner left and whose objects wait for the grace period to end.", nil, nil)
+	descNextDue = prometheus.NewDesc("labelgate_pending_delete_next_due_timestamp_seconds",
+		"Unix time the earliest pending delete is due (absent when none is pending).", nil, nil)
+	descConflicts = prometheus.NewDesc("labelgate_conflicts",
+		"Hostnames that cannot be applied as asked, by kind (claim: claimants queue; foreign: an object labelgate does not own is in the way).",
+		[]string{"kind"}, nil)
+	descLabelErrors = prometheus.NewDesc("labelgate_label_errors",
+		"Refused container labels.", nil, nil)
+	descAgents = prometheus.NewDesc("labelgate_agents",
+		"Agents main knows, by state.", []string{"state"}, nil)
+	descAgentUp = prometheus.NewDesc("labelgate_agent_connected",
+		"1 while the agent is connected to main.", []string{"agent"}, nil)
+	descAgentAge = prometheus.NewDesc("labelgate_agent_snapshot_age_seconds",
+		"Time since main last heard from the agent (its last snapshot or heartbeat).", []string{"agent"}, nil)
+)
+
+// backendCollector turns Backend answers into gauges at scrape time.
+type backendCollector struct {
+	ctx context.Context
+	b   Backend
+	m   *Metrics
+}
+
+func (c *backendCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descScrapeOK, descBuildInfo, descSettled, descDryRun,
+		descHostnames, descLastSync, descPending, descNextDue, descConflicts, descLabelErrors,
+		descAgents, descAgentUp, descAgentAge} {
+		ch <- d
+	}
+}
+
+func (c *backendCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(c.ctx, scrapeTimeout)
+	defer cancel()
+
+	var (
+		wg                                sync.WaitGroup
+		ov                                Overview
+		agents                            []AgentView
+		pending                           []PendingDelete
+		conflicts                         []ConflictView
+		labelErrs                         []LabelErrorView
+		ovErr, agErr, pdErr, cfErr, leErr error
+	)
+	wg.Go(func() { ov, ovErr = c.b.Overview(ctx) })
+	wg.Go(func() { agents, agErr = c.b.Agents(ctx) })
+	wg.Go(func() { pending, pdErr = c.b.PendingDeletes(ctx) })
+	wg.Go(func() { conflicts, cfErr = c.b.Conflicts(ctx) })
+	wg.Go(func() { labelErrs, leErr = c.b.LabelErrors(ctx) })
+	wg.Wait()
+
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	success := func(call string, err error) bool {
+		gauge(descScrapeOK, boolFloat(err == nil), call)
+		return err == nil
+	}
+
+	lastSync := c.m.lastSyncs()
+	if success("overview", ovErr) {
+		gauge(descBuildInfo, 1, ov.Version, ov.Mode)
+		gauge(descSettled, boolFloat(ov.Settled))
+		gauge(descDryRun, boolFloat(ov.DryRun))
+		for _, state := range withKnown(hostnameStates, ov.Hostnames) {
+			gauge(descHostnames, float64(ov.Hostnames[state]), state)
+		}
+		for planner, at := range ov.LastSync {
+			if at.After(lastSync[planner]) {
+				lastSync[planner] = at
+			}
+		}
+	}
+	for _, planner := range slices.Sorted(maps.Keys(lastSync)) {
+		if at := lastSync[planner]; !at.IsZero() {
+			gauge(descLastSync, unixSeconds(at), planner)
+		}
+	}
+
+	if success("pending_deletes", pdErr) {
+		gauge(descPending, float64(len(pending)))
+		var next time.Time
+		for _, p := range pending {
+			if !p.Due.IsZero() && (next.IsZero() || p.Due.Before(next)) {
+				next = p.Due
+			}
+		}
+		if !next.IsZero() {
+			gauge(descNextDue, unixSeconds(next))
+		}
+	}
+
+	if success("conflicts", cfErr) {
+		byKind := map[string]int{}
+		for _, cv := range conflicts {
+			byKind[cv.Kind]++
+		}
+		for _, kind := range withKnown(conflictKinds, byKind) {
+			gauge(descConflicts, float64(byKind[kind]), kind)
+		}
+	}
+
+	if success("label_errors", leErr) {
+		gauge(descLabelErrors, float64(len(labelErrs)))
+	}
+
+	if success("agents", agErr) {
+		byState := map[string]int{}
+		now := c.m.now()
+		for _, a := range agents {
+			byState[a.State]++
+			gauge(descAgentUp, boolFloat(a.Connected), a.Name)
+			if !a.LastSeen.IsZero() {
+				gauge(descAgentAge, max(now.Sub(a.LastSeen).Seconds(), 0), a.Name)
+			}
+		}
+		for _, state := range withKnown(agentStates, byState) {
+			gauge(descAgents, float64(byState[state]), state)
+		}
+	}
+}
+
+// withKnown returns the known keys plus any other key of m, sorted after
+// them, so output order is stable.
+func withKnown(known []string, m map[string]int) []string {
+	out := slices.Clone(known)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != "" && !slices.Contains(known, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
