@@ -61,7 +61,10 @@ type accessStep struct {
 // NewAccessProps builds the access actor.
 func NewAccessProps(ac AccessConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &accessActor{reconciler: newReconciler(ac.PlannerConfig, "access"), ac: ac, conflicts: map[string]bool{}}
+		a := &accessActor{reconciler: newReconciler(ac.PlannerConfig, "access"), ac: ac, conflicts: map[string]bool{}}
+		a.status.Kind = "access_app"
+		a.counts = func() (int, int) { return len(a.desired), len(a.apps) }
+		return a
 	}, actor.WithReceiverMiddleware(PanicLogger(ac.Logger)))
 }
 

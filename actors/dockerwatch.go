@@ -18,10 +18,19 @@ type DockerWatchConfig struct {
 	// NewClient builds the Docker client; dockerwatch.NewClient in
 	// production, a fake in tests.
 	NewClient func(dockerwatch.Config) (dockerwatch.Client, error)
-	// Sink receives every container set (the registry on main, the bridge
+	// Sink receives every container set (the registry on main, the link
 	// on an agent).
-	Sink   *actor.PID
-	Logger *slog.Logger
+	Sink *actor.PID
+	// StatusSink, if set, receives every dockerwatch.Status change (the
+	// agent announces its Docker health to main).
+	StatusSink *actor.PID
+	Logger     *slog.Logger
+	Metrics    DockerMetrics
+}
+
+// DockerMetrics receives Docker stream reconnects (web.Metrics implements it).
+type DockerMetrics interface {
+	DockerReconnect(source string)
 }
 
 // QueryDockerStatus asks a dockerwatch actor for its connection status;
@@ -89,7 +98,13 @@ func (a *dockerWatchActor) Receive(ctx actor.Context) {
 			ctx.Send(a.cfg.Sink, *a.last)
 		}
 	case dockerStatus:
+		if a.cfg.Metrics != nil && m.s.Reconnects > a.status.Reconnects {
+			a.cfg.Metrics.DockerReconnect(a.cfg.Watch.Source)
+		}
 		a.status = m.s
+		if a.cfg.StatusSink != nil {
+			ctx.Send(a.cfg.StatusSink, m.s)
+		}
 	case dockerStopped:
 		panic(fmt.Errorf("the Docker watcher stopped: %w", m.err))
 	case QueryDockerStatus:

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
@@ -31,7 +33,13 @@ type MainDeps struct {
 	NewDocker func(dockerwatch.Config) (dockerwatch.Client, error)
 	// PublicIP overrides the discoverer (its sources come from the config).
 	PublicIP *publicip.Discoverer
-	Metrics  CloudflareMetrics
+	// Metrics receives what the actors observe (web.Metrics implements all
+	// three interfaces); nil records nothing.
+	Metrics interface {
+		CloudflareMetrics
+		PlannerMetrics
+		DockerMetrics
+	}
 }
 
 // Main is a running main instance: its actor system and the PIDs the HTTP
@@ -51,7 +59,11 @@ const (
 	ChildDockerWatch = "dockerwatch"
 	ChildPublicIP    = "publicip"
 	ChildAgents      = "agents"
+	ChildListener    = "agentlistener"
 )
+
+// ChildDialer names main's dialer of an inbound agent.
+func ChildDialer(agent string) string { return "agentdialer-" + agent }
 
 // ChildCloudflare names the cloudflare actor of a credential.
 func ChildCloudflare(credential string) string { return "cloudflare-" + credential }
@@ -69,6 +81,10 @@ func ChildTunnel(name string) string { return "tunnel-" + name }
 //	├── access
 //	├── registry                  the single decider
 //	├── agents                    the directory of agents: connected, frozen, stale
+//	├── agentlistener             outbound mode: agents dial in
+//	│   └── agentsession          one per connection
+//	├── agentdialer-<name>        inbound mode: main dials each agent
+//	│   └── agentsession
 //	├── dockerwatch               main's own Docker engine
 //	└── publicip
 func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
@@ -86,6 +102,12 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	if newDocker == nil {
 		newDocker = dockerwatch.NewClient
 	}
+	var cfMetrics CloudflareMetrics
+	var plannerMetrics PlannerMetrics
+	var dockerMetrics DockerMetrics
+	if deps.Metrics != nil {
+		cfMetrics, plannerMetrics, dockerMetrics = deps.Metrics, deps.Metrics, deps.Metrics
+	}
 	creds := cfg.ResolvedCredentials()
 	tunnels := cfg.ResolvedTunnels()
 	if len(creds) == 0 {
@@ -95,7 +117,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	planner := func(pids map[string]*actor.PID, credential string) PlannerConfig {
 		return PlannerConfig{
 			Debounce: cfg.Docker.Debounce, Interval: cfg.Sync.Interval, Policy: string(cfg.Sync.Policy), DryRun: cfg.DryRun,
-			Cloudflare: pids[ChildCloudflare(credential)], Store: pids[ChildStore], Logger: log,
+			Cloudflare: pids[ChildCloudflare(credential)], Store: pids[ChildStore], Logger: log, Metrics: plannerMetrics,
 		}
 	}
 
@@ -110,7 +132,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 				Credential: name, Rate: cfg.Cloudflare.RequestsPerSecond, Burst: cfg.Cloudflare.Burst,
 				NewAPI:  func(account string) (cfapi.API, error) { return newAPI(token, account) },
 				Logger:  log.With("actor", "cloudflare", "credential", name),
-				Metrics: deps.Metrics,
+				Metrics: cfMetrics,
 			})
 		}})
 	}
@@ -180,6 +202,11 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	specs = append(specs, ChildSpec{Name: ChildAgents, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewAgentsProps(AgentsConfig{Configured: agentInfo, StaleTTL: cfg.Agent.StaleTTL, Registry: pids[ChildRegistry], Store: pids[ChildStore], Logger: log.With("actor", "agents")})
 	}})
+	agentSpecs, err := agentConnectionSpecs(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	specs = append(specs, agentSpecs...)
 	specs = append(specs, ChildSpec{Name: ChildDockerWatch, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewDockerWatchProps(DockerWatchConfig{
 			Watch: dockerwatch.Config{
@@ -187,7 +214,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 				FilterLabel: cfg.Docker.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
 				PollInterval: cfg.Docker.PollInterval, Debounce: cfg.Docker.Debounce,
 			},
-			NewClient: newDocker, Sink: pids[ChildRegistry], Logger: log,
+			NewClient: newDocker, Sink: pids[ChildRegistry], Logger: log, Metrics: dockerMetrics,
 		})
 	}})
 	disc := publicip.Discoverer{Sources: cfg.Sync.PublicIPSources}
@@ -198,16 +225,16 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 		return NewPublicIPProps(PublicIPConfig{Discoverer: disc, Interval: cfg.Sync.PublicIPInterval, Registry: pids[ChildRegistry], Logger: log})
 	}})
 
-	return startTree(specs, log)
+	return startTree("main", specs, log)
 }
 
 // startTree starts a supervisor of specs under a fresh actor system whose
 // own logging goes to logger.
-func startTree(specs []ChildSpec, log *slog.Logger) (*Main, error) {
+func startTree(name string, specs []ChildSpec, log *slog.Logger) (*Main, error) {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return log.With("lib", "protoactor")
 	}))
-	root, err := sys.Root.SpawnNamed(NewSupervisorProps(specs, log), "main")
+	root, err := sys.Root.SpawnNamed(NewSupervisorProps(specs, log), name)
 	if err != nil {
 		return nil, err
 	}
@@ -245,4 +272,46 @@ func pidsOf(pids map[string]*actor.PID, names []string) []*actor.PID {
 		}
 	}
 	return out
+}
+
+// agentConnectionSpecs builds main's side of agent mode: the listener for
+// agents that dial in (agent.enabled) and a dialer per agent with a
+// connect_to.
+func agentConnectionSpecs(cfg config.Config, log *slog.Logger) ([]ChildSpec, error) {
+	opts := bridge.Options{Heartbeat: cfg.Agent.HeartbeatInterval, MaxFrameBytes: cfg.Agent.MaxFrameBytes, Logger: log.With("lib", "bridge")}
+	var keys bridge.Keys
+	var specs []ChildSpec
+	for _, name := range slices.Sorted(maps.Keys(cfg.Agent.Agents)) {
+		a := cfg.Agent.Agents[name]
+		key := bridge.Key{Name: name, Token: []byte(a.Token.Reveal())}
+		if !a.Inbound() {
+			keys = append(keys, key)
+			continue
+		}
+		dial := bridge.DialConfig{URL: a.ConnectTo, Role: bridge.RoleMain, Key: key,
+			TLS: bridge.ClientTLS{CAFile: a.TLSCA, Insecure: a.TLSInsecure}, Options: opts}
+		specs = append(specs, ChildSpec{Name: ChildDialer(name), Props: func(pids map[string]*actor.PID) *actor.Props {
+			return NewAgentDialerProps(AgentDialerConfig{Name: name, Dial: dial, Registry: pids[ChildRegistry], Agents: pids[ChildAgents], Logger: log})
+		}})
+	}
+	if !cfg.Agent.Enabled {
+		return specs, nil
+	}
+	tlsCfg, selfSigned, err := bridge.ServerTLSConfig(bridge.ServerTLS{
+		CertFile: cfg.Agent.TLS.Cert, KeyFile: cfg.Agent.TLS.Key, ClientCAFile: cfg.Agent.TLS.ClientCA,
+		SelfSignedFile: filepath.Join(cfg.DataDir, "agent-listener.pem"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("preparing the agent listener's TLS: %w", err)
+	}
+	if selfSigned {
+		log.Info("the agent listener serves a self-signed certificate to wss:// agents (no agent.tls.cert); they are authenticated by the token proof bound to the TLS session",
+			"certificate", filepath.Join(cfg.DataDir, "agent-listener.pem"))
+	}
+	require := cfg.Agent.TLS.Cert != "" || cfg.Agent.TLS.ClientCA != ""
+	specs = append([]ChildSpec{{Name: ChildListener, Props: func(pids map[string]*actor.PID) *actor.Props {
+		return NewAgentListenerProps(AgentListenerConfig{Addr: cfg.Agent.Listen, Keys: keys, TLS: tlsCfg, RequireTLS: require,
+			Options: opts, Registry: pids[ChildRegistry], Agents: pids[ChildAgents], Logger: log})
+	}}}, specs...)
+	return specs, nil
 }

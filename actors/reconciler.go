@@ -56,6 +56,10 @@ type PlannerStatus struct {
 	// Conflicts are the planner's current conflicts with objects
 	// Labelgate does not own (and orphans, for zones).
 	Conflicts []string
+	// Kind, Desired and Applied count the planner's objects: how many the
+	// desired state holds and how many Labelgate owns in Cloudflare.
+	Kind             string
+	Desired, Applied int
 }
 
 // retryDelay is the wait after a failed reconcile before the next attempt;
@@ -79,6 +83,8 @@ type reconciler struct {
 	toParent bool
 	// outstanding are the Cloudflare requests not answered yet.
 	outstanding map[uint64]bool
+	// counts reports desired and owned object counts for the status.
+	counts func() (desired, applied int)
 }
 
 // callWatchdog bounds the wait for a Cloudflare answer: longer than any
@@ -131,7 +137,7 @@ func (r *reconciler) end(ctx actor.Context, err error) {
 	r.busy = false
 	now := time.Now()
 	if r.toParent {
-		defer func() { ctx.Send(ctx.Parent(), r.status) }()
+		defer func() { ctx.Send(ctx.Parent(), r.snapshot()) }()
 	}
 	if err != nil {
 		r.status.LastError, r.status.LastErrorAt = err.Error(), now
@@ -194,11 +200,19 @@ func (r *reconciler) common(ctx actor.Context, ready bool) bool {
 			r.request(ctx, 0)
 		}
 	case QueryPlannerStatus:
-		st := r.status
-		st.Conflicts = append([]string(nil), st.Conflicts...)
-		ctx.Respond(st)
+		ctx.Respond(r.snapshot())
 	default:
 		return false
 	}
 	return true
+}
+
+// snapshot is the status with fresh counts.
+func (r *reconciler) snapshot() PlannerStatus {
+	st := r.status
+	if r.counts != nil {
+		st.Desired, st.Applied = r.counts()
+	}
+	st.Conflicts = append([]string(nil), st.Conflicts...)
+	return st
 }

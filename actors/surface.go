@@ -644,3 +644,19 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// ObjectCounts sums, per kind, the objects desired and the objects Labelgate
+// owns in Cloudflare, over every planner (for the desired/applied metrics).
+func (s *Surface) ObjectCounts(ctx context.Context) map[string][2]int {
+	out := map[string][2]int{}
+	for _, st := range s.plannerStatuses(ctx) {
+		if st.Kind == "" {
+			continue
+		}
+		c := out[st.Kind]
+		c[0] += st.Desired
+		c[1] += st.Applied
+		out[st.Kind] = c
+	}
+	return out
+}

@@ -35,7 +35,10 @@ type tunnelActor struct {
 // NewTunnelProps builds the actor that owns tunnel name's ingress.
 func NewTunnelProps(name string, ref TunnelRef, cfg PlannerConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &tunnelActor{reconciler: newReconciler(cfg, "tunnel:"+name), name: name, ref: ref, conflicts: map[string]bool{}}
+		a := &tunnelActor{reconciler: newReconciler(cfg, "tunnel:"+name), name: name, ref: ref, conflicts: map[string]bool{}}
+		a.status.Kind = "tunnel_rule"
+		a.counts = func() (int, int) { return len(a.desired), len(a.owned) }
+		return a
 	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
 }
 

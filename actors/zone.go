@@ -59,7 +59,10 @@ func NewZoneProps(zc ZoneConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		rec := newReconciler(zc.PlannerConfig, "zone:"+zc.Zone.Name)
 		rec.toParent = true
-		return &zoneActor{reconciler: rec, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
+		rec.status.Kind = "dns_record"
+		a := &zoneActor{reconciler: rec, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
+		a.counts = func() (int, int) { return len(a.desired), len(a.stored) }
+		return a
 	}, actor.WithReceiverMiddleware(PanicLogger(zc.Logger)))
 }
 

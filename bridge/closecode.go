@@ -75,7 +75,13 @@ type CloseError struct {
 	Reason string
 	// Remote is true when the peer sent the close frame.
 	Remote bool
+
+	err error // the local condition behind the close, if any
 }
+
+// Unwrap returns the condition that made this side close, if any: for
+// example ErrProtocol, ErrFrameTooLarge or ErrImpostor.
+func (e *CloseError) Unwrap() error { return e.err }
 
 func (e *CloseError) Error() string {
 	who := "closed the connection"

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,5 +182,32 @@ func TestVersion(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", nil, "frobnicate"); code != 2 {
 		t.Fatalf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	}))
+	defer ok.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ok.URL, "http://"))
+	if code, out, errOut := runCLI(t, "", map[string]string{"LABELGATE_API_ADDRESS": ":" + port}, "healthcheck"); code != 0 {
+		t.Fatalf("main's /healthz answered 200 but healthcheck exited %d: %s%s", code, out, errOut)
+	}
+	agentEnv := map[string]string{"LABELGATE_MODE": "agent", "LABELGATE_CONNECT_HEALTH_LISTEN": ":" + port,
+		"LABELGATE_CONNECT_ENDPOINT": "wss://main.example:8081", "LABELGATE_CONNECT_TOKEN": "0123456789abcdef0123"}
+	if code, _, errOut := runCLI(t, "", agentEnv, "healthcheck"); code != 0 {
+		t.Fatalf("agent health answered 200 but healthcheck exited %d: %s", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "", nil, "healthcheck", "--url", ok.URL+"/missing"); code != 1 {
+		t.Fatalf("a 404 must fail the check, got %d", code)
+	}
+	if code, _, _ := runCLI(t, "", nil, "healthcheck", "--url", "http://127.0.0.1:1/healthz", "--timeout", "500ms"); code != 1 {
+		t.Fatalf("nothing listening must fail the check, got %d", code)
 	}
 }

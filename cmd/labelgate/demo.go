@@ -90,12 +90,13 @@ func runDemo(ctx context.Context, args []string, env map[string]string, stdout, 
     simulated API:   %s  (token %s, zone %s, tunnel %s)
     simulated state: %s/__cfsim/state
     Docker engine:   %s
+    dashboard:       http://localhost%s/  (and the API under /api/v1/, metrics at /metrics)
   Start a labelled container, for example:
     docker run -d --name demo-web -l labelgate.tunnel.web.hostname=web.%s \
       -l labelgate.tunnel.web.service=http://demo-web:8080 labelgate:dev hello
   and watch the route appear below. Ctrl-C stops the demo.
 
-`, simURL, sim.Token, *zone, tun.ID, simURL, cfg.Docker.Endpoint, *zone)
+`, simURL, sim.Token, *zone, tun.ID, simURL, cfg.Docker.Endpoint, cfg.API.Address, *zone)
 	logger.Warn("SIMULATED Cloudflare: this demo writes to an in-process simulator, not to Cloudflare", "api", simURL)
 	go watchSimulatedTunnel(ctx, sim, tun.ID, stdout)
 	if *example != "" {

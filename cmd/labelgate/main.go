@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cfsim.Main(ctx, args, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, env, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, env, stdout, stderr)
 	case "hello":
 		return runHello(ctx, args, stdout, stderr)
 	case "help", "--help", "-h":
@@ -90,6 +92,7 @@ Commands:
   check          lint labels in a compose file (or KEY=VALUE lines on stdin)
   cfsim          run the Cloudflare API simulator (for tests, the demo, staging)
   demo           run main on the local Docker engine against an in-process simulated Cloudflare
+  healthcheck    ask the running process's /healthz (the image's HEALTHCHECK)
   hello          a tiny HTTP service answering with the host name (a demo and test workload)
   version        print version, commit and Go version
   help           show this help

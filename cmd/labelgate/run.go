@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/labelgate/labelgate/actors"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/store"
+	"github.com/labelgate/labelgate/web"
 )
 
 // runService is `labelgate` / `labelgate run`: load and validate the
@@ -34,8 +37,10 @@ func runService(ctx context.Context, env map[string]string, stdout, stderr io.Wr
 	switch cfg.Mode {
 	case config.ModeMain:
 		err = runMain(ctx, cfg, logger, mainOptions{})
+	case config.ModeAgent:
+		err = runAgent(ctx, cfg, logger)
 	default:
-		err = fmt.Errorf("mode %q is not available in this build yet", cfg.Mode)
+		err = fmt.Errorf("unknown mode %q", cfg.Mode)
 	}
 	if err != nil {
 		logger.Error("labelgate stopped", "err", err)
@@ -59,17 +64,97 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 		return fmt.Errorf("opening the state database %s: %w", cfg.DBPath(), err)
 	}
 	defer db.Close()
+	metrics := web.NewMetrics()
 	deps := opts.deps
-	deps.DB, deps.Logger = db, logger
+	deps.DB, deps.Logger, deps.Metrics = db, logger, metrics
 	m, err := actors.StartMain(cfg, deps)
 	if err != nil {
 		return err
 	}
 	logger.Info("main is running", "docker", cfg.Docker.Endpoint, "cloudflare_api", cfg.Cloudflare.APIURL, "tunnels", len(cfg.ResolvedTunnels()))
-	<-ctx.Done()
+	surface := actors.NewSurface(m, cfg, version)
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	if cfg.API.Enabled {
+		h := web.New(web.Config{Backend: surface, Metrics: metrics, Token: cfg.API.Token.Reveal(), Version: version, Logger: logger})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := web.Serve(ctx, cfg.API.Address, h, logger); err != nil {
+				serveErr <- fmt.Errorf("serving the API on %s: %w", cfg.API.Address, err)
+			}
+		}()
+		if cfg.API.Token.Reveal() == "" {
+			logger.Warn("no LABELGATE_API_TOKEN: the API and dashboard are read-only and open to anyone who can reach them", "address", cfg.API.Address)
+		}
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); sampleObjectCounts(ctx, surface, metrics) }()
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
 	logger.Info("stopping")
 	m.Stop()
-	return nil
+	wg.Wait()
+	return err
+}
+
+// sampleObjectCounts feeds the desired/applied gauges every few seconds.
+func sampleObjectCounts(ctx context.Context, s *actors.Surface, m *web.Metrics) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		for kind, n := range s.ObjectCounts(c) {
+			m.SetDesiredApplied(kind, n[0], n[1])
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runAgent runs an agent: Docker watching and the link to main, plus the
+// small health server.
+func runAgent(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	m, err := actors.StartAgent(cfg, actors.AgentDeps{Logger: logger, Version: version})
+	if err != nil {
+		return err
+	}
+	logger.Info("agent is running", "mode", cfg.Connect.Mode, "endpoint", cfg.Connect.Endpoint, "listen", cfg.Connect.Listen, "docker", cfg.Docker.Endpoint)
+	health := web.NewAgentHealth(func(c context.Context) web.AgentHealth {
+		return agentHealth(c, m, string(cfg.Connect.Mode))
+	})
+	serveErr := make(chan error, 1)
+	go func() {
+		if err := web.Serve(ctx, cfg.Connect.HealthListen, health, logger); err != nil {
+			serveErr <- fmt.Errorf("serving health on %s: %w", cfg.Connect.HealthListen, err)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	logger.Info("stopping")
+	m.Stop()
+	return err
+}
+
+func agentHealth(ctx context.Context, m *actors.Main, mode string) web.AgentHealth {
+	h := web.AgentHealth{Mode: mode}
+	res, err := m.System.Root.RequestFuture(m.Children[actors.ChildLink], actors.QueryLink{}, 3*time.Second).Result()
+	if err != nil {
+		h.MainError = err.Error()
+		return h
+	}
+	st := res.(actors.LinkStatus)
+	h.MainConnected, h.MainError = st.Connected, st.LastError
+	h.DockerConnected, h.DockerError = st.Docker, st.DockerError
+	return h
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

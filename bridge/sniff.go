@@ -1,0 +1,102 @@
+package bridge
+
+import (
+	"bufio"
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
+
+// SniffTLS serves TLS and plaintext on one port: it peeks at the first byte
+// of each connection and wraps those that open with a TLS handshake record
+// (0x16) in a tls.Server with cfg. With requireTLS (a certificate was
+// configured, so plaintext is not wanted) other connections are refused.
+//
+// This lets a listener without a configured certificate serve both
+// `wss://host:8081` (with its generated certificate, authenticated by the
+// channel-bound token proof) and `ws://host:8081`. A nil cfg serves
+// plaintext only. Peeking happens on a goroutine per connection, so a client
+// that connects and stays silent delays nobody else.
+func SniffTLS(ln net.Listener, cfg *tls.Config, requireTLS bool) net.Listener {
+	if cfg == nil {
+		return ln
+	}
+	s := &sniffListener{Listener: ln, cfg: cfg, require: requireTLS, conns: make(chan net.Conn), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+type sniffListener struct {
+	net.Listener
+	cfg     *tls.Config
+	require bool
+	conns   chan net.Conn
+	done    chan struct{}
+	err     error
+	once    sync.Once
+}
+
+// sniffTimeout bounds the wait for a client's first byte.
+const sniffTimeout = 10 * time.Second
+
+func (l *sniffListener) loop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.err = err
+			l.once.Do(func() { close(l.done) })
+			return
+		}
+		go l.classify(c)
+	}
+}
+
+func (l *sniffListener) classify(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	br := bufio.NewReaderSize(c, 1)
+	first, err := br.Peek(1)
+	_ = c.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return
+	}
+	var out net.Conn = &peekedConn{Conn: c, r: br}
+	switch {
+	case first[0] == 0x16:
+		out = tls.Server(out, l.cfg)
+	case l.require:
+		_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis port requires TLS (wss://)\n"))
+		c.Close()
+		return
+	}
+	select {
+	case l.conns <- out:
+	case <-l.done:
+		out.Close()
+	}
+}
+
+// Accept returns the next classified connection.
+func (l *sniffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, l.err
+	}
+}
+
+// Close stops accepting.
+func (l *sniffListener) Close() error {
+	err := l.Listener.Close()
+	return err
+}
+
+// peekedConn is a connection whose first bytes were read ahead.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
