@@ -41,7 +41,7 @@ test: lint ## vet, gofmt and the whole test suite with the race detector (real-D
 
 .PHONY: test-browser
 test-browser: ## drive the dashboard in headless chromium (apt-get install chromium); screenshots in web/testdata/artifacts
-	LABELGATE_BROWSER_TESTS=1 $(GO) test -race -count=1 -run '^TestBrowser' -v ./web/
+	LABELGATE_BROWSER_TESTS=1 LABELGATE_DOCKER_TESTS=$(DOCKER_TESTS) $(GO) test -race -count=1 -run '^TestBrowser' -v ./web/
 
 .PHONY: lint
 lint: ## go vet and a gofmt check
