@@ -161,9 +161,34 @@ func TestMapEntrySecretFiles(t *testing.T) {
 func TestUnusedSectionsAreNotRead(t *testing.T) {
 	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "missing")
-	// An agent does not serve the HTTP API nor talk to Cloudflare: their
-	// secret files are not opened.
-	mustLoad(t, with(agentEnv(), "LABELGATE_API_TOKEN_FILE", missing, "LABELGATE_CLOUDFLARE_API_TOKEN_FILE", missing), "")
+	// An agent does not serve the HTTP API: its secret file is not opened.
+	mustLoad(t, with(agentEnv(), "LABELGATE_API_TOKEN_FILE", missing), "")
 	// Main does not read connect.*.
 	mustLoad(t, with(mainEnv(), "LABELGATE_CONNECT_TOKEN_FILE", missing, "LABELGATE_CONNECT_TLS_CA", missing), "")
+}
+
+func TestAgentRefusesMainSettings(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing")
+	tests := []struct {
+		name, env, key string
+		set            []string
+	}{
+		{"cloudflare token", "LABELGATE_CLOUDFLARE_API_TOKEN", "cloudflare.api_token", []string{"LABELGATE_CLOUDFLARE_API_TOKEN", "cf-token-on-an-agent"}},
+		{"cloudflare token file (not opened)", "LABELGATE_CLOUDFLARE_API_TOKEN", "cloudflare.api_token", []string{"LABELGATE_CLOUDFLARE_API_TOKEN_FILE", missing}},
+		{"credentials", "LABELGATE_CLOUDFLARE_CREDENTIALS", "cloudflare.credentials", []string{"LABELGATE_CLOUDFLARE_CREDENTIALS", "{x: {api_token: abc}}"}},
+		{"agent listener", "LABELGATE_AGENT_ENABLED", "agent.enabled", []string{"LABELGATE_AGENT_ENABLED", "true"}},
+		{"agents map", "LABELGATE_AGENT_AGENTS", "agent.agents", []string{"LABELGATE_AGENT_AGENTS", "{h1: {token: " + agentToken1 + "}}"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadWith(t, with(agentEnv(), tc.set...), "")
+			ps := problemsOf(t, err)
+			wantProblem(t, ps, tc.env, tc.key, "main")
+			if len(ps) != 1 {
+				t.Errorf("want exactly one problem, got:\n%s", render(ps))
+			}
+		})
+	}
 }

@@ -60,6 +60,28 @@ func (l *loader) validate(c *Config) {
 	}
 	if agent {
 		l.validateConnect(c)
+		l.refuseMainSettings(c)
+	}
+}
+
+// refuseMainSettings stops an agent that was given main's settings: an
+// agent never holds a Cloudflare token nor accepts agents, and a value set
+// for it is a deployment mistake worth stopping for (a token on a host that
+// should not have it, or main's compose file run as an agent).
+func (l *loader) refuseMainSettings(c *Config) {
+	ps := &l.problems
+	const why = "an agent never calls Cloudflare: only main needs this; remove it from the agent's configuration"
+	if c.Cloudflare.APIToken.IsSet() || c.Cloudflare.APITokenFile != "" {
+		ps.add("cloudflare.api_token", "%s", why)
+	}
+	if len(c.Cloudflare.Credentials) > 0 {
+		ps.add("cloudflare.credentials", "%s", why)
+	}
+	if c.Agent.Enabled {
+		ps.add("agent.enabled", "an agent does not accept other agents: agent.enabled is main's setting (the agent connects with connect.*)")
+	}
+	if len(c.Agent.Agents) > 0 {
+		ps.add("agent.agents", "the list of agents is main's setting; an agent only needs connect.token")
 	}
 }
 
