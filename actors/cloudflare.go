@@ -191,15 +191,31 @@ func (a *cloudflareActor) depth() int {
 	return n
 }
 
+// agingStep is how long a request waits to gain one priority level: a
+// steady stream of tunnel or Access calls can delay DNS work, never starve
+// it.
+const agingStep = 2 * time.Second
+
+// pop takes the next request: the head of the queue with the best priority
+// after aging (ties go to the higher base priority).
 func (a *cloudflareActor) pop() *cfPending {
-	for i := range a.queues {
-		if len(a.queues[i]) > 0 {
-			p := a.queues[i][0]
-			a.queues[i] = a.queues[i][1:]
-			return p
+	now := time.Now()
+	best, bestScore := -1, 0
+	for i, q := range a.queues {
+		if len(q) == 0 {
+			continue
+		}
+		score := i - int(now.Sub(q[0].queued)/agingStep)
+		if best < 0 || score < bestScore {
+			best, bestScore = i, score
 		}
 	}
-	return nil
+	if best < 0 {
+		return nil
+	}
+	p := a.queues[best][0]
+	a.queues[best] = a.queues[best][1:]
+	return p
 }
 
 // pump starts as many queued calls as the pause, the bucket and the

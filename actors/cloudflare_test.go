@@ -1083,3 +1083,33 @@ func TestCloudflareFakeAPIScript(t *testing.T) {
 		}
 	})
 }
+
+// TestCloudflareAgingPreventsStarvation: a steady stream of tunnel calls
+// faster than the bucket (an overload) must not keep a DNS call waiting for
+// as long as the stream lasts; it gains a priority level every agingStep.
+func TestCloudflareAgingPreventsStarvation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCFHarness(t, CloudflareConfig{MaxInflight: 1, Rate: 1, Burst: 1})
+		h.send(prioTunnel, "", opGetTunnelConfig{TunnelID: "first"}) // takes the only token
+		h.send(prioDNS, "", opListRecords{ZoneID: "z"})             // waits behind the stream below
+		// Two tunnel calls a second against a bucket of one a second.
+		stop := time.Now().Add(30 * time.Second)
+		for time.Now().Before(stop) {
+			h.send(prioTunnel, "", opGetTunnelConfig{TunnelID: "t"})
+			h.send(prioTunnel, "", opGetTunnelConfig{TunnelID: "t"})
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		h.await(62)
+		var dnsAt time.Duration = -1
+		for _, c := range h.api.snapshot() {
+			if c.Method == "ListRecords" {
+				dnsAt = c.At
+			}
+		}
+		// Without aging it would run only once the stream stopped (after 30 s).
+		if dnsAt < 0 || dnsAt >= 25*time.Second {
+			t.Fatalf("the DNS call ran at %v under a 30 s stream of tunnel calls; it must not wait for the stream to end", dnsAt)
+		}
+	})
+}

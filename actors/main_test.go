@@ -431,3 +431,42 @@ func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "a resync to read Cloudflare", func() bool { return len(p.sim.Audit()) > calls })
 }
+
+// TestPipelineRepairsDrift: owned objects edited or deleted by hand are put
+// back by the periodic full reconcile (sync.interval); foreign ones are not
+// touched.
+func TestPipelineRepairsDrift(t *testing.T) {
+	p := newPipeline(t, func(c *config.Config) { c.Sync.Interval = 500 * time.Millisecond })
+	p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.dns.txt.hostname", "txt.example.com", "labelgate.dns.txt.type", "TXT", "labelgate.dns.txt.target", "ours",
+	))
+	eventually(t, 10*time.Second, "converged", func() bool {
+		_, ok := p.records()["TXT txt.example.com"]
+		return ok && p.hasRule("app.example.com>http://web:80")
+	})
+	api, err := cfapi.New(cfapi.Config{BaseURL: p.sim.URL, Token: p.sim.Token, AccountID: p.sim.AccountID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// By hand: delete our TXT record, and rewrite the tunnel config with our
+	// route pointing elsewhere plus a foreign rule.
+	if err := api.DeleteRecord(ctx, p.zoneID, p.records()["TXT txt.example.com"].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.sim.SetTunnelConfig(p.tunnel, []byte(`{"ingress":[{"hostname":"app.example.com","service":"http://hijacked:80"},{"hostname":"manual.example.com","service":"http://manual:80"},{"service":"http_status:404"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, e := range p.sim.Audit() {
+				t.Logf("%s %s %s %d", e.Time.Format("05.000"), e.Method, e.Path, e.Status)
+			}
+		}
+	}()
+	eventually(t, 10*time.Second, "drift repaired", func() bool {
+		r, ok := p.records()["TXT txt.example.com"]
+		return ok && r.Content == "ours" && p.hasRule("app.example.com>http://web:80") && p.hasRule("manual.example.com>http://manual:80")
+	})
+}
