@@ -1091,7 +1091,7 @@ func TestCloudflareAgingPreventsStarvation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newCFHarness(t, CloudflareConfig{MaxInflight: 1, Rate: 1, Burst: 1})
 		h.send(prioTunnel, "", opGetTunnelConfig{TunnelID: "first"}) // takes the only token
-		h.send(prioDNS, "", opListRecords{ZoneID: "z"})             // waits behind the stream below
+		h.send(prioDNS, "", opListRecords{ZoneID: "z"})              // waits behind the stream below
 		// Two tunnel calls a second against a bucket of one a second.
 		stop := time.Now().Add(30 * time.Second)
 		for time.Now().Before(stop) {
