@@ -1,15 +1,18 @@
 package actors
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/messages"
 )
 
 // freePort returns a loopback address nobody listens on right now.
@@ -171,5 +174,55 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	}
 	if ags, _ := s.Agents(t.Context()); len(ags) != 3 {
 		t.Fatalf("the rogue agent must not be listed: %+v", ags)
+	}
+}
+
+// TestAgentSnapshotFlood: an agent that sends a thousand snapshots as fast
+// as it can is acknowledged up to the last version and main ends up with
+// the last set; the connection stays up.
+func TestAgentSnapshotFlood(t *testing.T) {
+	listen := freePort(t)
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"flood": {Token: tokenA}}
+	})
+	var conn *bridge.Conn
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		var err error
+		conn, err = bridge.Dial(t.Context(), bridge.DialConfig{URL: "ws://" + listen, Role: bridge.RoleAgent, Key: bridge.Key{Name: "main", Token: []byte(tokenA)}})
+		return err == nil
+	})
+	defer conn.Close(bridge.CodeNormal, "done")
+	const n = 1000
+	for v := uint64(1); v <= n; v++ {
+		c := labelsOf("labelgate.tunnel.web.hostname", "flood.example.com", "labelgate.tunnel.web.service", fmt.Sprintf("http://web:%d", 2000+v))
+		set := messages.ContainerSet{Source: "spoofed", Version: v, Containers: []messages.Container{{ID: "c", Name: "web", Labels: c, State: "running"}}}
+		if err := conn.Send(t.Context(), bridge.Snapshot{Set: set}); err != nil {
+			t.Fatalf("sending snapshot %d: %v", v, err)
+		}
+	}
+	var acked uint64
+	deadline := time.After(20 * time.Second)
+	for acked < n {
+		select {
+		case f, ok := <-conn.Recv():
+			if !ok {
+				t.Fatalf("the connection ended after ack %d: %v", acked, conn.Err())
+			}
+			if a, isAck := f.Body.(bridge.Ack); isAck {
+				acked = a.Version
+			}
+		case <-deadline:
+			t.Fatalf("only %d of %d snapshots acknowledged", acked, n)
+		}
+	}
+	eventually(t, 20*time.Second, "the last set's route", func() bool { return p.hasRule(fmt.Sprintf("flood.example.com>http://web:%d", 2000+n)) })
+	if rules := p.ingress(); len(rules) != 2 {
+		t.Fatalf("only the last set counts: %v", rules)
+	}
+	hs, _ := NewSurface(p.main, p.cfg, "test").Hostnames(t.Context())
+	if len(hs) != 1 || hs[0].Winner.Source != "agent:flood" {
+		t.Fatalf("the snapshots' source must be the agent whose token matched, not what they claimed: %+v", hs)
 	}
 }
