@@ -130,15 +130,27 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	}{{"created", a.plan.Added}, {"updated", a.plan.Updated}, {"deleted", a.plan.Removed}} {
 		for _, k := range what.items {
 			host, _, _ := strings.Cut(k, " ")
+			o := a.ownerOf(host)
 			msg := "tunnel " + a.name + ": route " + k + " " + what.kind
-			a.log().Info(msg, "event", what.kind, "hostname", host)
-			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Message: msg})
+			a.log().Info(msg, "event", what.kind, "hostname", host, "source", o.Source, "container", o.Container)
+			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
 		}
 	}
 	if len(events) > 0 {
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
 	}
 	a.end(ctx, nil)
+}
+
+// ownerOf is the claim a desired rule of host comes from (zero for a
+// removed route: nobody claims it any more).
+func (a *tunnelActor) ownerOf(host string) messages.Owner {
+	for _, r := range a.desired {
+		if r.Hostname == host {
+			return r.Owner
+		}
+	}
+	return messages.Owner{}
 }
 
 // recordOwned brings the store's owned set in line with keys.

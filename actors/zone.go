@@ -221,9 +221,16 @@ func (a *zoneActor) recordEvents(ctx actor.Context, chunk cfapi.Batch) {
 			line := (*lines)[0]
 			*lines = (*lines)[1:]
 			host := hostOfChange(line)
+			var o messages.Owner
+			for _, d := range a.desired {
+				if d.Name == host {
+					o = d.Owner
+					break
+				}
+			}
 			msg := "DNS record " + kind + ": " + line
-			log.Info(msg, "event", kind, "hostname", host)
-			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: kind, Hostname: host, Message: msg})
+			log.Info(msg, "event", kind, "hostname", host, "source", o.Source, "container", o.Container)
+			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
 		}
 	}
 	take(&a.plan.Deletes, len(chunk.Deletes), "deleted")
