@@ -31,6 +31,24 @@ demo: image ## run main on the local Docker engine against a simulated Cloudflar
 	./$(BIN) check deploy/compose/example.yaml
 	./$(BIN) demo --example $(IMAGE)
 
+# `docker compose` (v2) when the plugin answers, else docker-compose (v1).
+COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+DEMO_COMPOSE  = $(COMPOSE) -p labelgate-demo -f deploy/compose/demo.yaml
+
+.PHONY: demo-compose
+demo-compose: image ## run deploy/compose/demo.yaml: cfsim, main, two agents and labelled workloads, all from $(IMAGE)
+	./$(BIN) check deploy/compose/demo.yaml
+	LABELGATE_IMAGE=$(IMAGE) DOCKER_GID=$$(stat -c %g /var/run/docker.sock) $(DEMO_COMPOSE) up -d
+	@echo
+	@echo "Dashboard:        http://127.0.0.1:8080/  (log in with the API token demo-api-token-not-secret)"
+	@echo "Simulated Cloudflare: http://127.0.0.1:8787/__cfsim/state  (and /__cfsim/audit)"
+	@echo "Logs:             $(DEMO_COMPOSE) logs -f labelgate"
+	@echo "Stop it:          make demo-compose-down"
+
+.PHONY: demo-compose-down
+demo-compose-down: ## stop and remove the compose demo (containers, network, volume)
+	LABELGATE_IMAGE=$(IMAGE) $(DEMO_COMPOSE) down -v --remove-orphans
+
 # The real-Docker tests run when an engine answers (CI sets this to 1 and
 # fails without one).
 DOCKER_TESTS ?= $(shell docker info >/dev/null 2>&1 && echo 1 || echo 0)
@@ -38,6 +56,10 @@ DOCKER_TESTS ?= $(shell docker info >/dev/null 2>&1 && echo 1 || echo 0)
 .PHONY: test
 test: lint ## vet, gofmt and the whole test suite with the race detector (real-Docker tests too when an engine answers)
 	LABELGATE_DOCKER_TESTS=$(DOCKER_TESTS) $(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-e2e
+test-e2e: ## the end-to-end scenarios on the real Docker engine (image, cfsim, main and agents as containers); prints the figures
+	LABELGATE_DOCKER_TESTS=1 $(GO) test -race -count=1 -timeout 20m -v ./e2e/
 
 .PHONY: test-browser
 test-browser: ## drive the dashboard in headless chromium (apt-get install chromium); screenshots in web/testdata/artifacts

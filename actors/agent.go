@@ -50,14 +50,14 @@ func StartAgent(cfg config.Config, deps AgentDeps) (*Main, error) {
 	key := bridge.Key{Name: "main", Token: []byte(cn.Token.Reveal())}
 	lc := AgentLinkConfig{Hostname: host, Version: deps.Version, DefaultTunnel: cfg.DefaultTunnel, Key: key, Options: opts, Logger: log}
 	if cn.Mode == config.ConnectInbound {
-		tlsCfg, selfSigned, err := bridge.ServerTLSConfig(bridge.ServerTLS{CertFile: cn.TLS.Cert, KeyFile: cn.TLS.Key, ClientCAFile: cn.TLS.CA})
+		tlsCfg, selfSigned, err := bridge.ServerTLSConfig(bridge.ServerTLS{CertFile: cn.TLS.Cert, KeyFile: cn.TLS.Key, Hosts: selfSignedHosts()})
 		if err != nil {
 			return nil, fmt.Errorf("preparing the listener's TLS: %w", err)
 		}
 		if selfSigned {
 			log.Info("serving a self-signed certificate to wss:// mains (no connect.tls.cert); main is authenticated by the token proof bound to the TLS session")
 		}
-		lc.Inbound, lc.Listen, lc.TLS, lc.RequireTLS = true, cn.Listen, tlsCfg, cn.TLS.Cert != "" || cn.TLS.CA != ""
+		lc.Inbound, lc.Listen, lc.TLS, lc.RequireTLS = true, cn.Listen, tlsCfg, cn.TLS.Cert != ""
 	} else {
 		lc.Dial = bridge.DialConfig{URL: cn.Endpoint, Role: bridge.RoleAgent, Key: key, Options: opts,
 			TLS: bridge.ClientTLS{CAFile: cn.TLS.CA, CertFile: cn.TLS.Cert, KeyFile: cn.TLS.Key, Insecure: cn.TLS.Insecure}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -297,16 +298,17 @@ func agentConnectionSpecs(cfg config.Config, log *slog.Logger) ([]ChildSpec, err
 	if !cfg.Agent.Enabled {
 		return specs, nil
 	}
+	selfFile := filepath.Join(cfg.DataDir, "agent-listener.pem")
 	tlsCfg, selfSigned, err := bridge.ServerTLSConfig(bridge.ServerTLS{
 		CertFile: cfg.Agent.TLS.Cert, KeyFile: cfg.Agent.TLS.Key, ClientCAFile: cfg.Agent.TLS.ClientCA,
-		SelfSignedFile: filepath.Join(cfg.DataDir, "agent-listener.pem"),
+		SelfSignedFile: selfFile, Hosts: selfSignedHosts(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("preparing the agent listener's TLS: %w", err)
 	}
 	if selfSigned {
-		log.Info("the agent listener serves a self-signed certificate to wss:// agents (no agent.tls.cert); they are authenticated by the token proof bound to the TLS session",
-			"certificate", filepath.Join(cfg.DataDir, "agent-listener.pem"))
+		log.Info("the agent listener serves a self-signed certificate to wss:// agents (no agent.tls.cert); they are authenticated by the token proof bound to the TLS session, or pin the certificate with connect.tls.ca",
+			"certificate", bridge.PublicCertFile(selfFile))
 	}
 	require := cfg.Agent.TLS.Cert != "" || cfg.Agent.TLS.ClientCA != ""
 	specs = append([]ChildSpec{{Name: ChildListener, Props: func(pids map[string]*actor.PID) *actor.Props {
@@ -314,4 +316,15 @@ func agentConnectionSpecs(cfg config.Config, log *slog.Logger) ([]ChildSpec, err
 			Options: opts, Registry: pids[ChildRegistry], Agents: pids[ChildAgents], Logger: log})
 	}}}, specs...)
 	return specs, nil
+}
+
+// selfSignedHosts are the names a generated certificate carries: this host's
+// name and loopback. Agents that pin the certificate (connect.tls.ca) match
+// it exactly, so the names are a convenience for other tools.
+func selfSignedHosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }

@@ -62,9 +62,15 @@ type PlannerStatus struct {
 	Desired, Applied int
 }
 
-// retryDelay is the wait after a failed reconcile before the next attempt;
-// the cloudflare actor has already retried transient errors by then.
-const retryDelay = 30 * time.Second
+// After a failed reconcile the next attempt waits retryMin, doubling per
+// consecutive failure up to retryMax (the cloudflare actor has already
+// retried transient errors of idempotent calls by then; a failed create or
+// batch is only retried this way, after a fresh read).
+const (
+	retryMin   = 5 * time.Second
+	retryMax   = 5 * time.Minute
+	retryDelay = 30 * time.Second // for the DNS actor's zone list
+)
 
 // reconciler is the debounce/retry/drift loop every planner actor runs:
 // at most one reconcile in flight; changes during one mark it dirty.
@@ -85,6 +91,8 @@ type reconciler struct {
 	outstanding map[uint64]bool
 	// counts reports desired and owned object counts for the status.
 	counts func() (desired, applied int)
+	// failures counts consecutive failed reconciles (for the retry backoff).
+	failures int
 }
 
 // callWatchdog bounds the wait for a Cloudflare answer: longer than any
@@ -141,9 +149,11 @@ func (r *reconciler) end(ctx actor.Context, err error) {
 	}
 	if err != nil {
 		r.status.LastError, r.status.LastErrorAt = err.Error(), now
-		r.request(ctx, retryDelay)
+		r.failures++
+		r.request(ctx, backoffDelay(retryMin, retryMax, r.failures))
 		return
 	}
+	r.failures = 0
 	r.status.LastSync = now
 	r.cfg.Metrics.SyncSucceeded(r.name, now)
 	if !r.since.IsZero() && !r.dirty {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -79,8 +80,23 @@ func (t ClientTLS) config(host string) (*tls.Config, *clientVerifier, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg.RootCAs = pool
-		v.set(ModeVerified)
+		pinned, err := loadCerts(t.CAFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Verified here rather than by crypto/tls, so that a pinned
+		// certificate (the CA file holds the listener's own, e.g. its saved
+		// self-signed one, which names no host) matches exactly, whatever
+		// host it is reached by. Anything else must chain to the CA file and
+		// name the host. Fail closed either way.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if err := verifyPinnedOrCA(cs.PeerCertificates, pinned, pool, host); err != nil {
+				return err
+			}
+			v.set(ModeVerified)
+			return nil
+		}
 	case t.Insecure:
 		cfg.InsecureSkipVerify = true
 		v.set(ModeInsecure)
@@ -130,6 +146,58 @@ func verifySystem(certs []*x509.Certificate, host string) (TLSMode, error) {
 		return ModeTokenBound, nil
 	}
 	return "", fmt.Errorf("verifying the listener's certificate: %w", err)
+}
+
+// verifyPinnedOrCA accepts a listener whose leaf certificate is one of the
+// pinned certificates byte for byte, or whose chain leads to pool and names
+// host.
+func verifyPinnedOrCA(certs []*x509.Certificate, pinned []*x509.Certificate, pool *x509.CertPool, host string) error {
+	if len(certs) == 0 {
+		return errors.New("tls: the listener sent no certificate")
+	}
+	leaf := certs[0]
+	for _, p := range pinned {
+		if leaf.Equal(p) {
+			now := time.Now()
+			if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+				return fmt.Errorf("verifying the listener's pinned certificate: valid from %s to %s", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
+			}
+			return nil
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: host, Intermediates: inter}); err != nil {
+		return fmt.Errorf("verifying the listener's certificate against the CA file: %w", err)
+	}
+	return nil
+}
+
+// loadCerts reads every certificate of a PEM file.
+func loadCerts(file string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	var out []*x509.Certificate
+	for len(data) > 0 {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA file %s: %w", file, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 func loadPool(file string) (*x509.CertPool, error) {
@@ -214,6 +282,9 @@ func loadOrGenerate(file string, hosts []string, now time.Time) (tls.Certificate
 		case err == nil:
 			cert, err := tls.X509KeyPair(data, data)
 			if err == nil && cert.Leaf != nil && now.Before(cert.Leaf.NotAfter.Add(-24*time.Hour)) {
+				if err := writePublicCert(file, cert.Certificate[0]); err != nil {
+					return tls.Certificate{}, err
+				}
 				return cert, nil
 			}
 			// Unreadable or about to expire: replace it.
@@ -228,6 +299,10 @@ func loadOrGenerate(file string, hosts []string, now time.Time) (tls.Certificate
 	if file != "" {
 		if err := writeFileAtomic(file, append(certPEM, keyPEM...)); err != nil {
 			return tls.Certificate{}, fmt.Errorf("saving self-signed certificate: %w", err)
+		}
+		block, _ := pem.Decode(certPEM)
+		if err := writePublicCert(file, block.Bytes); err != nil {
+			return tls.Certificate{}, err
 		}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -276,6 +351,29 @@ func generateSelfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, 
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	return certPEM, keyPEM, nil
+}
+
+// PublicCertFile is where the certificate alone (no key) of a persisted
+// self-signed certificate is written: file with its extension replaced by
+// ".crt". Dialers pin it as their CA file; the key never has to leave the
+// listener's host.
+func PublicCertFile(file string) string {
+	return strings.TrimSuffix(file, filepath.Ext(file)) + ".crt"
+}
+
+func writePublicCert(file string, der []byte) error {
+	pub := PublicCertFile(file)
+	want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if cur, err := os.ReadFile(pub); err == nil && string(cur) == string(want) {
+		return nil
+	}
+	if err := writeFileAtomic(pub, want); err != nil {
+		return fmt.Errorf("saving the public certificate: %w", err)
+	}
+	if err := os.Chmod(pub, 0o644); err != nil {
+		return fmt.Errorf("saving the public certificate: %w", err)
+	}
+	return nil
 }
 
 func writeFileAtomic(file string, data []byte) error {

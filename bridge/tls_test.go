@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,7 @@ func TestTLSModes(t *testing.T) {
 	pki := newTestPKI(t, "main")
 	other := newTestPKI(t, "other")
 	persisted := filepath.Join(t.TempDir(), "bridge-cert.pem")
+	nameless := filepath.Join(t.TempDir(), "nameless-cert.pem")
 
 	tests := []struct {
 		name       string
@@ -40,6 +42,9 @@ func TestTLSModes(t *testing.T) {
 		{"CA-signed certificate unknown to the dialer", ServerTLS{CertFile: pki.serverCert, KeyFile: pki.serverKey}, ClientTLS{}, ModeTokenBound, ModeTokenBound},
 		{"self-signed, insecure", ServerTLS{}, ClientTLS{Insecure: true}, ModeInsecure, ModeTokenBound},
 		{"persisted self-signed pinned as CA", ServerTLS{SelfSignedFile: persisted, Hosts: []string{"127.0.0.1"}}, ClientTLS{CAFile: persisted}, ModeVerified, ModeTokenBound},
+		// main generates its certificate without knowing the names agents
+		// will use: pinning the exact certificate needs no name in it.
+		{"persisted self-signed naming no host, pinned", ServerTLS{SelfSignedFile: nameless}, ClientTLS{CAFile: PublicCertFile(nameless)}, ModeVerified, ModeTokenBound},
 		{"mTLS", ServerTLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caFile},
 			ClientTLS{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}, ModeVerified, ModeVerified},
 	}
@@ -63,6 +68,19 @@ func TestTLSModes(t *testing.T) {
 		var uae x509.UnknownAuthorityError
 		if !errors.As(err, &uae) {
 			t.Errorf("Dial: %v, want an unknown-authority error", err)
+		}
+		tl.none(t)
+	})
+
+	t.Run("a pinned certificate that is not the listener's fails closed", func(t *testing.T) {
+		pin := filepath.Join(t.TempDir(), "pin.pem")
+		if _, _, err := ServerTLSConfig(ServerTLS{SelfSignedFile: pin}); err != nil {
+			t.Fatal(err)
+		}
+		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, serverTLS(t, ServerTLS{}))
+		err := dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey, TLS: ClientTLS{CAFile: pin}})
+		if !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("Dial: %v, want a certificate error", err)
 		}
 		tl.none(t)
 	})
@@ -101,6 +119,17 @@ func TestSelfSignedPersisted(t *testing.T) {
 	c := serverTLS(t, ServerTLS{})
 	if string(a.Certificates[0].Certificate[0]) == string(c.Certificates[0].Certificate[0]) {
 		t.Error("an in-memory certificate equals the persisted one")
+	}
+	// The public certificate beside it holds the certificate and no key.
+	pub, err := os.ReadFile(PublicCertFile(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(pub), "PRIVATE KEY") || !strings.Contains(string(pub), "CERTIFICATE") {
+		t.Errorf("%s must hold only the certificate:\n%s", PublicCertFile(file), pub)
+	}
+	if fi, err := os.Stat(PublicCertFile(file)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("public certificate mode: %v %v", fi, err)
 	}
 }
 

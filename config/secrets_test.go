@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,5 +191,24 @@ func TestAgentRefusesMainSettings(t *testing.T) {
 				t.Errorf("want exactly one problem, got:\n%s", render(ps))
 			}
 		})
+	}
+}
+
+func TestInboundAgentRefusesOutboundSettings(t *testing.T) {
+	t.Parallel()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inbound := with(agentEnv(), "LABELGATE_CONNECT_MODE", "inbound", "LABELGATE_CONNECT_ENDPOINT", "")
+	mustLoad(t, inbound, "")
+	tests := []struct{ env, key, value string }{
+		{"LABELGATE_CONNECT_TLS_CA", "connect.tls.ca", ca},
+		{"LABELGATE_CONNECT_TLS_INSECURE", "connect.tls.insecure", "true"},
+		{"LABELGATE_CONNECT_ENDPOINT", "connect.endpoint", "wss://main.example:8081"},
+	}
+	for _, tc := range tests {
+		_, err := loadWith(t, with(inbound, tc.env, tc.value), "")
+		wantProblem(t, problemsOf(t, err), tc.env, tc.key, "inbound")
 	}
 }

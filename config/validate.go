@@ -353,6 +353,17 @@ func (l *loader) validateConnect(c *Config) {
 		}
 	case ConnectInbound:
 		listenAddr(ps, "connect.listen", cn.Listen)
+		// In inbound mode main dials the agent: there is no certificate of
+		// main's to verify, and main presents no client certificate.
+		if cn.TLS.CA != "" {
+			ps.add("connect.tls.ca", "in inbound mode main dials this agent, so there is no main certificate to verify; connect.tls.ca is for outbound agents (to verify main's certificate on the agent side of an inbound connection, pin the agent's certificate on main with agent.agents.<name>.tls_ca)")
+		}
+		if cn.TLS.Insecure {
+			ps.add("connect.tls.insecure", "in inbound mode main dials this agent; connect.tls.insecure is for outbound agents (main's side is agent.agents.<name>.tls_insecure)")
+		}
+		if cn.Endpoint != "" {
+			ps.add("connect.endpoint", "in inbound mode main dials this agent (at agent.agents.<name>.connect_to on main); connect.endpoint is for outbound agents")
+		}
 	default:
 		ps.add("connect.mode", "%q is not a connection mode; want outbound (the agent dials main) or inbound (main dials the agent)", cn.Mode)
 	}

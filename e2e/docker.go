@@ -79,11 +79,25 @@ type Container struct {
 	Ports    []string
 	User     string
 	GroupAdd []string
+	// Healthcheck overrides parts of the image's HEALTHCHECK (an empty Test
+	// keeps the image's command).
+	Healthcheck *container.HealthConfig
 }
 
 // Start creates and starts a container (removed at cleanup) and returns its id.
 func (e *Env) Start(c Container) string {
 	e.t.Helper()
+	id, err := e.start(c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// start is Start without failing the test, so that it can run on any
+// goroutine (StartAll). The cleanup is registered as soon as the container
+// exists.
+func (e *Env) start(c Container) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	labels := maps.Clone(c.Labels)
@@ -91,7 +105,7 @@ func (e *Env) Start(c Container) string {
 		labels = map[string]string{}
 	}
 	labels[RunLabel] = e.Run
-	cfg := &container.Config{Image: c.Image, Cmd: c.Cmd, Labels: labels, Env: c.Env, User: c.User}
+	cfg := &container.Config{Image: c.Image, Cmd: c.Cmd, Labels: labels, Env: c.Env, User: c.User, Healthcheck: c.Healthcheck}
 	host := &container.HostConfig{Binds: c.Binds, GroupAdd: c.GroupAdd}
 	if len(c.Ports) > 0 {
 		cfg.ExposedPorts = network.PortSet{}
@@ -99,7 +113,7 @@ func (e *Env) Start(c Container) string {
 		for _, p := range c.Ports {
 			port, err := network.ParsePort(p)
 			if err != nil {
-				e.t.Fatalf("port %q: %v", p, err)
+				return "", fmt.Errorf("port %q: %w", p, err)
 			}
 			cfg.ExposedPorts[port] = struct{}{}
 			host.PortBindings[port] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
@@ -112,16 +126,20 @@ func (e *Env) Start(c Container) string {
 	name := e.Name(c.Name)
 	res, err := e.Docker.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: host, NetworkingConfig: netCfg})
 	if err != nil {
-		e.t.Fatalf("creating %s: %v", name, err)
+		return "", fmt.Errorf("creating %s: %w", name, err)
 	}
-	e.t.Cleanup(func() { e.Remove(res.ID) })
+	e.t.Cleanup(func() { e.Remove(res.ID) }) // safe from any goroutine
 	for _, n := range c.Networks[min(1, len(c.Networks)):] {
-		e.Connect(res.ID, n, c.Name)
+		_, err := e.Docker.NetworkConnect(ctx, n, client.NetworkConnectOptions{Container: res.ID,
+			EndpointConfig: &network.EndpointSettings{Aliases: []string{c.Name}}})
+		if err != nil {
+			return "", fmt.Errorf("connecting %s to %s: %w", name, n, err)
+		}
 	}
 	if _, err := e.Docker.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
-		e.t.Fatalf("starting %s: %v", name, err)
+		return "", fmt.Errorf("starting %s: %w", name, err)
 	}
-	return res.ID
+	return res.ID, nil
 }
 
 // Stop stops a container (SIGTERM, then SIGKILL after a second).
@@ -229,7 +247,11 @@ func (e *Env) Logs(id string) string {
 	}
 	defer rc.Close()
 	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	return string(b)
+	var out bytes.Buffer
+	if demux(&out, bytes.NewReader(b)) != nil {
+		return string(b) // not multiplexed (a TTY container)
+	}
+	return out.String()
 }
 
 var (
