@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -318,7 +319,7 @@ func (s *Surface) Access(ctx context.Context) (web.AccessView, error) {
 	for _, a := range apps {
 		var pols []string
 		for _, p := range a.Policies {
-			pols = append(pols, cmpOr(names[p.ID], p.ID))
+			pols = append(pols, cmp.Or(names[p.ID], p.ID))
 		}
 		av.Apps = append(av.Apps, web.AppView{ID: a.ID, Name: a.Name, Domain: a.Domain, Policies: pols, Owned: ownedApps[a.ID]})
 	}
@@ -636,13 +637,6 @@ func (s *Surface) Decommission(ctx context.Context, agent string) error {
 		return e
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ObjectCounts sums, per kind, the objects desired and the objects Labelgate

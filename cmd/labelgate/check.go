@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[
 		rep.Sources = append(rep.Sources, src)
 		rep.Warnings = append(rep.Warnings, warnings...)
 	}
-	rep.Warnings = append(rep.Warnings, crossServiceWarnings(rep.Sources, cmpOr(prefix, labels.DefaultPrefix))...)
+	rep.Warnings = append(rep.Warnings, crossServiceWarnings(rep.Sources, cmp.Or(prefix, labels.DefaultPrefix))...)
 	for _, s := range rep.Sources {
 		for _, svc := range s.Services {
 			rep.ErrorCount += len(svc.Errors)
@@ -115,13 +116,6 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[
 		return 1
 	}
 	return 0
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func checkInput(in string, stdin io.Reader, opts labels.Options, env map[string]string) (checkSource, []string, error) {
@@ -231,7 +225,7 @@ func printCheck(w io.Writer, rep checkReport) {
 			for _, t := range svc.Tunnels {
 				resources++
 				fmt.Fprintf(w, "    tunnel  %s%s -> %s  tunnel=%s%s%s\n", t.Hostname, pathSuffix(t.Path), t.Origin,
-					cmpOr(t.Tunnel, "(default)"), accessSuffix(t.Access), cleanupSuffix(t.Cleanup))
+					cmp.Or(t.Tunnel, "(default)"), accessSuffix(t.Access), cleanupSuffix(t.Cleanup))
 			}
 			for _, d := range svc.DNS {
 				resources++

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -34,8 +35,8 @@ func runHealthcheck(ctx context.Context, args []string, env map[string]string, s
 			if env["LABELGATE_MODE"] == string(config.ModeAgent) {
 				cfg.Mode = config.ModeAgent
 			}
-			cfg.API.Address = cmpOr(env["LABELGATE_API_ADDRESS"], cfg.API.Address)
-			cfg.Connect.HealthListen = cmpOr(env["LABELGATE_CONNECT_HEALTH_LISTEN"], cfg.Connect.HealthListen)
+			cfg.API.Address = cmp.Or(env["LABELGATE_API_ADDRESS"], cfg.API.Address)
+			cfg.Connect.HealthListen = cmp.Or(env["LABELGATE_CONNECT_HEALTH_LISTEN"], cfg.Connect.HealthListen)
 		}
 		addr := cfg.API.Address
 		if cfg.Mode == config.ModeAgent {
