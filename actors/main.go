@@ -66,6 +66,13 @@ const (
 // ChildDialer names main's dialer of an inbound agent.
 func ChildDialer(agent string) string { return "agentdialer-" + agent }
 
+// plannerDebounce is how long a planner waits after a desired-state change
+// before it reconciles. Bursts are already coalesced upstream (the Docker
+// watcher's docker.debounce, the registry's emission window), so this only
+// gathers changes that arrive together, e.g. from several agents; a
+// reconcile in flight coalesces everything that arrives meanwhile.
+const plannerDebounce = 50 * time.Millisecond
+
 // ChildCloudflare names the cloudflare actor of a credential.
 func ChildCloudflare(credential string) string { return "cloudflare-" + credential }
 
@@ -117,7 +124,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 
 	planner := func(pids map[string]*actor.PID, credential string) PlannerConfig {
 		return PlannerConfig{
-			Debounce: cfg.Docker.Debounce, Interval: cfg.Sync.Interval, Policy: string(cfg.Sync.Policy), DryRun: cfg.DryRun,
+			Debounce: plannerDebounce, Interval: cfg.Sync.Interval, Policy: string(cfg.Sync.Policy), DryRun: cfg.DryRun,
 			Cloudflare: pids[ChildCloudflare(credential)], Store: pids[ChildStore], Logger: log, Metrics: plannerMetrics,
 		}
 	}

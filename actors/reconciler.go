@@ -93,6 +93,8 @@ type reconciler struct {
 	counts func() (desired, applied int)
 	// failures counts consecutive failed reconciles (for the retry backoff).
 	failures int
+	// began is when the last reconcile started (leading-edge debounce).
+	began time.Time
 }
 
 // callWatchdog bounds the wait for a Cloudflare answer: longer than any
@@ -114,10 +116,16 @@ func newReconciler(cfg PlannerConfig, name string) reconciler {
 	return reconciler{cfg: cfg, name: name, status: PlannerStatus{Planner: name}}
 }
 
-// request schedules a reconcile after d (keeping an earlier one).
+// request schedules a reconcile after d (keeping an earlier one). A
+// change debounced by the planner's window runs at once when no reconcile
+// started within that window (leading edge); later changes in the window
+// are gathered, and those that arrive during a reconcile run after it.
 func (r *reconciler) request(ctx actor.Context, d time.Duration) {
 	if !r.dirty && r.since.IsZero() {
 		r.since = time.Now()
+	}
+	if d == r.cfg.Debounce && !r.busy && time.Since(r.began) >= d {
+		d = 0
 	}
 	r.dirty = true
 	at := time.Now().Add(d)
@@ -135,7 +143,7 @@ func (r *reconciler) begin() bool {
 	if r.busy || !r.dirty {
 		return false
 	}
-	r.busy, r.dirty = true, false
+	r.busy, r.dirty, r.began = true, false, time.Now()
 	return true
 }
 

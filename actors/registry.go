@@ -74,6 +74,13 @@ type RegistryReport struct {
 
 type registryTick struct{}
 type registrySettleTimeout struct{}
+type registryEmit struct{}
+
+// emitWindow coalesces desired-state rebuilds: with thousands of hostnames
+// a rebuild costs tens of milliseconds, and a fleet of agents reconnecting
+// sends many sets in a row; they are decided one by one but sent on once
+// per window.
+const emitWindow = 50 * time.Millisecond
 
 type registryActor struct {
 	cfg      RegistryConfig
@@ -86,6 +93,9 @@ type registryActor struct {
 	version  uint64
 	tickAt   time.Time
 	started  time.Time
+	// dirty is set when decisions changed since the desired state was last
+	// sent; emitting is pending while a registryEmit is scheduled.
+	dirty, emitting bool
 	settleBy time.Time
 }
 
@@ -156,6 +166,15 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		err := a.state.cancelDelete(m.Hostname, time.Now())
 		a.flush(ctx)
 		ctx.Respond(err)
+	case registryEmit:
+		// The window after an emission ended: send what changed in it, and
+		// keep the window open while changes keep coming.
+		if a.dirty {
+			a.emit(ctx)
+			a.after(ctx, emitWindow, registryEmit{})
+		} else {
+			a.emitting = false
+		}
 	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout:
 		if !a.loaded {
 			a.pending = append(a.pending, m)
@@ -218,6 +237,9 @@ func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
 // desired state if it changed.
 func (a *registryActor) flush(ctx actor.Context) {
 	writes, events := a.state.drain()
+	if a.state.takeChanged() {
+		a.dirty = true
+	}
 	if len(writes) > 0 {
 		ctx.Send(a.cfg.Store, storeRegistryWrites{Writes: writes})
 	}
@@ -227,19 +249,35 @@ func (a *registryActor) flush(ctx actor.Context) {
 		}
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
 	}
-	ds := a.state.desired()
-	canon, _ := json.Marshal(ds)
-	if string(canon) != string(a.last) {
-		a.version++
-		ds.Version = a.version
-		a.last, a.desired = canon, ds
-		for _, s := range a.subs {
-			ctx.Send(s, ds)
-		}
+	switch {
+	case a.last == nil:
+		a.emit(ctx) // the first desired state goes out at once
+	case a.dirty && !a.emitting:
+		// Leading edge: a change after a quiet window goes out at once;
+		// changes within the next window are gathered into one emission.
+		a.emit(ctx)
+		a.emitting = true
+		a.after(ctx, emitWindow, registryEmit{})
 	}
 	if due := a.state.nextDue(); !due.IsZero() && (a.tickAt.IsZero() || due.Before(a.tickAt)) {
 		a.tickAt = due
 		a.after(ctx, time.Until(due), registryTick{})
+	}
+}
+
+// emit rebuilds the desired state and sends it on if it changed.
+func (a *registryActor) emit(ctx actor.Context) {
+	a.dirty = false
+	ds := a.state.desired()
+	canon, _ := json.Marshal(ds)
+	if string(canon) == string(a.last) {
+		return
+	}
+	a.version++
+	ds.Version = a.version
+	a.last, a.desired = canon, ds
+	for _, s := range a.subs {
+		ctx.Send(s, ds)
 	}
 }
 

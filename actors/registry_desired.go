@@ -143,7 +143,7 @@ func (r *registryState) markSettled(now time.Time) {
 	if r.settled {
 		return
 	}
-	r.settled = true
+	r.settled, r.changed = true, true
 	r.decideAll(now)
 }
 
@@ -152,6 +152,14 @@ func (r *registryState) drain() ([]storeWrite, []Event) {
 	w, e := r.writes, r.events
 	r.writes, r.events = nil, nil
 	return w, e
+}
+
+// takeChanged reports whether any hostname decision changed since the last
+// call (then the desired state needs a rebuild) and resets the flag.
+func (r *registryState) takeChanged() bool {
+	c := r.changed
+	r.changed = false
+	return c
 }
 
 // errNotLeaving answers a cancel for a hostname that is not waiting out a grace.

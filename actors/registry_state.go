@@ -42,6 +42,12 @@ type registryState struct {
 	ips       map[string]PublicIPs     // by source; "" = main's own
 
 	lastSets map[string]messages.ContainerSet // the latest set per reported source
+	// bySource indexes the hostnames each source has claimants for, so a
+	// set only revisits its own hostnames.
+	bySource map[string]map[string]bool
+	// changed is set when a hostname's decision changed since the last
+	// drain: only then is the desired state rebuilt.
+	changed bool
 	reported map[reportedConflict]bool        // conflicts already announced
 	tplClash map[string]bool                  // template names defined differently
 
@@ -78,6 +84,9 @@ type hostState struct {
 	state  string
 	due    time.Time
 	spec   hostSpec
+	// sig is the last persisted form; a decision that changes nothing is
+	// neither written nor sent on.
+	sig string
 }
 
 type templateEntry struct {
@@ -109,6 +118,7 @@ func newRegistryState(cfg ClaimConfig, removeDelay time.Duration, sources []stri
 		templates: map[string]templateEntry{},
 		ips:       map[string]PublicIPs{},
 		lastSets:  map[string]messages.ContainerSet{},
+		bySource:  map[string]map[string]bool{},
 		reported:  map[reportedConflict]bool{},
 		tplClash:  map[string]bool{},
 	}
@@ -125,12 +135,15 @@ func (r *registryState) load(claims []store.Claim, hosts []store.HostnameState) 
 		r.claimant(c.Hostname, claimKey{c.Source, c.Container}).registered = c.RegisteredAt
 		r.source(c.Source)
 	}
+	r.changed = true
 	for _, h := range hosts {
 		var spec hostSpec
 		if err := json.Unmarshal(h.Spec, &spec); err != nil {
 			return fmt.Errorf("decoding the stored spec of %s: %w", h.Hostname, err)
 		}
-		r.hosts[h.Hostname] = &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: h.State, due: h.DueAt, spec: spec}
+		st := &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: h.State, due: h.DueAt, spec: spec}
+		st.sig, _ = st.signature() // as stored: deciding the same again writes nothing
+		r.hosts[h.Hostname] = st
 		r.source(h.WinnerSource)
 	}
 	return nil
@@ -155,6 +168,10 @@ func (r *registryState) claimant(host string, k claimKey) *claimant {
 	if c == nil {
 		c = &claimant{key: k}
 		m[k] = c
+		if r.bySource[k.Source] == nil {
+			r.bySource[k.Source] = map[string]bool{}
+		}
+		r.bySource[k.Source][host] = true
 	}
 	return c
 }
@@ -168,15 +185,32 @@ func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool 
 	}
 	src.status, src.version, src.since = sourceReported, set.Version, now
 	r.lastSets[set.Source] = set
-	r.rebuild(set.Source, now)
-	r.rebuildTemplates(now)
-	r.decideAll(now)
+	affected, templates := r.rebuild(set.Source, now)
+	if templates {
+		// Templates are global: every protected hostname may change.
+		r.rebuildTemplates(now)
+		r.decideAll(now)
+	} else {
+		r.decideHosts(affected, now)
+	}
 	return true
 }
 
-// rebuild recomputes a reported source's claims from its latest set.
-func (r *registryState) rebuild(source string, now time.Time) {
+// rebuild recomputes a reported source's claims from its latest set. It
+// returns the hostnames the source claims now or claimed before, and
+// whether Access templates were involved (before or after).
+func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, bool) {
 	set := r.lastSets[source]
+	affected := map[string]bool{}
+	for h := range r.bySource[source] {
+		affected[h] = true
+	}
+	templates := false
+	for k, rep := range r.reports {
+		if k.Source == source && len(rep.Templates) > 0 {
+			templates = true
+		}
+	}
 	seen := map[claimKey]bool{}
 	for _, c := range set.Containers {
 		k := claimKey{set.Source, c.Name}
@@ -185,7 +219,9 @@ func (r *registryState) rebuild(source string, now time.Time) {
 		old, had := r.reports[k]
 		r.reports[k] = rep
 		r.reportLabelErrors(old, had, rep, now)
+		templates = templates || len(rep.Templates) > 0
 		for host, spec := range rep.Hosts {
+			affected[host] = true
 			cl := r.claimant(host, k)
 			if cl.registered.IsZero() {
 				cl.registered = now
@@ -200,8 +236,8 @@ func (r *registryState) rebuild(source string, now time.Time) {
 		}
 	}
 	// Claims of this source that the set no longer carries are missing.
-	for host, m := range r.claims {
-		for k, cl := range m {
+	for host := range r.bySource[source] {
+		for k, cl := range r.claims[host] {
 			if k.Source != source {
 				continue
 			}
@@ -211,6 +247,7 @@ func (r *registryState) rebuild(source string, now time.Time) {
 			}
 		}
 	}
+	return affected, templates
 }
 
 // setSourceStatus marks a source frozen (disconnected) or gone (stale or
@@ -286,10 +323,15 @@ func (r *registryState) decideAll(now time.Time) {
 	for h := range r.hosts {
 		hosts[h] = true
 	}
+	r.decideHosts(hosts, now)
+}
+
+// decideHosts revisits the given hostnames, in order.
+func (r *registryState) decideHosts(hosts map[string]bool, now time.Time) {
 	for _, h := range slices.Sorted(maps.Keys(hosts)) {
 		r.decide(h, now)
 	}
-	r.forgetMissing(now)
+	r.forgetMissing(hosts, now)
 }
 
 // best returns the first claimant in line that is present and whose spec is
@@ -380,6 +422,7 @@ func (r *registryState) decide(host string, now time.Time) {
 		kept := st.spec.retainedPart()
 		if kept.empty() {
 			delete(r.hosts, host)
+			r.changed = true
 			r.writes = append(r.writes, storeWrite{deleteHost: host})
 			r.event(now, "info", "deleted", host, st.winner, fmt.Sprintf("the grace for %s ended; its objects (cleanup=true) are deleted", host))
 			return
@@ -391,10 +434,12 @@ func (r *registryState) decide(host string, now time.Time) {
 	r.reportQueue(host, st, now)
 }
 
-// forgetMissing drops claims that have been missing longer than the grace
-// and are not a hostname's winner (winners are kept with their hostname).
-func (r *registryState) forgetMissing(now time.Time) {
-	for host, m := range r.claims {
+// forgetMissing drops claims of the given hostnames that have been missing
+// longer than the grace and are not a hostname's winner (winners are kept
+// with their hostname).
+func (r *registryState) forgetMissing(hosts map[string]bool, now time.Time) {
+	for host := range hosts {
+		m := r.claims[host]
 		for k, cl := range m {
 			if cl.missing.IsZero() || now.Sub(cl.missing) < r.removeDelay {
 				continue
@@ -404,6 +449,9 @@ func (r *registryState) forgetMissing(now time.Time) {
 			}
 			delete(m, k)
 			delete(r.reported, reportedConflict{host, k})
+			if idx := r.bySource[k.Source]; idx != nil && !r.claimsOf(host, k.Source) {
+				delete(idx, host)
+			}
 			r.writes = append(r.writes, storeWrite{deleteClaim: &store.Claim{Hostname: host, Source: k.Source, Container: k.Container}})
 		}
 		if len(m) == 0 {
@@ -473,8 +521,29 @@ func (r *registryState) rebuildTemplates(now time.Time) {
 	r.templates, r.tplClash = next, clash
 }
 
-func (r *registryState) persistHost(host string, st *hostState, now time.Time) {
+// claimsOf reports whether source still has a claimant for host.
+func (r *registryState) claimsOf(host, source string) bool {
+	for k := range r.claims[host] {
+		if k.Source == source {
+			return true
+		}
+	}
+	return false
+}
+
+// signature is a hostname decision in comparable form.
+func (st *hostState) signature() (string, []byte) {
 	spec, _ := json.Marshal(st.spec)
+	return fmt.Sprintf("%s|%s|%s|%d|%s", st.winner.Source, st.winner.Container, st.state, st.due.UnixNano(), spec), spec
+}
+
+func (r *registryState) persistHost(host string, st *hostState, now time.Time) {
+	sig, spec := st.signature()
+	if sig == st.sig {
+		return
+	}
+	st.sig = sig
+	r.changed = true
 	r.writes = append(r.writes, storeWrite{putHost: &store.HostnameState{
 		Hostname: host, WinnerSource: st.winner.Source, WinnerContainer: st.winner.Container,
 		State: st.state, DueAt: st.due, Spec: spec, UpdatedAt: now,
