@@ -83,20 +83,20 @@ type registryEmit struct{}
 const emitWindow = 50 * time.Millisecond
 
 type registryActor struct {
-	cfg      RegistryConfig
-	state    *registryState
-	loaded   bool
-	pending  []any // messages that arrived before the store was loaded
-	subs     []*actor.PID
-	last     []byte // canonical form of the last desired state sent
-	desired  messages.DesiredState
-	version  uint64
-	tickAt   time.Time
-	started  time.Time
+	cfg     RegistryConfig
+	state   *registryState
+	loaded  bool
+	pending []any // messages that arrived before the store was loaded
+	subs    []*actor.PID
+	last    []byte // canonical form of the last desired state sent
+	desired messages.DesiredState
+	version uint64
+	tickAt  time.Time
+	started time.Time
 	// dirty is set when decisions changed since the desired state was last
 	// sent; emitting is pending while a registryEmit is scheduled.
 	dirty, emitting bool
-	settleBy time.Time
+	settleBy        time.Time
 }
 
 // NewRegistryProps builds the registry actor.

@@ -47,9 +47,9 @@ type registryState struct {
 	bySource map[string]map[string]bool
 	// changed is set when a hostname's decision changed since the last
 	// drain: only then is the desired state rebuilt.
-	changed bool
-	reported map[reportedConflict]bool        // conflicts already announced
-	tplClash map[string]bool                  // template names defined differently
+	changed  bool
+	reported map[reportedConflict]bool // conflicts already announced
+	tplClash map[string]bool           // template names defined differently
 
 	settled bool
 
