@@ -210,6 +210,22 @@ func TestRecords(t *testing.T) {
 		t.Errorf("CAA %+v", r.CAA)
 	}
 
+	// The list (decoded without the SDK) returns exactly what the creates
+	// returned: every field, the per-type data and the times included.
+	listed, err := c.ListRecords(ctx, z.ID, cfapi.RecordFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]cfapi.Record{}
+	for _, r := range listed {
+		byID[r.ID] = r
+	}
+	for typ, r := range created {
+		if !reflect.DeepEqual(byID[r.ID], r) {
+			t.Errorf("%s listed as\n%+v\ncreated as\n%+v", typ, byID[r.ID], r)
+		}
+	}
+
 	got, err := c.GetRecord(ctx, z.ID, created["A"].ID)
 	if err != nil || got.Content != "192.0.2.1" {
 		t.Fatalf("get: %+v %v", got, err)

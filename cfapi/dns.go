@@ -3,7 +3,9 @@ package cfapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cloudflare/cloudflare-go/v7/dns"
 	"github.com/cloudflare/cloudflare-go/v7/option"
@@ -30,15 +32,26 @@ func (c *Client) ListRecords(ctx context.Context, zoneID string, f RecordFilter)
 			p := recordListParams(zoneID, f)
 			p.Page.Value, p.Page.Present = float64(page), true
 			p.PerPage.Value, p.PerPage.Present = perPageRecords, true
-			res, err := c.records.List(ctx, p, opts...)
-			if err != nil {
+			// The body is decoded here, not by the SDK: its reflective
+			// decoder takes about a millisecond per record (22 s for a zone
+			// of 20,000 on the benchmark machine), plain encoding/json a
+			// few microseconds.
+			var body []byte
+			if _, err := c.records.List(ctx, p, append(opts, option.WithResponseBodyInto(&body))...); err != nil {
 				return nil, "", err
 			}
-			out := make([]Record, 0, len(res.Result))
-			for _, r := range res.Result {
-				out = append(out, fromRecordResponse(zoneID, r))
+			var env struct {
+				Result     []recordJSON    `json:"result"`
+				ResultInfo json.RawMessage `json:"result_info"`
 			}
-			return out, res.ResultInfo.JSON.RawJSON(), nil
+			if err := json.Unmarshal(body, &env); err != nil {
+				return nil, "", fmt.Errorf("decoding the record list: %w", err)
+			}
+			out := make([]Record, 0, len(env.Result))
+			for _, r := range env.Result {
+				out = append(out, r.record(zoneID))
+			}
+			return out, string(env.ResultInfo), nil
 		})
 }
 
@@ -243,21 +256,29 @@ func (c *Client) BatchRecords(ctx context.Context, zoneID string, b Batch) (Batc
 	err = c.call(ctx, op, func(ctx context.Context, opts ...option.RequestOption) error {
 		var p dns.RecordBatchParams
 		p.ZoneID.Value, p.ZoneID.Present = zoneID, true
-		res, err := c.records.Batch(ctx, p, append(opts, option.WithRequestBody(jsonContentType, body))...)
-		if err != nil {
+		var raw []byte
+		if _, err := c.records.Batch(ctx, p, append(opts, option.WithRequestBody(jsonContentType, body), option.WithResponseBodyInto(&raw))...); err != nil {
 			return err
 		}
-		conv := func(in []dns.RecordResponse) []Record {
+		var env struct {
+			Result struct {
+				Deletes, Patches, Puts, Posts []recordJSON
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return fmt.Errorf("decoding the batch result: %w", err)
+		}
+		conv := func(in []recordJSON) []Record {
 			if len(in) == 0 {
 				return nil
 			}
 			rs := make([]Record, 0, len(in))
 			for _, r := range in {
-				rs = append(rs, fromRecordResponse(zoneID, r))
+				rs = append(rs, r.record(zoneID))
 			}
 			return rs
 		}
-		out = BatchResult{Deletes: conv(res.Deletes), Patches: conv(res.Patches), Puts: conv(res.Puts), Posts: conv(res.Posts)}
+		out = BatchResult{Deletes: conv(env.Result.Deletes), Patches: conv(env.Result.Patches), Puts: conv(env.Result.Puts), Posts: conv(env.Result.Posts)}
 		return nil
 	})
 	return out, err
@@ -351,50 +372,61 @@ func patchBody(p RecordPatch, withID bool) map[string]any {
 	return m
 }
 
-// fromRecordResponse converts the SDK's record into ours.
+// fromRecordResponse converts the SDK's record into ours, from the
+// record's raw JSON: the SDK decodes records through a per-type union that
+// drops priority, data and tags on the way.
 func fromRecordResponse(zoneID string, r dns.RecordResponse) Record {
-	out := Record{
-		ID:         r.ID,
-		ZoneID:     zoneID,
-		Name:       r.Name,
-		Type:       string(r.Type),
-		Content:    r.Content,
-		TTL:        int(r.TTL),
-		Proxied:    r.Proxied,
-		Proxiable:  r.Proxiable,
-		Comment:    r.Comment,
-		CreatedOn:  r.CreatedOn,
-		ModifiedOn: r.ModifiedOn,
+	var rj recordJSON
+	if raw := r.JSON.RawJSON(); raw != "" && json.Unmarshal([]byte(raw), &rj) == nil {
+		return rj.record(zoneID)
 	}
-	// The SDK decodes records through a per-type union that drops priority,
-	// data and tags on the way; read them from the record's raw JSON.
-	var extra struct {
-		Priority *float64        `json:"priority"`
-		Data     json.RawMessage `json:"data"`
-		Tags     []string        `json:"tags"`
+	return Record{ID: r.ID, ZoneID: zoneID, Name: r.Name, Type: string(r.Type), Content: r.Content, TTL: int(r.TTL),
+		Proxied: r.Proxied, Proxiable: r.Proxiable, Comment: r.Comment, CreatedOn: r.CreatedOn, ModifiedOn: r.ModifiedOn}
+}
+
+// recordJSON is a DNS record as the API returns it, for encoding/json.
+// Times are strings so that one odd timestamp cannot fail a whole list.
+type recordJSON struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Content    string          `json:"content"`
+	TTL        float64         `json:"ttl"`
+	Proxied    bool            `json:"proxied"`
+	Proxiable  bool            `json:"proxiable"`
+	Comment    string          `json:"comment"`
+	Priority   *float64        `json:"priority"`
+	Data       json.RawMessage `json:"data"`
+	Tags       []string        `json:"tags"`
+	CreatedOn  string          `json:"created_on"`
+	ModifiedOn string          `json:"modified_on"`
+}
+
+func (r recordJSON) record(zoneID string) Record {
+	out := Record{ID: r.ID, ZoneID: zoneID, Name: r.Name, Type: r.Type, Content: r.Content, TTL: int(r.TTL),
+		Proxied: r.Proxied, Proxiable: r.Proxiable, Comment: r.Comment}
+	out.CreatedOn, _ = time.Parse(time.RFC3339Nano, r.CreatedOn)
+	out.ModifiedOn, _ = time.Parse(time.RFC3339Nano, r.ModifiedOn)
+	if r.Priority != nil {
+		p := int(*r.Priority)
+		out.Priority = &p
 	}
-	if raw := r.JSON.RawJSON(); raw != "" && json.Unmarshal([]byte(raw), &extra) == nil {
-		if extra.Priority != nil {
-			p := int(*extra.Priority)
-			out.Priority = &p
-		}
-		if len(extra.Data) > 0 && string(extra.Data) != "null" {
-			switch out.Type {
-			case "SRV":
-				var d SRVData
-				if json.Unmarshal(extra.Data, &d) == nil {
-					out.SRV = &d
-				}
-			case "CAA":
-				var d CAAData
-				if json.Unmarshal(extra.Data, &d) == nil {
-					out.CAA = &d
-				}
+	if len(r.Data) > 0 && string(r.Data) != "null" {
+		switch out.Type {
+		case "SRV":
+			var d SRVData
+			if json.Unmarshal(r.Data, &d) == nil {
+				out.SRV = &d
+			}
+		case "CAA":
+			var d CAAData
+			if json.Unmarshal(r.Data, &d) == nil {
+				out.CAA = &d
 			}
 		}
-		if len(extra.Tags) > 0 {
-			out.Tags = extra.Tags
-		}
+	}
+	if len(r.Tags) > 0 {
+		out.Tags = r.Tags
 	}
 	return out
 }
