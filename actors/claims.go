@@ -416,6 +416,7 @@ type claimant struct {
 	spec       hostSpec  // nil-empty when loaded from the store and not yet reported
 	known      bool      // spec came from a report in this run
 	missing    time.Time // zero while present; else when it was first found absent
+	mark       uint64    // the registry's epoch of the last rebuild that saw this claim
 }
 
 // before orders claimants for the hostname: first registration wins; exact

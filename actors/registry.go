@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,11 +77,21 @@ type registryTick struct{}
 type registrySettleTimeout struct{}
 type registryEmit struct{}
 
-// emitWindow coalesces desired-state rebuilds: with thousands of hostnames
-// a rebuild costs tens of milliseconds, and a fleet of agents reconnecting
-// sends many sets in a row; they are decided one by one but sent on once
-// per window.
-const emitWindow = 50 * time.Millisecond
+// emitWindow coalesces desired-state rebuilds: a change after a quiet
+// window goes out at once, later ones are gathered for one emission per
+// window. The window grows with the cost of an emission (emitCostFactor ×
+// the last one, which rebuilds and encodes the whole desired state) so a
+// 20,000-hostname fleet's connect wave spends at most a fifth of the
+// registry's time emitting; small setups keep the 50 ms.
+const (
+	emitWindow     = 50 * time.Millisecond
+	emitCostFactor = 4
+)
+
+// window is the current emission window.
+func (a *registryActor) window() time.Duration {
+	return max(emitWindow, emitCostFactor*a.emitCost)
+}
 
 type registryActor struct {
 	cfg     RegistryConfig
@@ -88,11 +99,15 @@ type registryActor struct {
 	loaded  bool
 	pending []any // messages that arrived before the store was loaded
 	subs    []*actor.PID
-	last    []byte // canonical form of the last desired state sent
+	last    *[sha256.Size]byte // digest of the canonical form of the last desired state sent
 	desired messages.DesiredState
 	version uint64
 	tickAt  time.Time
 	started time.Time
+	// emitCost is how long the last emission's rebuild and encoding took.
+	emitCost time.Duration
+	// recheckDue asks flush to look for the next grace end after a tick.
+	recheckDue bool
 	// dirty is set when decisions changed since the desired state was last
 	// sent; emitting is pending while a registryEmit is scheduled.
 	dirty, emitting bool
@@ -171,7 +186,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		// keep the window open while changes keep coming.
 		if a.dirty {
 			a.emit(ctx)
-			a.after(ctx, emitWindow, registryEmit{})
+			a.after(ctx, a.window(), registryEmit{})
 		} else {
 			a.emitting = false
 		}
@@ -197,7 +212,7 @@ func (a *registryActor) handle(ctx actor.Context, msg any) {
 	case PublicIPsChanged:
 		a.state.setPublicIPs(m.Source, m.IPs, now)
 	case registryTick:
-		a.tickAt = time.Time{}
+		a.tickAt, a.recheckDue = time.Time{}, true
 		a.state.tick(now)
 	case registrySettleTimeout:
 		if !a.state.settled {
@@ -237,7 +252,8 @@ func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
 // desired state if it changed.
 func (a *registryActor) flush(ctx actor.Context) {
 	writes, events := a.state.drain()
-	if a.state.takeChanged() {
+	changed := a.state.takeChanged()
+	if changed {
 		a.dirty = true
 	}
 	if len(writes) > 0 {
@@ -257,8 +273,14 @@ func (a *registryActor) flush(ctx actor.Context) {
 		// changes within the next window are gathered into one emission.
 		a.emit(ctx)
 		a.emitting = true
-		a.after(ctx, emitWindow, registryEmit{})
+		a.after(ctx, a.window(), registryEmit{})
 	}
+	// The next grace end moves only when a decision changed something or
+	// a tick ran (nextDue walks every hostname).
+	if !changed && !a.recheckDue {
+		return
+	}
+	a.recheckDue = false
 	if due := a.state.nextDue(); !due.IsZero() && (a.tickAt.IsZero() || due.Before(a.tickAt)) {
 		a.tickAt = due
 		a.after(ctx, time.Until(due), registryTick{})
@@ -268,14 +290,17 @@ func (a *registryActor) flush(ctx actor.Context) {
 // emit rebuilds the desired state and sends it on if it changed.
 func (a *registryActor) emit(ctx actor.Context) {
 	a.dirty = false
+	began := time.Now()
 	ds := a.state.desired()
 	canon, _ := json.Marshal(ds)
-	if string(canon) == string(a.last) {
+	sum := sha256.Sum256(canon)
+	a.emitCost = time.Since(began)
+	if a.last != nil && sum == *a.last {
 		return
 	}
 	a.version++
 	ds.Version = a.version
-	a.last, a.desired = canon, ds
+	a.last, a.desired = &sum, ds
 	for _, s := range a.subs {
 		ctx.Send(s, ds)
 	}

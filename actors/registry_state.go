@@ -2,6 +2,7 @@ package actors
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -34,10 +35,15 @@ type registryState struct {
 	cfg         ClaimConfig
 	removeDelay time.Duration
 
-	sources   map[string]*sourceState
-	claims    map[string]map[claimKey]*claimant // hostname → claimants
-	hosts     map[string]*hostState
-	reports   map[claimKey]ContainerReport
+	sources map[string]*sourceState
+	claims  map[string]map[claimKey]*claimant // hostname → claimants
+	hosts   map[string]*hostState
+	// reports are the containers' latest reports, without their Hosts
+	// (the claimants hold those specs; keeping both doubled the memory).
+	reports map[claimKey]ContainerReport
+	// epoch numbers rebuilds: a claimant whose mark is not the current
+	// epoch after its source's rebuild was not in the set.
+	epoch     uint64
 	templates map[string]templateEntry // winning Access templates by name
 	ips       map[string]PublicIPs     // by source; "" = main's own
 
@@ -86,7 +92,7 @@ type hostState struct {
 	spec   hostSpec
 	// sig is the last persisted form; a decision that changes nothing is
 	// neither written nor sent on.
-	sig string
+	sig [sha256.Size]byte
 }
 
 type templateEntry struct {
@@ -212,22 +218,25 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 		}
 	}
 	seen := map[claimKey]bool{}
+	r.epoch++
 	for _, c := range set.Containers {
 		k := claimKey{set.Source, c.Name}
 		seen[k] = true
 		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
 		old, had := r.reports[k]
+		hosts := rep.Hosts
+		rep.Hosts = nil
 		r.reports[k] = rep
 		r.reportLabelErrors(old, had, rep, now)
 		templates = templates || len(rep.Templates) > 0
-		for host, spec := range rep.Hosts {
+		for host, spec := range hosts {
 			affected[host] = true
 			cl := r.claimant(host, k)
 			if cl.registered.IsZero() {
 				cl.registered = now
 				r.writes = append(r.writes, storeWrite{putClaim: &store.Claim{Hostname: host, Source: k.Source, Container: k.Container, RegisteredAt: now}})
 			}
-			cl.created, cl.spec, cl.known, cl.missing = c.Created, spec, true, time.Time{}
+			cl.created, cl.spec, cl.known, cl.missing, cl.mark = c.Created, spec, true, time.Time{}, r.epoch
 		}
 	}
 	for k := range r.reports {
@@ -241,8 +250,7 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 			if k.Source != source {
 				continue
 			}
-			_, claims := r.reports[k].Hosts[host]
-			if !claims && cl.missing.IsZero() {
+			if cl.mark != r.epoch && cl.missing.IsZero() {
 				cl.missing = now
 			}
 		}
@@ -383,9 +391,11 @@ func (r *registryState) decide(host string, now time.Time) {
 		if !frozen && win.known {
 			spec := r.withApp(host, win.spec, st.spec)
 			if !spec.equal(st.spec) {
-				st.spec = spec
 				r.event(now, "info", "updated", host, st.winner, fmt.Sprintf("%s changed its labels for %s", st.winner, host))
 			}
+			// Equal or not, hold the claimant's spec: a spec restored from
+			// the store is then not kept as a second copy.
+			st.spec = spec
 		}
 		if prev == hostLeaving {
 			r.event(now, "info", "returned", host, st.winner, fmt.Sprintf("%s is back before its grace ended; nothing is removed from %s", st.winner, host))
@@ -531,10 +541,11 @@ func (r *registryState) claimsOf(host, source string) bool {
 	return false
 }
 
-// signature is a hostname decision in comparable form.
-func (st *hostState) signature() (string, []byte) {
+// signature is a digest of a hostname decision as persisted (a digest,
+// not the row: at 20,000 hostnames the rows held as text cost 30 MB).
+func (st *hostState) signature() ([sha256.Size]byte, []byte) {
 	spec, _ := json.Marshal(st.spec)
-	return fmt.Sprintf("%s|%s|%s|%d|%s", st.winner.Source, st.winner.Container, st.state, st.due.UnixNano(), spec), spec
+	return sha256.Sum256(fmt.Appendf(nil, "%s|%s|%s|%d|%s", st.winner.Source, st.winner.Container, st.state, st.due.UnixNano(), spec)), spec
 }
 
 func (r *registryState) persistHost(host string, st *hostState, now time.Time) {

@@ -124,13 +124,14 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	a.recordOwned(ctx, a.plan.Owned)
 	var events []store.Event
 	now := time.Now()
+	owners := a.owners()
 	for _, what := range []struct {
 		kind  string
 		items []string
 	}{{"created", a.plan.Added}, {"updated", a.plan.Updated}, {"deleted", a.plan.Removed}} {
 		for _, k := range what.items {
 			host, _, _ := strings.Cut(k, " ")
-			o := a.ownerOf(host)
+			o := owners[host]
 			msg := "tunnel " + a.name + ": route " + k + " " + what.kind
 			a.log().Info(msg, "event", what.kind, "hostname", host, "source", o.Source, "container", o.Container)
 			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
@@ -142,15 +143,16 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	a.end(ctx, nil)
 }
 
-// ownerOf is the claim a desired rule of host comes from (zero for a
-// removed route: nobody claims it any more).
-func (a *tunnelActor) ownerOf(host string) messages.Owner {
+// owners maps each hostname of the desired rules to the claim its first
+// rule comes from (a removed route has none: nobody claims it any more).
+func (a *tunnelActor) owners() map[string]messages.Owner {
+	out := make(map[string]messages.Owner, len(a.desired))
 	for _, r := range a.desired {
-		if r.Hostname == host {
-			return r.Owner
+		if _, ok := out[r.Hostname]; !ok {
+			out[r.Hostname] = r.Owner
 		}
 	}
-	return messages.Owner{}
+	return out
 }
 
 // recordOwned brings the store's owned set in line with keys.

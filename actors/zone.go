@@ -216,18 +216,18 @@ func (a *zoneActor) recordEvents(ctx actor.Context, chunk cfapi.Batch) {
 	log := a.cfg.Logger.With("actor", "zone", "zone", a.zc.Zone.Name)
 	var events []store.Event
 	now := time.Now()
+	owners := make(map[string]messages.Owner, len(a.desired))
+	for _, d := range a.desired {
+		if _, ok := owners[d.Name]; !ok {
+			owners[d.Name] = d.Owner
+		}
+	}
 	take := func(lines *[]string, n int, kind string) {
 		for i := 0; i < n && len(*lines) > 0; i++ {
 			line := (*lines)[0]
 			*lines = (*lines)[1:]
 			host := hostOfChange(line)
-			var o messages.Owner
-			for _, d := range a.desired {
-				if d.Name == host {
-					o = d.Owner
-					break
-				}
-			}
+			o := owners[host]
 			msg := "DNS record " + kind + ": " + line
 			log.Info(msg, "event", kind, "hostname", host, "source", o.Source, "container", o.Container)
 			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
