@@ -79,6 +79,14 @@ fuzz: ## fuzz the label parser for FUZZTIME (default 60s)
 golden: ## rewrite the label parser's golden files from the current output
 	$(GO) test ./labels -run TestGolden -update
 
+.PHONY: bench
+bench: build ## run every benchmark at its documented size (about an hour) and rewrite their sections of docs/benchmarks.md
+	$(GO) run ./bench/cmd/lgbench -bin $(BIN) -doc docs/benchmarks.md
+
+.PHONY: bench-smoke
+bench-smoke: build ## the benchmarks at tiny sizes (about a minute, for CI): fails only on functional errors, writes no document
+	$(GO) run ./bench/cmd/lgbench -smoke -bin $(BIN) -command 'make bench-smoke'
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf bin

@@ -22,7 +22,4 @@
 //
 // compose_test.go needs no Docker and always runs: it checks every compose
 // file under deploy/compose (labels, variables, inline configuration).
-//
-// A test of a known product bug is skipped with "BUG: …"; set
-// LABELGATE_E2E_KNOWN_BUGS=1 to run it and see it fail.
 package e2e
