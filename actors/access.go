@@ -91,7 +91,7 @@ func (a *accessActor) Receive(ctx actor.Context) {
 			}
 		}
 		a.loaded++
-		if a.ready() {
+		if a.ready() && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, 0)
 		}
 	case messages.DesiredState:
@@ -99,7 +99,7 @@ func (a *accessActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.desired, a.settled, a.have = m.Apps, m.Settled, true
-		if a.loaded == 2 {
+		if a.loaded == 2 && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, a.cfg.Debounce)
 		}
 	case reconcileNow:

@@ -254,6 +254,44 @@ func TestPipelineConvergesWithFewCalls(t *testing.T) {
 	t.Logf("converged %d hostnames in %d Cloudflare calls", n, calls)
 }
 
+// Containers already running when main starts: one round of reads, not a
+// first one for the empty desired state main starts with.
+func TestPipelineColdStartReadsOnce(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.stop()
+	const n = 100
+	for i := range n {
+		p.engine.Start(fmt.Sprintf("svc%03d", i), labelsOf(
+			"labelgate.tunnel.web.hostname", fmt.Sprintf("svc%03d.example.com", i),
+			"labelgate.tunnel.web.service", fmt.Sprintf("http://svc%03d:80", i),
+		))
+	}
+	n0 := len(p.sim.Audit())
+	p.start()
+	eventually(t, 15*time.Second, "all routes and CNAMEs", func() bool {
+		return len(p.ingress()) == n+1 && len(p.records()) == n
+	})
+	time.Sleep(time.Second)
+	count := map[string]int{}
+	for _, e := range p.sim.Audit()[n0:] {
+		path := e.Path
+		switch {
+		case strings.HasSuffix(path, "/configurations"):
+			path = "tunnel config"
+		case strings.HasSuffix(path, "/access/apps"):
+			path = "access apps"
+		case strings.HasSuffix(path, "/access/policies"):
+			path = "access policies"
+		}
+		count[e.Method+" "+path]++
+	}
+	for _, k := range []string{"GET tunnel config", "GET access apps", "GET access policies", "PUT tunnel config"} {
+		if count[k] != 1 {
+			t.Errorf("%s: %d calls, want 1 (all calls: %v)", k, count[k], count)
+		}
+	}
+}
+
 func TestPipelineRestartOfMainWritesNothing(t *testing.T) {
 	p := newPipeline(t, nil)
 	p.engine.Start("web", labelsOf(

@@ -188,6 +188,13 @@ func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) u
 	return id
 }
 
+// worthReconciling reports whether a new desired state can change anything
+// in Cloudflare: before the settle point nothing may be deleted, so a
+// planner with nothing desired yet has nothing to do. Skipping that round
+// saves the reads of the empty state main starts with (the next state,
+// with the sources' claims, follows within milliseconds).
+func worthReconciling(settled bool, desired int) bool { return settled || desired > 0 }
+
 // drift schedules the periodic full reconcile.
 func (r *reconciler) drift(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root

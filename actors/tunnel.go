@@ -64,7 +64,7 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 			a.owned[ruleKey{host, path}] = true
 		}
 		a.loaded = true
-		if a.have {
+		if a.have && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, 0)
 		}
 	case messages.DesiredState:
@@ -73,7 +73,7 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.desired, a.settled, a.have = t.Rules, m.Settled, true
-		if a.loaded {
+		if a.loaded && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, a.cfg.Debounce)
 		}
 	case reconcileNow:

@@ -84,7 +84,7 @@ func (a *zoneActor) Receive(ctx actor.Context) {
 			a.stored[o.CFID] = o
 		}
 		a.loaded = true
-		if a.have {
+		if a.have && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, 0)
 		}
 	case zoneDesired:
@@ -92,7 +92,7 @@ func (a *zoneActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.desired, a.settled, a.have = m.Records, m.Settled, true
-		if a.loaded {
+		if a.loaded && worthReconciling(a.settled, len(a.desired)) {
 			a.request(ctx, a.cfg.Debounce)
 		}
 	case reconcileNow:
