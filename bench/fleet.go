@@ -74,6 +74,8 @@ type FleetPhase struct {
 
 	SteadyRSS int64   `json:"steady_rss"`
 	SteadyCPU float64 `json:"steady_cpu"` // % of one core over SteadyWindow
+	// EarlyRSS is the RSS 30 s into the steady window (when it is longer).
+	EarlyRSS int64 `json:"early_rss,omitempty"`
 }
 
 // FleetResult is a fleet run: a cold start and a restart of main.
@@ -327,7 +329,21 @@ func fleetPhase(ctx context.Context, o FleetOptions, main *Proc, gen *LoadGen, s
 	if err != nil {
 		return ph, err
 	}
-	if err := sleepCtx(ctx, o.SteadyWindow); err != nil {
+	// RSS shortly after convergence too: the heap of the busy phase is
+	// still mapped then (the Go runtime forces a GC every 2 minutes of
+	// quiet, and its scavenger returns the freed pages after that).
+	rest := o.SteadyWindow
+	if early := 30 * time.Second; rest > early {
+		if err := sleepCtx(ctx, early); err != nil {
+			return ph, err
+		}
+		e, err := ReadProc(main.Pid)
+		if err != nil {
+			return ph, err
+		}
+		ph.EarlyRSS, rest = e.RSS, rest-early
+	}
+	if err := sleepCtx(ctx, rest); err != nil {
 		return ph, err
 	}
 	b, err := ReadProc(main.Pid)

@@ -295,7 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Fleet = nil
 		for _, s := range o.fleetSizes {
 			fo := bench.FleetOptions{Bin: o.bin, WorkDir: o.out, Agents: s.agents, Containers: s.containers,
-				PhaseTimeout: o.fleetTimeout, SteadyWindow: 30 * time.Second, Progress: stdout, ProgressEvery: 15 * time.Second}
+				PhaseTimeout: o.fleetTimeout, SteadyWindow: 3 * time.Minute, Progress: stdout, ProgressEvery: 15 * time.Second}
 			if o.smoke {
 				fo.PhaseTimeout, fo.SteadyWindow = 2*time.Minute, 2*time.Second
 			}
