@@ -90,6 +90,7 @@ func RunBudget(ctx context.Context, n int, workDir string, log *slog.Logger) (Bu
 	}
 	audit := sim.Audit()
 	res.Calls = CountCalls(audit[before:])
+	// Start-up reads included: cfsim's limit counts every call of the token.
 	res.MaxWindow = maxInWindow(audit, cfsim.DefaultRateLimitWindow)
 	res.BudgetFloor = budgetFloor(res.Calls.Total)
 	return res, nil

@@ -71,7 +71,7 @@ type CallsOptions struct {
 // RunCalls converges a case from cold (empty store, empty zone, containers
 // already running when main starts) and then watches a steady state with
 // nothing changed. Every wait is a sleep on the clock, so inside a
-// testing/synctest bubble (calls_test.go) the ten simulated minutes cost a
+// testing/synctest bubble (simtime_test.go) the ten simulated minutes cost a
 // fraction of a second; cfsim is in memory (no sockets leave the bubble)
 // and is reached through the real SDK. Outside a bubble it takes the real
 // SteadyWindow.
@@ -109,7 +109,7 @@ func RunCalls(ctx context.Context, c CallsCase, o CallsOptions) (CallsResult, er
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("%s: not converged after an hour (rules %d, records %d)", c, sim.RuleCount(), sim.RecordCount())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	res.Converged = time.Since(start)
 	// Calls still in flight or debounced belong to the cold start: wait for

@@ -34,6 +34,8 @@ type ProfileOptions struct {
 type FleetProfile struct {
 	Agents, Containers int
 	Window             time.Duration
+	// Took is how long the CPU profile actually ran.
+	Took time.Duration
 	// Applied is how many hostnames main's registry held as active at the
 	// end of the window, of Agents × Containers.
 	Applied int
@@ -143,7 +145,8 @@ func ProfileFleet(ctx context.Context, o ProfileOptions) (FleetProfile, error) {
 	defer gen.Stop()
 	n := o.Agents * o.Containers
 	surface := actors.NewSurface(m.Main, m.Cfg, "lgbench")
-	end := time.Now().Add(o.Window)
+	began := time.Now()
+	end := began.Add(o.Window)
 	for time.Now().Before(end) && res.Applied < n {
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if ov, err := surface.Overview(c); err == nil {
@@ -158,6 +161,7 @@ func ProfileFleet(ctx context.Context, o ProfileOptions) (FleetProfile, error) {
 		}
 	}
 	pprof.StopCPUProfile()
+	res.Took = time.Since(began)
 	res.Rules = sim.RuleCount()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

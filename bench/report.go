@@ -134,8 +134,11 @@ func (r *Report) callsSection() Section {
 		if c.DriftRounds > 0 {
 			perRound = formatFloat(float64(c.Steady.Reads)/float64(c.DriftRounds), 1)
 		}
-		rows = append(rows, []string{c.Case.String(), itoa(c.DriftRounds), itoa(c.Steady.Reads), perRound,
-			fmt.Sprintf("%d — %s", c.Steady.Writes, verdict(c.Steady.Writes == 0))})
+		v := fmt.Sprintf("%d — %s", c.Steady.Writes, verdict(c.Steady.Writes == 0 && c.DriftRounds > 0))
+		if c.DriftRounds == 0 {
+			v += " (no drift round ran: nothing was checked)"
+		}
+		rows = append(rows, []string{c.Case.String(), itoa(c.DriftRounds), itoa(c.Steady.Reads), perRound, v})
 	}
 	b.WriteString(table([]string{"steady state after", "drift rounds", "reads", "reads per round", "writes (goal 0)"}, rows))
 	return Section{Heading: "API calls", Body: b.String()}
@@ -210,8 +213,14 @@ func (r *Report) fleetSection() Section {
 			reconv = "not reached — **missed**"
 		}
 		row("registry complete (restart: goal ≤ 30 s)", t(c.Registry, c.Registry > 0), reconv)
-		row("tunnel config written", t(c.Tunnel, c.Tunnel > 0), "already complete (nothing to write)")
-		row("DNS complete (budget tail)", t(c.DNS, c.DNS > 0), "already complete")
+		restartDone := func(d time.Duration) string {
+			if rs.Calls.Writes == 0 && rs.Converged {
+				return "already complete (0 writes after the restart)"
+			}
+			return t(d, d > 0)
+		}
+		row("tunnel config written", t(c.Tunnel, c.Tunnel > 0), restartDone(rs.Tunnel))
+		row("DNS complete (budget tail)", t(c.DNS, c.DNS > 0), restartDone(rs.DNS))
 		row("Cloudflare calls (reads / writes, 429s)", fmt.Sprintf("%d (%d / %d, %d)", c.Calls.Total, c.Calls.Reads, c.Calls.Writes, c.Calls.RateLimited),
 			fmt.Sprintf("%d (%d / %d, %d)", rs.Calls.Total, rs.Calls.Reads, rs.Calls.Writes, rs.Calls.RateLimited))
 		row("budget floor for those calls / summed token-bucket waits", secs(c.BudgetFloor)+" / "+formatFloat(c.LimiterWait, 1)+" s", secs(rs.BudgetFloor)+" / "+formatFloat(rs.LimiterWait, 1)+" s")
@@ -231,7 +240,7 @@ func (r *Report) fleetSection() Section {
 			row("main RSS 30 s after convergence", early(c), early(rs))
 		}
 		row("main RSS at steady state, after "+minutes(f.SteadyWindow)+" idle (goal ≤ 400 MiB)", steady(c), steady(rs))
-		row("main peak RSS during the phase", MB(c.PeakRSS), MB(rs.PeakRSS))
+		row("main peak RSS (the phase and its idle window)", MB(c.PeakRSS), MB(rs.PeakRSS))
 		cpu := func(p FleetPhase) string {
 			if !p.Converged {
 				return "—"
@@ -258,9 +267,9 @@ func (r *Report) fleetSection() Section {
 		b.WriteString("\n")
 	}
 	if p := r.FleetProfile; p != nil {
-		fmt.Fprintf(&b, "\nProfile: `lgbench -only profile` runs the cold start of %d × %d with main's actor tree in the harness process (the binary serves no pprof) and `runtime/pprof` on for %v; "+
+		fmt.Fprintf(&b, "\nProfile: `lgbench -only profile` runs the cold start of %d × %d with main's actor tree in the harness process (the binary serves no pprof) and `runtime/pprof` on from the first dial until every hostname was applied or %v passed (%v here); "+
 			"at its end the registry's last answer counted %d of %d hostnames active, cfsim's tunnel configuration held %d routes, and the Go heap in use was %s. Top of the CPU profile (cumulative; `go tool pprof -top -cum`), then of the in-use heap:\n\n```\n%s\n```\n\n```\n%s\n```\n",
-			p.Agents, p.Containers, p.Window, p.Applied, p.Agents*p.Containers, p.Rules, MB(int64(p.HeapInUse)), trimTop(p.CPUTop, 25), trimTop(p.HeapTop, 16))
+			p.Agents, p.Containers, p.Window, p.Took.Round(time.Second), p.Applied, p.Agents*p.Containers, p.Rules, MB(int64(p.HeapInUse)), trimTop(p.CPUTop, 25), trimTop(p.HeapTop, 16))
 	}
 	return Section{Heading: "Fleet", Body: b.String()}
 }
@@ -278,7 +287,7 @@ func (r *Report) budgetSection() Section {
 		rows = append(rows, []string{itoa(br.Containers) + " containers: " + br.Shape, br.Clock, secs(br.Converged), itoa(br.Calls.Total),
 			fmt.Sprintf("%d — %s", br.Calls.RateLimited, verdict(br.Calls.RateLimited == 0)), itoa(br.MaxWindow) + " / 1,200", secs(br.BudgetFloor), br.Calls.Breakdown()})
 	}
-	b.WriteString(table([]string{"burst", "clock", "converged after", "calls", "429s caused by main (goal 0)", "most requests in any 300 s", "bucket floor ((calls − 10) / 3 s)", "calls by endpoint"}, rows))
+	b.WriteString(table([]string{"burst", "clock", "converged after", "calls", "429s caused by main (goal 0)", "most requests in any 300 s (start-up reads included)", "bucket floor ((calls − 10) / 3 s)", "calls by endpoint"}, rows))
 	b.WriteString("\nWith batching, a burst of plain routes is a handful of calls, far inside the budget; the convergence time is the debounce plus the planners' calls. " +
 		"The Access burst cannot be batched (one application create per hostname, one call at a time), so it is paced by main's token bucket: about 3 calls/s, " +
 		"which stays under Cloudflare's 4/s average — no 429, no lockout — and the convergence time is essentially the bucket floor. It runs in simulated time " +
@@ -294,7 +303,7 @@ func (r *Report) footprintSection() Section {
 			"`labelgate hello` containers (image `%s`, built from the same binary, health check off; each with one tunnel route; `docker.filter_label` selects this run's), connected over `wss://` "+
 			"to a main process (the same binary). Measured after its set reached main (%s after its start) and %s of warm-up: `VmRSS` at the end of a %s idle window, and `utime + stime` over it "+
 			"(the window holds heartbeats every 15 s; no Docker event happens in it).\n\n", f.Containers, ImageTag, secs(f.Ready), "10 s", f.Window)
-		b.WriteString(table([]string{"process", "engine", "containers", "RSS idle (goal ≤ 20 MiB)", "of which anonymous / file-backed", "peak RSS", "CPU idle", "CPU to start and report"}, [][]string{{
+		b.WriteString(table([]string{"process", "engine", "containers", "RSS idle (goal ≤ 20 MiB)", "of which anonymous / file-backed", "peak RSS", "CPU idle", "CPU from start to the end of the warm-up"}, [][]string{{
 			"labelgate agent", f.Engine, itoa(f.Containers), fmt.Sprintf("%s — %s", MB(f.RSS), verdict(f.RSS <= GoalAgentRSS)), MB(f.RSSAnon) + " / " + MB(f.RSSFile), MB(f.PeakRSS),
 			formatFloat(f.CPU, 2) + " % of a core", secs(f.StartCPU)}, {
 			"`labelgate hello` (one of the 50; same binary, an idle HTTP server)", "—", "—", MB(f.Hello.RSS), MB(f.Hello.RSSAnon) + " / " + MB(f.Hello.RSSFile), "—", "—", "—"}}))
