@@ -1,24 +1,18 @@
 package bench
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/labelgate/labelgate/deploy/imagebuild"
 )
 
 // DockerEndpoint is the engine the real-Docker scenarios use.
@@ -142,52 +136,5 @@ func (e *DockerEnv) Pid(ctx context.Context, id string) (int, error) {
 // BuildImage builds ImageTag from the labelgate binary at bin and
 // deploy/Dockerfile under root (the module root), as `make image` does.
 func (e *DockerEnv) BuildImage(ctx context.Context, root, bin string) error {
-	binary, err := os.ReadFile(bin)
-	if err != nil {
-		return fmt.Errorf("reading the binary: %w", err)
-	}
-	dockerfile, err := os.ReadFile(filepath.Join(root, "deploy", "Dockerfile"))
-	if err != nil {
-		return fmt.Errorf("reading the Dockerfile: %w", err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(h *tar.Header, data []byte) error {
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	if err := errors.Join(
-		add(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))}, dockerfile),
-		add(&tar.Header{Name: "labelgate", Mode: 0o755, Size: int64(len(binary))}, binary),
-		add(&tar.Header{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o755}, nil),
-		add(&tar.Header{Name: "app/config/", Typeflag: tar.TypeDir, Mode: 0o755}, nil),
-		tw.Close(),
-	); err != nil {
-		return fmt.Errorf("writing the build context: %w", err)
-	}
-	res, err := e.Docker.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{ImageTag}, Remove: true, ForceRemove: true})
-	if err != nil {
-		return fmt.Errorf("building %s: %w", ImageTag, err)
-	}
-	defer res.Body.Close()
-	var log strings.Builder
-	dec := json.NewDecoder(res.Body)
-	for {
-		var m struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("reading the build output: %w", err)
-		}
-		if m.Error != "" {
-			return fmt.Errorf("building %s: %s\n%s", ImageTag, m.Error, log.String())
-		}
-		log.WriteString(m.Stream)
-	}
+	return imagebuild.Build(ctx, e.Docker, root, bin, ImageTag)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/cfapi/cfsim"
+	"github.com/labelgate/labelgate/deploy/imagebuild"
 )
 
 // TestComposeDemo runs deploy/compose/demo.yaml as `make demo-compose` does
@@ -25,7 +26,7 @@ func TestComposeDemo(t *testing.T) {
 	env := Setup(t)
 	t.Parallel()
 	compose := composeCommand(t)
-	root, err := moduleRoot()
+	root, err := imagebuild.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -15,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +19,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/labelgate/labelgate/deploy/imagebuild"
 )
 
 // EnvVar switches the real-engine tests on.
@@ -277,7 +275,7 @@ func (e *Env) Image() string {
 func buildImage(dc *client.Client) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	root, err := moduleRoot()
+	root, err := imagebuild.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -293,70 +291,10 @@ func buildImage(dc *client.Client) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	binary, err := os.ReadFile(bin)
-	if err != nil {
+	if err := imagebuild.Build(ctx, dc, root, bin, ImageTag); err != nil {
 		return "", err
-	}
-	dockerfile, err := os.ReadFile(filepath.Join(root, "deploy", "Dockerfile"))
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(h *tar.Header, data []byte) error {
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	for _, err := range []error{
-		add(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))}, dockerfile),
-		add(&tar.Header{Name: "labelgate", Mode: 0o755, Size: int64(len(binary))}, binary),
-		add(&tar.Header{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o755}, nil),
-		add(&tar.Header{Name: "app/config/", Typeflag: tar.TypeDir, Mode: 0o755}, nil),
-		tw.Close(),
-	} {
-		if err != nil {
-			return "", fmt.Errorf("writing the build context: %w", err)
-		}
-	}
-	res, err := dc.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{ImageTag}, Remove: true, ForceRemove: true})
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var log strings.Builder
-	dec := json.NewDecoder(res.Body)
-	for {
-		var m struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return "", fmt.Errorf("reading the build output: %w", err)
-		}
-		if m.Error != "" {
-			return "", fmt.Errorf("%s\n%s", m.Error, log.String())
-		}
-		log.WriteString(m.Stream)
 	}
 	return ImageTag, nil
-}
-
-// moduleRoot finds the repository root (the directory holding go.mod).
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the module")
-	}
-	return filepath.Dir(mod), nil
 }
 
 // Eventually polls cond until it holds or within passes.

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/bench"
+	"github.com/labelgate/labelgate/deploy/imagebuild"
 )
 
 const intro = `# Benchmarks
@@ -121,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.fleetSizes, o.samples = []size{{5, 4}}, 5
 		delete(o.only, "profile")
 	}
-	root, err := moduleRoot()
+	root, err := imagebuild.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -407,17 +408,4 @@ func simtime(ctx context.Context, root string, o options, rep *bench.Report, std
 	}
 	rep.BudgetAccess = &ba
 	return nil
-}
-
-// moduleRoot is the directory of go.mod.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("lgbench must run inside the labelgate module")
-	}
-	return filepath.Dir(mod), nil
 }
