@@ -57,7 +57,7 @@ func StartAgent(cfg config.Config, deps AgentDeps) (*Main, error) {
 		if selfSigned {
 			log.Info("serving a self-signed certificate to wss:// mains (no connect.tls.cert); main is authenticated by the token proof bound to the TLS session")
 		}
-		lc.Inbound, lc.Listen, lc.TLS, lc.RequireTLS = true, cn.Listen, tlsCfg, cn.TLS.Cert != ""
+		lc.Inbound, lc.Listen, lc.TLS, lc.RequireTLS = true, cn.Listen, tlsCfg, cn.TLS.Cert != "" || cn.RequireTLS
 	} else {
 		lc.Dial = bridge.DialConfig{URL: cn.Endpoint, Role: bridge.RoleAgent, Key: key, Options: opts,
 			TLS: bridge.ClientTLS{CAFile: cn.TLS.CA, CertFile: cn.TLS.Cert, KeyFile: cn.TLS.Key, Insecure: cn.TLS.Insecure}}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -50,6 +48,9 @@ type LinkStatus struct {
 	Sent        uint64 // the last snapshot version sent
 	Docker      bool
 	DockerError string
+	// ListenerError says why the inbound listener cannot accept
+	// connections now (empty while it can, and in outbound mode).
+	ListenerError string
 }
 
 type (
@@ -79,7 +80,10 @@ type agentLinkActor struct {
 	status LinkStatus
 	cancel context.CancelFunc
 	done   chan struct{}
-	log    *slog.Logger
+	// listener and stopListener serve main in inbound mode.
+	listener     *bridge.Listener
+	stopListener func()
+	log          *slog.Logger
 }
 
 // NewAgentLinkProps builds the agent's link to main.
@@ -97,19 +101,24 @@ func (a *agentLinkActor) Receive(ctx actor.Context) {
 		if a.cfg.Inbound {
 			a.status.Mode = "inbound"
 		}
-		c, cancel := context.WithCancel(context.Background())
-		a.cancel, a.done = cancel, make(chan struct{})
 		if a.cfg.Inbound {
-			a.listen(ctx, c)
+			a.listen(ctx)
 		} else {
+			c, cancel := context.WithCancel(context.Background())
+			a.cancel, a.done = cancel, make(chan struct{})
 			a.dialLoop(ctx, c)
 		}
 	case *actor.Stopping, *actor.Restarting:
 		if a.conn != nil {
 			a.conn.Close(bridge.CodeGoingAway, "the agent is stopping")
 		}
-		a.cancel()
-		<-a.done
+		if a.cancel != nil {
+			a.cancel()
+			<-a.done
+		}
+		if a.stopListener != nil {
+			a.stopListener()
+		}
 	case linkOffer:
 		if a.conn != nil {
 			ctx.Respond(&bridge.CloseError{Code: bridge.CodeBusy, Reason: "another main is connected"})
@@ -158,7 +167,13 @@ func (a *agentLinkActor) Receive(ctx actor.Context) {
 	case linkDied:
 		panic(m.err)
 	case QueryLink:
-		ctx.Respond(a.status)
+		st := a.status
+		if a.listener != nil {
+			if err := a.listener.Health(); err != nil {
+				st.ListenerError = err.Error()
+			}
+		}
+		ctx.Respond(st)
 	}
 }
 
@@ -200,7 +215,9 @@ func (a *agentLinkActor) sendAnnounce() {
 	if a.docker.LastError != nil && !a.docker.Connected {
 		ds.LastError = a.docker.LastError.Error()
 	}
-	a.send(bridge.Announce{Hostname: a.cfg.Hostname, AgentVersion: a.cfg.Version, DefaultTunnel: a.cfg.DefaultTunnel, Docker: ds})
+	// Cut to main's caps: a long Docker error must not get the announce
+	// refused.
+	a.send(bridge.TruncateAnnounce(bridge.Announce{Hostname: a.cfg.Hostname, AgentVersion: a.cfg.Version, DefaultTunnel: a.cfg.DefaultTunnel, Docker: ds}))
 }
 
 // sendSnapshot sends the last full set, if the agent has listed Docker yet.
@@ -247,10 +264,11 @@ func (a *agentLinkActor) dialLoop(ctx actor.Context, c context.Context) {
 }
 
 // listen serves the bridge for main (inbound mode): one main at a time.
-func (a *agentLinkActor) listen(ctx actor.Context, c context.Context) {
+func (a *agentLinkActor) listen(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	l, err := bridge.NewListener(bridge.ListenConfig{
 		Role: bridge.RoleAgent, Keys: bridge.Keys{a.cfg.Key}, Options: a.cfg.Options,
+		TLS: a.cfg.TLS, RequireTLS: a.cfg.RequireTLS,
 		Accept: func(conn *bridge.Conn) error {
 			res, err := root.RequestFuture(self, linkOffer{conn}, 5*time.Second).Result()
 			if err != nil {
@@ -265,16 +283,12 @@ func (a *agentLinkActor) listen(ctx actor.Context, c context.Context) {
 	if err != nil {
 		panic(err)
 	}
-	ln, err := net.Listen("tcp", a.cfg.Listen)
+	stop, addr, err := l.Start(a.cfg.Listen, func(err error) {
+		root.Send(self, linkDied{fmt.Errorf("the listener for main stopped: %w", err)})
+	})
 	if err != nil {
-		panic(fmt.Errorf("listening for main on %s: %w", a.cfg.Listen, err))
+		panic(fmt.Errorf("listening for main: %w", err))
 	}
-	a.log.Info("listening for main", "addr", ln.Addr().String(), "tls_required", a.cfg.RequireTLS)
-	go func() {
-		defer close(a.done)
-		err := l.Serve(c, bridge.SniffTLS(ln, a.cfg.TLS, a.cfg.RequireTLS), nil)
-		if c.Err() == nil && !errors.Is(err, http.ErrServerClosed) {
-			root.Send(self, linkDied{fmt.Errorf("the listener for main stopped: %w", err)})
-		}
-	}()
+	a.listener, a.stopListener = l, stop
+	a.log.Info("listening for main", "addr", addr.String(), "tls_required", a.cfg.RequireTLS)
 }

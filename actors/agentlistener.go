@@ -1,13 +1,9 @@
 package actors
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -22,26 +18,42 @@ type AgentListenerConfig struct {
 	// the agent.
 	Keys bridge.Keyring
 	// TLS is the server's TLS configuration; RequireTLS refuses plaintext
-	// (a certificate was configured), else both ws:// and wss:// dialers
-	// are served on the one port.
+	// (a certificate was configured, or agent.require_tls), else both ws://
+	// and wss:// dialers are served on the one port.
 	TLS        *tls.Config
 	RequireTLS bool
-	Options    bridge.Options
-	Registry   *actor.PID
-	Agents     *actor.PID
-	Logger     *slog.Logger
+	// TLSRequiredFor names the agents that must connect over TLS
+	// (agent.agents.<name>.require_tls): a plaintext connection of theirs
+	// is refused after its handshake.
+	TLSRequiredFor map[string]bool
+	// MaxPending and MaxPendingPerAddress cap connections still in their
+	// handshake (bridge.ListenConfig).
+	MaxPending, MaxPendingPerAddress int
+	Options                          bridge.Options
+	Registry                         *actor.PID
+	Agents                           *actor.PID
+	Logger                           *slog.Logger
 }
+
+// QueryListenerHealth asks a listener actor whether it accepts connections;
+// the reply is ListenerHealth.
+type QueryListenerHealth struct{}
+
+// ListenerHealth is a listener's answer: Err is nil while it accepts.
+type ListenerHealth struct{ Err error }
 
 type acceptedConn struct{ conn *bridge.Conn }
 type listenerStopped struct{ err error }
 
 // agentListenerActor serves the bridge on the agent port and runs one
 // agentsession child per authenticated connection. A failing session is
-// stopped (the agent reconnects) and touches no other.
+// stopped (the agent reconnects) and touches no other. The bridge listener
+// keeps accepting through temporary accept errors; its health is what
+// QueryListenerHealth reports.
 type agentListenerActor struct {
-	cfg    AgentListenerConfig
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg  AgentListenerConfig
+	l    *bridge.Listener
+	stop func()
 }
 
 // NewAgentListenerProps builds main's agent listener.
@@ -58,7 +70,15 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		l, err := bridge.NewListener(bridge.ListenConfig{
 			Role: bridge.RoleMain, Keys: a.cfg.Keys, Options: a.cfg.Options,
+			TLS: a.cfg.TLS, RequireTLS: a.cfg.RequireTLS,
+			MaxPending: a.cfg.MaxPending, MaxPendingPerAddress: a.cfg.MaxPendingPerAddress,
 			Accept: func(c *bridge.Conn) error {
+				// Runs on the connection's HTTP goroutine and reads only
+				// the immutable configuration.
+				if p := c.Peer(); a.cfg.TLSRequiredFor[p.Name] && p.Mode == bridge.ModePlaintext {
+					return &bridge.CloseError{Code: bridge.CodeRefused,
+						Reason: "this agent must connect with wss:// (require_tls is set for it on main)"}
+				}
 				root.Send(self, acceptedConn{c})
 				return nil
 			},
@@ -66,29 +86,26 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 		if err != nil {
 			panic(err)
 		}
-		ln, err := net.Listen("tcp", a.cfg.Addr)
+		stop, addr, err := l.Start(a.cfg.Addr, func(err error) { root.Send(self, listenerStopped{err}) })
 		if err != nil {
-			panic(fmt.Errorf("listening for agents on %s: %w", a.cfg.Addr, err))
+			panic(fmt.Errorf("listening for agents: %w", err))
 		}
-		c, cancel := context.WithCancel(context.Background())
-		a.cancel, a.done = cancel, make(chan struct{})
-		a.cfg.Logger.Info("listening for agents", "addr", ln.Addr().String(), "tls_required", a.cfg.RequireTLS)
-		go func() {
-			defer close(a.done)
-			err := l.Serve(c, bridge.SniffTLS(ln, a.cfg.TLS, a.cfg.RequireTLS), nil)
-			if c.Err() == nil && !errors.Is(err, http.ErrServerClosed) {
-				root.Send(self, listenerStopped{err})
-			}
-		}()
+		a.l, a.stop = l, stop
+		a.cfg.Logger.Info("listening for agents", "addr", addr.String(), "tls_required", a.cfg.RequireTLS)
 	case acceptedConn:
 		props := NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger})
 		ctx.Spawn(props)
+	case QueryListenerHealth:
+		var err error
+		if a.l != nil {
+			err = a.l.Health()
+		}
+		ctx.Respond(ListenerHealth{Err: err})
 	case listenerStopped:
 		panic(fmt.Errorf("the agent listener stopped: %w", m.err))
 	case *actor.Stopping, *actor.Restarting:
-		if a.cancel != nil {
-			a.cancel()
-			<-a.done
+		if a.stop != nil {
+			a.stop()
 		}
 	}
 }

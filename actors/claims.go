@@ -37,10 +37,12 @@ type ClaimConfig struct {
 	Scopes map[string]Scope
 }
 
-// Scope restricts an agent: hostname glob patterns (`*.lab.example.com`) and
-// tunnel names. An empty list does not restrict.
+// Scope restricts an agent: hostname glob patterns (`*.lab.example.com`),
+// DNS zones and tunnel names. An empty list does not restrict; a hostname
+// must pass every list that is set.
 type Scope struct {
 	Hostnames []string
+	Zones     []string
 	Tunnels   []string
 }
 
@@ -171,8 +173,8 @@ func buildClaims(source string, c messages.Container, cfg ClaimConfig, ips Publi
 			fail(labels.KindTunnel, t.Service, "tunnel", "%s", why)
 			continue
 		}
-		if scoped && !scope.allowsHost(t.Hostname) {
-			fail(labels.KindTunnel, t.Service, "hostname", "hostname %s is outside this agent's allowed hostnames (%s); main refuses it", t.Hostname, strings.Join(scope.Hostnames, ", "))
+		if why := scope.refuses(t.Hostname); scoped && why != "" {
+			fail(labels.KindTunnel, t.Service, "hostname", "%s", why)
 			continue
 		}
 		if scoped && len(scope.Tunnels) > 0 && !slices.Contains(scope.Tunnels, name) {
@@ -231,8 +233,8 @@ func buildClaims(source string, c messages.Container, cfg ClaimConfig, ips Publi
 	}
 
 	for _, d := range res.DNS {
-		if scoped && !scope.allowsHost(d.Hostname) {
-			fail(labels.KindDNS, d.Service, "hostname", "hostname %s is outside this agent's allowed hostnames (%s); main refuses it", d.Hostname, strings.Join(scope.Hostnames, ", "))
+		if why := scope.refuses(d.Hostname); scoped && why != "" {
+			fail(labels.KindDNS, d.Service, "hostname", "%s", why)
 			continue
 		}
 		spec, exists := rep.Hosts[d.Hostname]
@@ -286,16 +288,21 @@ func assignTunnel(source, label string, cfg ClaimConfig) (string, string) {
 	return name, ""
 }
 
-func (s Scope) allowsHost(host string) bool {
-	if len(s.Hostnames) == 0 {
-		return true
+// refuses says why host is outside the scope, "" when it is inside.
+func (s Scope) refuses(host string) string {
+	if len(s.Hostnames) > 0 && !slices.ContainsFunc(s.Hostnames, func(p string) bool { return hostMatches(p, host) }) {
+		return fmt.Sprintf("hostname %s is outside this agent's allowed hostnames (%s); main refuses it", host, strings.Join(s.Hostnames, ", "))
 	}
-	for _, p := range s.Hostnames {
-		if hostMatches(p, host) {
-			return true
-		}
+	if len(s.Zones) > 0 && !slices.ContainsFunc(s.Zones, func(z string) bool { return inZone(host, z) }) {
+		return fmt.Sprintf("hostname %s is outside this agent's allowed zones (%s); main refuses it", host, strings.Join(s.Zones, ", "))
 	}
-	return false
+	return ""
+}
+
+// inZone reports whether host is zone or a name below it.
+func inZone(host, zone string) bool {
+	zone = strings.TrimSuffix(strings.ToLower(zone), ".")
+	return host == zone || strings.HasSuffix(host, "."+zone)
 }
 
 // hostMatches matches a hostname against a scope pattern: an exact name, or

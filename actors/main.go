@@ -184,8 +184,8 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 		if a.DefaultTunnel != "" {
 			agentDefaults[src] = a.DefaultTunnel
 		}
-		if len(a.AllowedHostnames)+len(a.AllowedTunnels) > 0 {
-			scopes[src] = Scope{Hostnames: a.AllowedHostnames, Tunnels: a.AllowedTunnels}
+		if len(a.AllowedHostnames)+len(a.AllowedTunnels)+len(a.AllowedZones) > 0 {
+			scopes[src] = Scope{Hostnames: a.AllowedHostnames, Zones: a.AllowedZones, Tunnels: a.AllowedTunnels}
 		}
 	}
 	var ignore []string
@@ -317,9 +317,16 @@ func agentConnectionSpecs(cfg config.Config, log *slog.Logger) ([]ChildSpec, err
 		log.Info("the agent listener serves a self-signed certificate to wss:// agents (no agent.tls.cert); they are authenticated by the token proof bound to the TLS session, or pin the certificate with connect.tls.ca",
 			"certificate", bridge.PublicCertFile(selfFile))
 	}
-	require := cfg.Agent.TLS.Cert != "" || cfg.Agent.TLS.ClientCA != ""
+	require := cfg.Agent.TLS.Cert != "" || cfg.Agent.TLS.ClientCA != "" || cfg.Agent.RequireTLS
+	tlsFor := map[string]bool{}
+	for name, a := range cfg.Agent.Agents {
+		if a.RequireTLS {
+			tlsFor[name] = true
+		}
+	}
 	specs = append([]ChildSpec{{Name: ChildListener, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewAgentListenerProps(AgentListenerConfig{Addr: cfg.Agent.Listen, Keys: keys, TLS: tlsCfg, RequireTLS: require,
+			TLSRequiredFor: tlsFor, MaxPending: cfg.Agent.MaxPendingHandshakes, MaxPendingPerAddress: cfg.Agent.MaxPendingHandshakesPerAddress,
 			Options: opts, Registry: pids[ChildRegistry], Agents: pids[ChildAgents], Logger: log})
 	}}}, specs...)
 	return specs, nil

@@ -592,6 +592,14 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	if rep, err := s.registry(ctx); err == nil {
 		h.Settled = rep.Settled
 	}
+	if pid := s.m.Children[ChildListener]; pid != nil {
+		h.AgentListener = true
+		if res, err := s.ask(ctx, pid, QueryListenerHealth{}); err != nil {
+			h.AgentListenerError = err.Error()
+		} else if e := res.(ListenerHealth).Err; e != nil {
+			h.AgentListenerError = e.Error()
+		}
+	}
 	return h
 }
 

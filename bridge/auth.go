@@ -50,19 +50,21 @@ var (
 )
 
 const (
-	labelDialer   = "labelgate/1 dialer"
-	labelListener = "labelgate/1 listener"
+	labelDialer   = "labelgate/2 dialer"
+	labelListener = "labelgate/2 listener"
 	ekmLabel      = "EXPORTER-labelgate-bridge"
 	ekmSize       = 32
 )
 
-// proof is HMAC-SHA256(token, label ‖ role ‖ nonceD ‖ nonceL ‖ ekm) where
-// every field is prefixed by its 4-byte big-endian length, so no two
-// different inputs share an encoding. role is always the dialer's; ekm is
-// empty when the proof is not channel-bound.
-func proof(token []byte, label string, role Role, nonceD, nonceL, ekm []byte) []byte {
+// proof is HMAC-SHA256(token, label ‖ role ‖ nonceD ‖ nonceL ‖ binding ‖
+// ekm) where every field is prefixed by its 4-byte big-endian length, so no
+// two different inputs share an encoding. role is always the dialer's;
+// binding is what the listener announced in its challenge, so a relay that
+// rewrites it makes the proofs differ; ekm is empty when the proof is not
+// channel-bound.
+func proof(token []byte, label string, role Role, nonceD, nonceL []byte, binding Binding, ekm []byte) []byte {
 	m := hmac.New(sha256.New, token)
-	for _, field := range [][]byte{[]byte(label), []byte(role), nonceD, nonceL, ekm} {
+	for _, field := range [][]byte{[]byte(label), []byte(role), nonceD, nonceL, []byte(binding), ekm} {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(field)))
 		m.Write(n[:])
@@ -93,10 +95,17 @@ func keyingMaterial(cs *tls.ConnectionState) ([]byte, error) {
 // handshake runs fn with the socket's deadlines set to the handshake's and
 // ctx able to abort it. The handshake is the only user of the socket until
 // it returns, so it reads and writes directly.
-func (c *Conn) handshake(ctx context.Context, fn func(deadline time.Time) error) error {
+//
+// notAfter, when not zero, is an earlier end fixed before the call (a
+// listener's deadline counted from the TCP accept). It bounds the socket's
+// deadlines only, so the handshake still ends with its 4004 close frame.
+func (c *Conn) handshake(ctx context.Context, notAfter time.Time, fn func(deadline time.Time) error) error {
 	deadline := time.Now().Add(c.opts.HandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
+	}
+	if !notAfter.IsZero() && notAfter.Before(deadline) {
+		deadline = notAfter
 	}
 	c.ws.NetConn().SetReadDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.ws.NetConn().Close() })
@@ -167,11 +176,13 @@ func (c *Conn) readHandshake(want Type) (Body, error) {
 // dialerHandshake authenticates both ends from the dialing side. ekm is the
 // TLS keying material (nil on ws://); requireBinding refuses a listener that
 // does not bind its proof to the TLS session, which is what authenticates a
-// listener whose certificate was not verified. It reports whether the proofs
-// were channel-bound.
+// listener whose certificate was not verified (token-bound and insecure
+// modes: without it, a relay that ends this side's TLS could forward the
+// handshake in clear and read or change everything after it). It reports
+// whether the proofs were channel-bound.
 func (c *Conn) dialerHandshake(key Key, ekm []byte, requireBinding bool, deadline time.Time) (bool, error) {
 	nonceD := newNonce()
-	if err := c.writeBody(Hello{Proto: ProtocolVersion, Role: c.local, Nonce: nonceD}, deadline); err != nil {
+	if err := c.writeBody(Hello{Proto: HandshakeVersion, Role: c.local, Nonce: nonceD}, deadline); err != nil {
 		return false, fmt.Errorf("sending hello: %w", err)
 	}
 	body, err := c.readHandshake(TypeChallenge)
@@ -191,12 +202,12 @@ func (c *Conn) dialerHandshake(key Key, ekm []byte, requireBinding bool, deadlin
 			ErrUnbound)
 	case ch.Binding == BindingNone && ekm != nil && requireBinding:
 		return false, c.refuse(CodeListenerProof,
-			fmt.Sprintf("cannot authenticate the %s: certificate not verified and proof not bound to this TLS session", peer),
+			fmt.Sprintf("cannot authenticate the %s: certificate not verified and proof not bound to this TLS session (a TLS-terminating relay in between?)", peer),
 			ErrUnbound)
 	case ch.Binding == BindingNone:
 		ekm = nil // TLS ends before the listener (a reverse proxy); the certificate vouches for it
 	}
-	proofD := proof(key.Token, labelDialer, c.local, nonceD, ch.Nonce, ekm)
+	proofD := proof(key.Token, labelDialer, c.local, nonceD, ch.Nonce, ch.Binding, ekm)
 	if err := c.writeBody(Auth{Proof: proofD}, deadline); err != nil {
 		return false, fmt.Errorf("sending auth: %w", err)
 	}
@@ -204,7 +215,7 @@ func (c *Conn) dialerHandshake(key Key, ekm []byte, requireBinding bool, deadlin
 	if err != nil {
 		return false, err
 	}
-	want := proof(key.Token, labelListener, c.local, nonceD, ch.Nonce, ekm)
+	want := proof(key.Token, labelListener, c.local, nonceD, ch.Nonce, ch.Binding, ekm)
 	if !hmac.Equal(body.(Welcome).Proof, want) {
 		return false, c.refuse(CodeListenerProof,
 			fmt.Sprintf("the listener is not the expected %s: its proof does not match the token (an impostor?)", peer),
@@ -248,7 +259,7 @@ func (c *Conn) listenerHandshake(keys Keyring, ekm []byte, deadline time.Time) (
 		if len(k.Token) < MinTokenLength {
 			continue
 		}
-		if hmac.Equal(got, proof(k.Token, labelDialer, hello.Role, hello.Nonce, nonceL, ekm)) {
+		if hmac.Equal(got, proof(k.Token, labelDialer, hello.Role, hello.Nonce, nonceL, binding, ekm)) {
 			if matches == 0 {
 				match = k
 			}
@@ -263,6 +274,6 @@ func (c *Conn) listenerHandshake(keys Keyring, ekm []byte, deadline time.Time) (
 		return Key{}, "", Welcome{}, c.refuse(CodeAuthFailed, "authentication failed: the token is not unique",
 			fmt.Errorf("%w: the token matches %d keys", errAuthFailed, matches))
 	}
-	welcome := Welcome{Proof: proof(match.Token, labelListener, hello.Role, hello.Nonce, nonceL, ekm)}
+	welcome := Welcome{Proof: proof(match.Token, labelListener, hello.Role, hello.Nonce, nonceL, binding, ekm)}
 	return match, hello.Role, welcome, nil
 }

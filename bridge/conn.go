@@ -90,6 +90,9 @@ type Conn struct {
 	// closing is set when this side decided to close: the reader stops
 	// delivering frames and waits for the peer's closing frame.
 	closing atomic.Bool
+	// started is set when the handshake is over. Before it, nothing the peer
+	// sends (pings, pongs) renews a deadline: the handshake's is absolute.
+	started atomic.Bool
 
 	mu          sync.Mutex
 	err         error       // why the connection ended; first cause wins
@@ -119,6 +122,9 @@ func newConn(ws *websocket.Conn, local Role, o Options) *Conn {
 	// Gorilla's default handlers answer pings and close frames by writing
 	// from the reading goroutine; ours leave every write to the writer.
 	ws.SetPingHandler(func(data string) error {
+		if !c.started.Load() {
+			return nil // no pongs, no renewal before the peer authenticated
+		}
 		c.extendReadDeadline()
 		select {
 		case c.pongs <- data:
@@ -127,7 +133,9 @@ func newConn(ws *websocket.Conn, local Role, o Options) *Conn {
 		return nil
 	})
 	ws.SetPongHandler(func(string) error {
-		c.extendReadDeadline()
+		if c.started.Load() {
+			c.extendReadDeadline()
+		}
 		return nil
 	})
 	ws.SetCloseHandler(func(int, string) error { return nil })
@@ -271,6 +279,7 @@ func (c *Conn) extendReadDeadline() {
 
 // start runs the reader and the writer; the handshake is over.
 func (c *Conn) start() {
+	c.started.Store(true)
 	c.ws.NetConn().SetReadDeadline(time.Time{})
 	c.ws.SetWriteDeadline(time.Time{})
 	go c.readLoop()

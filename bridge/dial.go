@@ -100,9 +100,12 @@ func dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 	}
 	c := newConn(ws, cfg.Role, o)
 	var bound bool
-	err = c.handshake(hctx, func(deadline time.Time) error {
+	err = c.handshake(hctx, time.Time{}, func(deadline time.Time) error {
 		var err error
-		bound, err = c.dialerHandshake(cfg.Key, ekm, mode == ModeTokenBound, deadline)
+		// Only a verified certificate vouches for the listener on its own
+		// (a trusted reverse proxy may end TLS before it); otherwise the
+		// proof must be bound to this TLS session, insecure mode included.
+		bound, err = c.dialerHandshake(cfg.Key, ekm, mode != ModeVerified, deadline)
 		return err
 	})
 	if err != nil {

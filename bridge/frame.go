@@ -6,14 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labelgate/labelgate/messages"
 )
 
-// ProtocolVersion is the envelope version ("v") and handshake protocol
-// ("proto") this package speaks. A frame with any other version is refused
-// with CodeProtocol.
+// ProtocolVersion is the envelope version ("v") this package speaks. A frame
+// with any other version is refused with CodeProtocol.
 const ProtocolVersion = 1
+
+// HandshakeVersion is the handshake protocol ("proto" in hello) this package
+// speaks. Version 2 puts the listener's binding into both proofs; a peer
+// speaking version 1 is refused with a reason that says so, rather than with
+// a proof that cannot match.
+const HandshakeVersion = 2
 
 // Type is a frame's "type" field.
 type Type string
@@ -192,8 +199,8 @@ func (Ack) FrameType() Type { return TypeAck }
 func (Resync) FrameType() Type { return TypeResync }
 
 func (h Hello) validate() error {
-	if h.Proto != ProtocolVersion {
-		return protoErrorf("unsupported handshake protocol %d (this side speaks %d)", h.Proto, ProtocolVersion)
+	if h.Proto != HandshakeVersion {
+		return protoErrorf("unsupported handshake protocol %d (this side speaks %d: upgrade the older of main and the agent)", h.Proto, HandshakeVersion)
 	}
 	if !h.Role.valid() {
 		return protoErrorf("hello has unknown role %q", h.Role)
@@ -231,7 +238,52 @@ func (w Welcome) validate() error {
 	return nil
 }
 
-func (Announce) validate() error { return nil }
+// Caps on announce fields: an agent's announce is shown in main's logs, API
+// and dashboard, so its size is bounded like everything else a peer sends.
+const (
+	MaxAnnounceHostname = 253  // a DNS name
+	MaxAnnounceVersion  = 64   // a version string
+	MaxAnnounceTunnel   = 128  // a configured tunnel name
+	MaxAnnounceError    = 1024 // the agent's last Docker error
+)
+
+func (a Announce) validate() error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"hostname", a.Hostname, MaxAnnounceHostname},
+		{"agent_version", a.AgentVersion, MaxAnnounceVersion},
+		{"default_tunnel", a.DefaultTunnel, MaxAnnounceTunnel},
+		{"docker.last_error", a.Docker.LastError, MaxAnnounceError},
+	} {
+		if len(f.value) > f.max {
+			return protoErrorf("announce %s is %d bytes, more than %d", f.name, len(f.value), f.max)
+		}
+		if !utf8.ValidString(f.value) {
+			return protoErrorf("announce %s is not valid UTF-8", f.name)
+		}
+	}
+	return nil
+}
+
+// TruncateAnnounce cuts an agent's own announce fields to the caps main
+// enforces, so an honest agent with a long Docker error is never refused.
+func TruncateAnnounce(a Announce) Announce {
+	cut := func(s string, n int) string {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		for len(s) > n {
+			s = s[:n]
+			s = strings.ToValidUTF8(s, "")
+		}
+		return s
+	}
+	a.Hostname = cut(a.Hostname, MaxAnnounceHostname)
+	a.AgentVersion = cut(a.AgentVersion, MaxAnnounceVersion)
+	a.DefaultTunnel = cut(a.DefaultTunnel, MaxAnnounceTunnel)
+	a.Docker.LastError = cut(a.Docker.LastError, MaxAnnounceError)
+	return a
+}
 
 func (s Snapshot) validate() error {
 	if s.Set.Version == 0 {

@@ -3,9 +3,11 @@ package bridge
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -15,7 +17,7 @@ var nonce32 = bytes.Repeat([]byte{7}, 32)
 func TestFrameRoundTrip(t *testing.T) {
 	t.Parallel()
 	bodies := []Body{
-		Hello{Proto: 1, Role: RoleAgent, Nonce: nonce32},
+		Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonce32},
 		Challenge{Nonce: nonce32, Role: RoleMain, Binding: BindingTLSExporter},
 		Auth{Proof: nonce32},
 		Welcome{Proof: nonce32},
@@ -61,9 +63,9 @@ func TestDecodeFrameRefuses(t *testing.T) {
 		{"payload bad field", `{"type":"ack","v":1,"seq":1,"payload":{"version":"x"}}`, "decoding ack payload"},
 		{"ack version 0", `{"type":"ack","v":1,"seq":1,"payload":{}}`, "ack has version 0"},
 		{"snapshot version 0", `{"type":"snapshot","v":1,"seq":1,"payload":{"set":{"version":0}}}`, "snapshot has version 0"},
-		{"hello proto 2", `{"type":"hello","v":1,"seq":1,"payload":{"proto":2,"role":"agent","nonce_d":"` + b64(nonce32) + `"}}`, "unsupported handshake protocol 2"},
-		{"hello bad role", `{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"root","nonce_d":"` + b64(nonce32) + `"}}`, `unknown role "root"`},
-		{"hello short nonce", `{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"main","nonce_d":"AAAA"}}`, "nonce is 3 bytes"},
+		{"hello proto 1", `{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"agent","nonce_d":"` + b64(nonce32) + `"}}`, "unsupported handshake protocol 1"},
+		{"hello bad role", `{"type":"hello","v":1,"seq":1,"payload":{"proto":2,"role":"root","nonce_d":"` + b64(nonce32) + `"}}`, `unknown role "root"`},
+		{"hello short nonce", `{"type":"hello","v":1,"seq":1,"payload":{"proto":2,"role":"main","nonce_d":"AAAA"}}`, "nonce is 3 bytes"},
 		{"challenge bad binding", `{"type":"challenge","v":1,"seq":1,"payload":{"nonce_l":"` + b64(nonce32) + `","role":"main","binding":"x"}}`, "unknown binding"},
 		{"auth no proof", `{"type":"auth","v":1,"seq":2,"payload":{}}`, "auth proof is 0 bytes"},
 	}
@@ -112,7 +114,7 @@ func TestSnapshotSize2000(t *testing.T) {
 
 func FuzzDecodeFrame(f *testing.F) {
 	seeds := []Body{
-		Hello{Proto: 1, Role: RoleAgent, Nonce: nonce32},
+		Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonce32},
 		Challenge{Nonce: nonce32, Role: RoleMain, Binding: BindingNone},
 		Auth{Proof: nonce32},
 		Welcome{Proof: nonce32},
@@ -161,3 +163,35 @@ func FuzzDecodeFrame(f *testing.F) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestAnnounceCaps: announce fields have length caps (issue 11: a 100 KB
+// hostname was logged and served by the API); an agent's own announce is cut
+// to fit, never refused.
+func TestAnnounceCaps(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("h", 100<<10)
+	for name, a := range map[string]Announce{
+		"hostname":       {Hostname: long},
+		"agent_version":  {AgentVersion: long},
+		"default_tunnel": {DefaultTunnel: long},
+		"docker error":   {Docker: DockerStatus{LastError: long}},
+	} {
+		payload, _ := json.Marshal(a)
+		data := []byte(`{"type":"announce","v":1,"seq":3,"payload":` + string(payload) + `}`)
+		if _, err := DecodeFrame(data); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: DecodeFrame = %v, want a protocol error", name, err)
+		}
+		cut := TruncateAnnounce(a)
+		if err := cut.validate(); err != nil {
+			t.Errorf("%s: the truncated announce does not validate: %v", name, err)
+		}
+	}
+	if err := TruncateAnnounce(Announce{Hostname: "a\xffb"}).validate(); err != nil {
+		t.Errorf("an invalid UTF-8 hostname is not repaired: %v", err)
+	}
+	ok := Announce{Hostname: "docker-host-1", AgentVersion: "v1.2.3", DefaultTunnel: "default", Docker: DockerStatus{LastError: "é" + strings.Repeat("x", 2000)}}
+	cut := TruncateAnnounce(ok)
+	if cut.Hostname != ok.Hostname || cut.AgentVersion != ok.AgentVersion || len(cut.Docker.LastError) > MaxAnnounceError || !utf8.ValidString(cut.Docker.LastError) {
+		t.Errorf("TruncateAnnounce(%+v) = %+v", ok, cut)
+	}
+}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -136,7 +137,7 @@ func TestWrongTokenRefused(t *testing.T) {
 	defer ws.Close()
 	c := newConn(ws, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
-	if err := c.writeBody(Hello{Proto: 1, Role: RoleAgent, Nonce: newNonce()}, deadline); err != nil {
+	if err := c.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: newNonce()}, deadline); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.readHandshake(TypeChallenge); err != nil {
@@ -178,12 +179,12 @@ func rawDialExpectRefusal(t *testing.T, url string, key Key) *websocket.CloseErr
 	c := newConn(ws, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
 	nonceD := newNonce()
-	c.writeBody(Hello{Proto: 1, Role: RoleAgent, Nonce: nonceD}, deadline)
+	c.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
 	body, err := c.readHandshake(TypeChallenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.writeBody(Auth{Proof: proof(key.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, nil)}, deadline)
+	c.writeBody(Auth{Proof: proof(key.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, BindingNone, nil)}, deadline)
 	ce, _ := readPeerClose(t, ws)
 	return ce
 }
@@ -236,7 +237,7 @@ func TestImpostorListener(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		c.writeBody(Welcome{Proof: proof(wrongToken, labelListener, hello.Role, hello.Nonce, nonceL, nil)}, deadline)
+		c.writeBody(Welcome{Proof: proof(wrongToken, labelListener, hello.Role, hello.Nonce, nonceL, BindingNone, nil)}, deadline)
 		ce, fs := readPeerClose(t, c.ws)
 		closes <- ce
 		frames <- fs
@@ -272,12 +273,12 @@ func TestReplayedAuth(t *testing.T) {
 	defer ws1.Close()
 	c1 := newConn(ws1, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
-	c1.writeBody(Hello{Proto: 1, Role: RoleAgent, Nonce: nonceD}, deadline)
+	c1.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
 	body, err := c1.readHandshake(TypeChallenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded := Auth{Proof: proof(mainKey.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, nil)}
+	recorded := Auth{Proof: proof(mainKey.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, BindingNone, nil)}
 	c1.writeBody(recorded, deadline)
 	if _, err := c1.readHandshake(TypeWelcome); err != nil {
 		t.Fatalf("genuine handshake: %v", err)
@@ -291,7 +292,7 @@ func TestReplayedAuth(t *testing.T) {
 	}
 	defer ws2.Close()
 	c2 := newConn(ws2, RoleAgent, Options{}.withDefaults())
-	c2.writeBody(Hello{Proto: 1, Role: RoleAgent, Nonce: nonceD}, deadline)
+	c2.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
 	if _, err := c2.readHandshake(TypeChallenge); err != nil {
 		t.Fatal(err)
 	}
@@ -473,4 +474,43 @@ func TestDialConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProofCoversBinding: the binding the listener announced is part of both
+// proofs, so a relay that rewrote it would make them differ; the dialer's
+// role and both nonces are too.
+func TestProofCoversBinding(t *testing.T) {
+	t.Parallel()
+	tok, nd, nl := agentKey.Token, newNonce(), newNonce()
+	base := proof(tok, labelDialer, RoleAgent, nd, nl, BindingNone, nil)
+	for name, other := range map[string][]byte{
+		"binding": proof(tok, labelDialer, RoleAgent, nd, nl, BindingTLSExporter, nil),
+		"role":    proof(tok, labelDialer, RoleMain, nd, nl, BindingNone, nil),
+		"nonces":  proof(tok, labelDialer, RoleAgent, nl, nd, BindingNone, nil),
+		"label":   proof(tok, labelListener, RoleAgent, nd, nl, BindingNone, nil),
+		"ekm":     proof(tok, labelDialer, RoleAgent, nd, nl, BindingNone, make([]byte, ekmSize)),
+		"token":   proof(wrongToken, labelDialer, RoleAgent, nd, nl, BindingNone, nil),
+	} {
+		if bytes.Equal(base, other) {
+			t.Errorf("changing the %s leaves the proof unchanged", name)
+		}
+	}
+}
+
+// TestOldHandshakeRefused: a peer speaking handshake protocol 1 (whose
+// proofs do not cover the binding) is told so, instead of failing on a proof.
+func TestOldHandshakeRefused(t *testing.T) {
+	t.Parallel()
+	tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, nil)
+	ws, _, err := (&websocket.Dialer{}).Dial(tl.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"agent","nonce_d":"`+b64(nonce32)+`"}}`))
+	ce, _ := readPeerClose(t, ws)
+	if ce.Code != int(CodeProtocol) || !strings.Contains(ce.Text, "unsupported handshake protocol 1") {
+		t.Errorf("got close %d %q, want 4002 naming the protocol", ce.Code, ce.Text)
+	}
+	tl.none(t)
 }

@@ -48,7 +48,8 @@ func startListener(t *testing.T, cfg ListenConfig, tlsCfg *tls.Config) *testList
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	tl := serveOn(t, cfg, ln, tlsCfg)
+	cfg.TLS, cfg.RequireTLS = tlsCfg, tlsCfg != nil
+	tl := serveOn(t, cfg, ln)
 	scheme := "ws"
 	if tlsCfg != nil {
 		scheme = "wss"
@@ -58,7 +59,7 @@ func startListener(t *testing.T, cfg ListenConfig, tlsCfg *tls.Config) *testList
 }
 
 // serveOn serves a Listener on ln until the test ends; tl.url is left empty.
-func serveOn(t *testing.T, cfg ListenConfig, ln net.Listener, tlsCfg *tls.Config) *testListener {
+func serveOn(t *testing.T, cfg ListenConfig, ln net.Listener) *testListener {
 	t.Helper()
 	tl := &testListener{accepted: make(chan *Conn, 8)}
 	if cfg.Accept == nil {
@@ -74,7 +75,7 @@ func serveOn(t *testing.T, cfg ListenConfig, ln net.Listener, tlsCfg *tls.Config
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- l.Serve(ctx, ln, tlsCfg) }()
+	go func() { done <- l.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

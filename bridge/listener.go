@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/labelgate/labelgate/ratelog"
 )
 
 // ListenConfig configures a Listener.
@@ -33,18 +36,43 @@ type ListenConfig struct {
 	// CheckOrigin decides about requests that carry an Origin header. There
 	// is no browser in this protocol, so nil refuses them all.
 	CheckOrigin func(*http.Request) bool
+	// TLS, when set, serves wss:// with this configuration (see
+	// ServerTLSConfig) on the same port as ws://; RequireTLS refuses ws://
+	// dialers (they get an HTTP 400). Nil serves ws:// only.
+	TLS        *tls.Config
+	RequireTLS bool
+	// MaxPending caps the connections that have not finished their
+	// handshake, in all (DefaultMaxPending) and per remote address, an IPv6
+	// /64 counting as one (DefaultMaxPendingPerAddress). A connection over a
+	// cap is closed at once. Serve enforces them; ServeHTTP alone cannot.
+	MaxPending           int
+	MaxPendingPerAddress int
 	Options
 }
 
-// Listener accepts dialers on any path; it is an http.Handler, so it can be
-// mounted in any server, or run with Serve / ListenAndServe.
+// Listener accepts dialers on any path. Run it with Serve or ListenAndServe,
+// which own the port: they keep accepting after temporary errors, cap the
+// connections still in their handshake and give each an absolute deadline.
+// It is also an http.Handler, for tests and for mounting behind a server
+// that enforces such limits itself.
 type Listener struct {
 	cfg      ListenConfig
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	inflight sync.WaitGroup
+	// refused holds back the log lines of failed handshakes: an anonymous
+	// peer can fail thousands a second.
+	refused *ratelog.Line
+	gate    atomic.Pointer[gate] // the port being served, for Health
 }
+
+// refusedLogEvery and refusedLogBurst bound the WARN lines of failed
+// handshakes.
+const (
+	refusedLogEvery = 10 * time.Second
+	refusedLogBurst = 5
+)
 
 // NewListener checks cfg and returns a Listener.
 func NewListener(cfg ListenConfig) (*Listener, error) {
@@ -58,7 +86,8 @@ func NewListener(cfg ListenConfig) (*Listener, error) {
 		return nil, errors.New("listener needs an Accept callback")
 	}
 	o := cfg.Options.withDefaults()
-	l := &Listener{cfg: cfg, opts: o, log: o.Logger}
+	l := &Listener{cfg: cfg, opts: o, log: o.Logger,
+		refused: ratelog.New(o.Logger, slog.LevelWarn, "bridge handshake refused", refusedLogEvery, refusedLogBurst)}
 	l.upgrader = websocket.Upgrader{
 		HandshakeTimeout: o.HandshakeTimeout,
 		CheckOrigin: func(r *http.Request) bool {
@@ -82,11 +111,18 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := newConn(ws, l.cfg.Role, l.opts)
+	// The handshake ends at the gate's deadline, counted from the TCP
+	// accept; nothing the peer sends moves it.
+	var notAfter time.Time
+	pending := pendingOf(connFrom(r.Context()))
+	if pending != nil {
+		notAfter = pending.deadline
+	}
 	ekm, err := keyingMaterial(r.TLS)
 	if err != nil {
 		c.refuse(CodeProtocol, "cannot export TLS keying material", err)
 		ws.NetConn().Close()
-		l.log.Warn("bridge handshake refused", "remote", r.RemoteAddr, "err", err)
+		l.refused.Log("remote", r.RemoteAddr, "err", err)
 		return
 	}
 	var (
@@ -95,15 +131,18 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		welcome  Welcome
 		deadline time.Time
 	)
-	err = c.handshake(r.Context(), func(d time.Time) error {
+	err = c.handshake(r.Context(), notAfter, func(d time.Time) error {
 		var err error
 		deadline = d
 		key, peerRole, welcome, err = c.listenerHandshake(l.cfg.Keys, ekm, d)
 		return err
 	})
+	if err == nil && pending != nil && !pending.authenticated() {
+		err = fmt.Errorf("handshake did not finish within %s", l.opts.HandshakeTimeout)
+	}
 	if err != nil {
 		ws.NetConn().Close()
-		l.log.Warn("bridge handshake refused", "remote", r.RemoteAddr, "err", err)
+		l.refused.Log("remote", r.RemoteAddr, "err", err)
 		return
 	}
 	c.peer = Peer{
@@ -136,22 +175,32 @@ func refusal(err error) *CloseError {
 	return &CloseError{Code: CodeRefused, Reason: truncateReason(err.Error()), err: err}
 }
 
-// Serve accepts connections on ln (wrapped in TLS when tlsCfg is not nil;
-// see ServerTLSConfig) until ctx ends. It then stops accepting, aborts the
-// handshakes in flight and waits for their handlers before it returns nil.
-// Connections already handed to Accept belong to their owner and stay open.
-func (l *Listener) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
+// Serve accepts connections on ln until ctx ends. It then stops accepting,
+// aborts the handshakes in flight and waits for their handlers before it
+// returns nil. Connections already handed to Accept belong to their owner
+// and stay open. It returns an error only if serving fails for good; an
+// accept that fails (too many open files, say) is retried with backoff and
+// reported by Health meanwhile.
+func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
+	g := newGate(ln, l.opts, l.cfg.MaxPending, l.cfg.MaxPendingPerAddress)
+	l.gate.Store(g)
+	// Every request on this port is a WebSocket upgrade, so no connection
+	// is kept alive for another, and a request has the handshake's time
+	// to arrive whole.
 	srv := &http.Server{
 		Handler:           l,
 		ReadHeaderTimeout: l.opts.HandshakeTimeout, // also bounds the TLS handshake
+		ReadTimeout:       l.opts.HandshakeTimeout,
+		WriteTimeout:      l.opts.HandshakeTimeout,
+		IdleTimeout:       l.opts.HandshakeTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
 	}
+	srv.SetKeepAlivesEnabled(false)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(sniff(g, l.cfg.TLS, l.cfg.RequireTLS)) }()
 	select {
 	case err := <-errc:
 		l.inflight.Wait()
@@ -166,12 +215,53 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Confi
 	return nil
 }
 
+// maxHeaderBytes caps an upgrade request's headers; a dialer sends a few
+// hundred bytes.
+const maxHeaderBytes = 8 << 10
+
+// Health is nil while the listener accepts connections, else why it cannot
+// (Serve not running, or accepts failing since some time).
+func (l *Listener) Health() error {
+	g := l.gate.Load()
+	if g == nil {
+		return errors.New("not serving")
+	}
+	return g.health()
+}
+
+// connKey carries a request's connection in its context.
+type connKey struct{}
+
+func connFrom(ctx context.Context) net.Conn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	return c
+}
+
 // ListenAndServe listens on addr (":8081") and calls Serve.
-func (l *Listener) ListenAndServe(ctx context.Context, addr string, tlsCfg *tls.Config) error {
+func (l *Listener) ListenAndServe(ctx context.Context, addr string) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for bridge connections: %w", err)
 	}
-	return l.Serve(ctx, ln, tlsCfg)
+	return l.Serve(ctx, ln)
+}
+
+// Start listens on addr and serves in the background. A serving failure that
+// is not a temporary accept error goes to onFail (once, from another
+// goroutine). stop ends serving and returns once Serve has returned.
+func (l *Listener) Start(addr string, onFail func(error)) (stop func(), bound net.Addr, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := l.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+			onFail(err)
+		}
+	}()
+	return func() { cancel(); <-done }, ln.Addr(), nil
 }

@@ -8,42 +8,40 @@ import (
 	"time"
 )
 
-// SniffTLS serves TLS and plaintext on one port: it peeks at the first byte
-// of each connection and wraps those that open with a TLS handshake record
-// (0x16) in a tls.Server with cfg. With requireTLS (a certificate was
-// configured, so plaintext is not wanted) other connections are refused.
+// sniff serves TLS and plaintext on one port: it peeks at the first byte of
+// each connection the gate admits and wraps those that open with a TLS
+// handshake record (0x16) in a tls.Server with cfg. With requireTLS other
+// connections get an HTTP 400 and are closed.
 //
 // This lets a listener without a configured certificate serve both
 // `wss://host:8081` (with its generated certificate, authenticated by the
 // channel-bound token proof) and `ws://host:8081`. A nil cfg serves
 // plaintext only. Peeking happens on a goroutine per connection, so a client
-// that connects and stays silent delays nobody else.
-func SniffTLS(ln net.Listener, cfg *tls.Config, requireTLS bool) net.Listener {
+// that connects and stays silent delays nobody else; the gate's deadline
+// bounds its wait.
+func sniff(g *gate, cfg *tls.Config, requireTLS bool) net.Listener {
 	if cfg == nil {
-		return ln
+		return g
 	}
-	s := &sniffListener{Listener: ln, cfg: cfg, require: requireTLS, conns: make(chan net.Conn), done: make(chan struct{})}
+	s := &sniffListener{gate: g, cfg: cfg, require: requireTLS, conns: make(chan net.Conn), done: make(chan struct{})}
 	go s.loop()
 	return s
 }
 
 type sniffListener struct {
-	net.Listener
+	gate    *gate
 	cfg     *tls.Config
 	require bool
 	conns   chan net.Conn
 	done    chan struct{}
-	err     error
+	err     error // set before done is closed
 	once    sync.Once
 }
 
-// sniffTimeout bounds the wait for a client's first byte.
-const sniffTimeout = 10 * time.Second
-
 func (l *sniffListener) loop() {
 	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
+		c, err := l.gate.Accept()
+		if err != nil { // the gate returns errors only once it is closed
 			l.err = err
 			l.once.Do(func() { close(l.done) })
 			return
@@ -53,7 +51,9 @@ func (l *sniffListener) loop() {
 }
 
 func (l *sniffListener) classify(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	if pc := pendingOf(c); pc != nil {
+		_ = c.SetReadDeadline(pc.deadline)
+	}
 	br := bufio.NewReaderSize(c, 1)
 	first, err := br.Peek(1)
 	_ = c.SetReadDeadline(time.Time{})
@@ -66,6 +66,7 @@ func (l *sniffListener) classify(c net.Conn) {
 	case first[0] == 0x16:
 		out = tls.Server(out, l.cfg)
 	case l.require:
+		_ = c.SetWriteDeadline(time.Now().Add(closeWait))
 		_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis port requires TLS (wss://)\n"))
 		c.Close()
 		return
@@ -88,10 +89,10 @@ func (l *sniffListener) Accept() (net.Conn, error) {
 }
 
 // Close stops accepting.
-func (l *sniffListener) Close() error {
-	err := l.Listener.Close()
-	return err
-}
+func (l *sniffListener) Close() error { return l.gate.Close() }
+
+// Addr is the listening address.
+func (l *sniffListener) Addr() net.Addr { return l.gate.Addr() }
 
 // peekedConn is a connection whose first bytes were read ahead.
 type peekedConn struct {
@@ -100,3 +101,6 @@ type peekedConn struct {
 }
 
 func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// NetConn returns the connection underneath.
+func (c *peekedConn) NetConn() net.Conn { return c.Conn }

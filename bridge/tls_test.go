@@ -211,6 +211,42 @@ func TestManInTheMiddle(t *testing.T) {
 		tl.none(t)
 	})
 
+	// Issue 11: with verification switched off, a relay that ends the
+	// agent's TLS and forwards in clear used to be accepted (main logged
+	// tls=plaintext) and could read and change every frame after the
+	// handshake. The insecure mode now requires the proof bound to the TLS
+	// session as the token-bound mode does.
+	t.Run("TLS to plain, insecure: a relay is refused", func(t *testing.T) {
+		t.Parallel()
+		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, nil)
+		proxy := mitm(t, tl.url, ServerTLS{})
+		err := dialErr(t, DialConfig{URL: proxy, Role: RoleAgent, Key: mainKey, TLS: ClientTLS{Insecure: true}})
+		wantClose(t, err, CodeListenerProof, false)
+		if !errors.Is(err, ErrUnbound) {
+			t.Errorf("Dial: %v, want ErrUnbound", err)
+		}
+		tl.none(t)
+	})
+
+	t.Run("TLS to TLS, insecure: the proofs cannot be relayed", func(t *testing.T) {
+		t.Parallel()
+		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, serverTLS(t, ServerTLS{}))
+		proxy := mitm(t, tl.url, ServerTLS{})
+		err := dialErr(t, DialConfig{URL: proxy, Role: RoleAgent, Key: mainKey, TLS: ClientTLS{Insecure: true}})
+		wantClose(t, err, CodeAuthFailed, true)
+		tl.none(t)
+	})
+
+	t.Run("insecure without a relay: bound to the session", func(t *testing.T) {
+		t.Parallel()
+		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, serverTLS(t, ServerTLS{}))
+		d := mustDial(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey, TLS: ClientTLS{Insecure: true}})
+		if p := d.Peer(); p.Mode != ModeInsecure || !p.ChannelBound {
+			t.Errorf("peer %+v, want insecure and channel-bound", p)
+		}
+		tl.next(t)
+	})
+
 	t.Run("TLS to plain, verified: a trusted reverse proxy is fine", func(t *testing.T) {
 		t.Parallel()
 		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, nil)
@@ -234,7 +270,7 @@ func TestSniffTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tl := serveOn(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}}, SniffTLS(ln, serverTLS(t, ServerTLS{}), require), nil)
+			tl := serveOn(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}, TLS: serverTLS(t, ServerTLS{}), RequireTLS: require}, ln)
 			addr := ln.Addr().String()
 
 			// A client that connects and says nothing delays no one.

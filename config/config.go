@@ -157,13 +157,22 @@ type API struct {
 // Agent is main's side of agent connections: the listener for outbound
 // agents and the list of known agents.
 type Agent struct {
-	Enabled           bool                  `env:"ENABLED" yaml:"enabled"`
-	Listen            string                `env:"LISTEN" yaml:"listen"`
-	TLS               AgentTLS              `envPrefix:"TLS_" yaml:"tls"`
-	StaleTTL          time.Duration         `env:"STALE_TTL" yaml:"stale_ttl"`
-	HeartbeatInterval time.Duration         `env:"HEARTBEAT_INTERVAL" yaml:"heartbeat_interval"`
-	MaxFrameBytes     int64                 `env:"MAX_FRAME_BYTES" yaml:"max_frame_bytes"`
-	Agents            map[string]AgentEntry `env:"AGENTS" yaml:"agents"`
+	Enabled           bool          `env:"ENABLED" yaml:"enabled"`
+	Listen            string        `env:"LISTEN" yaml:"listen"`
+	TLS               AgentTLS      `envPrefix:"TLS_" yaml:"tls"`
+	StaleTTL          time.Duration `env:"STALE_TTL" yaml:"stale_ttl"`
+	HeartbeatInterval time.Duration `env:"HEARTBEAT_INTERVAL" yaml:"heartbeat_interval"`
+	MaxFrameBytes     int64         `env:"MAX_FRAME_BYTES" yaml:"max_frame_bytes"`
+	// RequireTLS refuses agent connections without TLS in both directions:
+	// the listener answers ws:// with an HTTP 400, and a connect_to must be
+	// wss://.
+	RequireTLS bool `env:"REQUIRE_TLS" yaml:"require_tls"`
+	// MaxPendingHandshakes caps the connections on the agent port that have
+	// not authenticated yet, in all and per remote address (an IPv6 /64
+	// counts as one address).
+	MaxPendingHandshakes           int                   `env:"MAX_PENDING_HANDSHAKES" yaml:"max_pending_handshakes"`
+	MaxPendingHandshakesPerAddress int                   `env:"MAX_PENDING_HANDSHAKES_PER_ADDRESS" yaml:"max_pending_handshakes_per_address"`
+	Agents                         map[string]AgentEntry `env:"AGENTS" yaml:"agents"`
 }
 
 // AgentTLS holds PEM file paths for main's agent listener.
@@ -188,6 +197,14 @@ type AgentEntry struct {
 	// AllowedTunnels restricts the tunnels the agent may use to these
 	// configured tunnel names; empty means no restriction.
 	AllowedTunnels []string `yaml:"allowed_tunnels"`
+	// AllowedZones restricts the agent's hostnames to these DNS zones (a
+	// hostname is in a zone when it is the zone's name or ends with
+	// "."+zone); empty means no restriction.
+	AllowedZones []string `yaml:"allowed_zones"`
+	// RequireTLS refuses this agent's connections without TLS: main drops a
+	// plaintext connection that authenticated as it, and its connect_to must
+	// be wss://.
+	RequireTLS bool `yaml:"require_tls"`
 }
 
 // Inbound reports whether main dials this agent (connect_to is set).
@@ -203,6 +220,10 @@ type Connect struct {
 	TLS               ConnectTLS    `envPrefix:"TLS_" yaml:"tls"`
 	HeartbeatInterval time.Duration `env:"HEARTBEAT_INTERVAL" yaml:"heartbeat_interval"`
 	HealthListen      string        `env:"HEALTH_LISTEN" yaml:"health_listen"`
+	// RequireTLS refuses a connection to main without TLS: in outbound mode
+	// the endpoint must be wss://, in inbound mode the listener answers
+	// ws:// with an HTTP 400.
+	RequireTLS bool `env:"REQUIRE_TLS" yaml:"require_tls"`
 }
 
 // ConnectTLS holds the agent's TLS material and verification switch.
@@ -252,6 +273,9 @@ func Defaults() Config {
 			StaleTTL:          24 * time.Hour,
 			HeartbeatInterval: 15 * time.Second,
 			MaxFrameBytes:     8 << 20,
+
+			MaxPendingHandshakes:           256,
+			MaxPendingHandshakesPerAddress: 32,
 		},
 		Connect: Connect{
 			Mode:              ConnectOutbound,

@@ -278,6 +278,12 @@ func (l *loader) validateAgents(c *Config) {
 	if a.MaxFrameBytes < minFrameBytes {
 		ps.add("agent.max_frame_bytes", "%d is too small; want at least %d (default 8388608)", a.MaxFrameBytes, minFrameBytes)
 	}
+	if a.MaxPendingHandshakes < 1 {
+		ps.add("agent.max_pending_handshakes", "%d is not a cap; want at least 1 (default 256)", a.MaxPendingHandshakes)
+	}
+	if a.MaxPendingHandshakesPerAddress < 1 {
+		ps.add("agent.max_pending_handshakes_per_address", "%d is not a cap; want at least 1 (default 32)", a.MaxPendingHandshakesPerAddress)
+	}
 
 	tunnels := c.ResolvedTunnels()
 	byToken := map[Secret]string{}
@@ -310,6 +316,8 @@ func (l *loader) validateAgents(c *Config) {
 		if e.Inbound() {
 			if msg := wsURLProblem(e.ConnectTo); msg != "" {
 				ps.add(key+".connect_to", "%s", msg)
+			} else if (a.RequireTLS || e.RequireTLS) && !strings.HasPrefix(strings.ToLower(e.ConnectTo), "wss://") {
+				ps.add(key+".connect_to", "%q is not wss:// but %s requires TLS; use wss:// (or drop require_tls)", e.ConnectTo, requireTLSKey(a.RequireTLS, key))
 			}
 			if e.TLSInsecure && e.TLSCA != "" {
 				ps.add(key+".tls_insecure", "tls_insecure turns certificate verification off, so tls_ca would be ignored; set only one of them")
@@ -328,6 +336,14 @@ func (l *loader) validateAgents(c *Config) {
 	}
 }
 
+// requireTLSKey names the setting that asks for TLS: main's or the agent's.
+func requireTLSKey(global bool, key string) string {
+	if global {
+		return "agent.require_tls"
+	}
+	return key + ".require_tls"
+}
+
 // allowedProblems checks an agent entry's allowed_hostnames and
 // allowed_tunnels; key is the entry's key (agent.agents.<name>).
 func allowedProblems(ps *problems, key string, e AgentEntry, tunnels map[string]Tunnel) {
@@ -339,6 +355,11 @@ func allowedProblems(ps *problems, key string, e AgentEntry, tunnels map[string]
 	for i, t := range e.AllowedTunnels {
 		if _, ok := tunnels[t]; !ok {
 			ps.add(fmt.Sprintf("%s.allowed_tunnels[%d]", key, i), "%q is not a configured tunnel; configured: %s", t, list(tunnels))
+		}
+	}
+	for i, z := range e.AllowedZones {
+		if strings.HasPrefix(z, "*") || !reHostnamePattern.MatchString(z) {
+			ps.add(fmt.Sprintf("%s.allowed_zones[%d]", key, i), "%q is not a zone name; want a domain such as example.com (every hostname in it is allowed)", z)
 		}
 	}
 }
@@ -370,6 +391,8 @@ func (l *loader) validateConnect(c *Config) {
 	if cn.Endpoint != "" {
 		if msg := wsURLProblem(cn.Endpoint); msg != "" {
 			ps.add("connect.endpoint", "%s", msg)
+		} else if cn.RequireTLS && !strings.HasPrefix(strings.ToLower(cn.Endpoint), "wss://") {
+			ps.add("connect.endpoint", "%q is not wss:// but connect.require_tls is set; use wss:// (or drop connect.require_tls)", cn.Endpoint)
 		}
 	}
 	switch {

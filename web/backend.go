@@ -219,9 +219,14 @@ type Health struct {
 	StoreWritable   bool
 	StoreError      string
 	Settled         bool
+	// AgentListener is set when main listens for agents (agent.enabled);
+	// AgentListenerError then says why it cannot accept connections now.
+	AgentListener      bool
+	AgentListenerError string
 }
 
 // Ready reports whether main is ready to serve: every check passes.
 func (h Health) Ready() bool {
-	return h.DockerConnected && h.TokenVerified && h.StoreWritable && h.Settled
+	return h.DockerConnected && h.TokenVerified && h.StoreWritable && h.Settled &&
+		(!h.AgentListener || h.AgentListenerError == "")
 }

@@ -103,7 +103,7 @@ type healthJSON struct {
 }
 
 func toHealth(h Health) healthJSON {
-	return healthJSON{
+	out := healthJSON{
 		Ready: h.Ready(),
 		Checks: map[string]checkJSON{
 			"docker":           {OK: h.DockerConnected, Error: h.DockerError},
@@ -112,6 +112,10 @@ func toHealth(h Health) healthJSON {
 			"settled":          {OK: h.Settled, Error: settledError(h.Settled)},
 		},
 	}
+	if h.AgentListener {
+		out.Checks["agent_listener"] = checkJSON{OK: h.AgentListenerError == "", Error: h.AgentListenerError}
+	}
+	return out
 }
 
 func settledError(settled bool) string {

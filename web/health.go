@@ -50,11 +50,16 @@ type AgentHealth struct {
 	// Mode is the connection mode: outbound (the agent dials main) or
 	// inbound (main dials the agent).
 	Mode string
+	// ListenerError says why an inbound agent's listener cannot accept
+	// connections now (empty while it can, and in outbound mode).
+	ListenerError string
 }
 
-// Ready reports whether the agent does its job: Docker answers and main is
-// connected.
-func (h AgentHealth) Ready() bool { return h.DockerConnected && h.MainConnected }
+// Ready reports whether the agent does its job: Docker answers, main is
+// connected and, inbound, the listener accepts connections.
+func (h AgentHealth) Ready() bool {
+	return h.DockerConnected && h.MainConnected && h.ListenerError == ""
+}
 
 type agentReadyzJSON struct {
 	Status string               `json:"status"`
@@ -81,10 +86,7 @@ func NewAgentHealth(health func(ctx context.Context) AgentHealth) http.Handler {
 		writeJSON(w, status, agentReadyzJSON{
 			Status: word,
 			Mode:   h.Mode,
-			Checks: map[string]checkJSON{
-				"docker": {OK: h.DockerConnected, Error: h.DockerError},
-				"main":   {OK: h.MainConnected, Error: h.MainError},
-			},
+			Checks: agentChecks(h),
 		})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,4 +94,15 @@ func NewAgentHealth(health func(ctx context.Context) AgentHealth) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		mux.ServeHTTP(w, r)
 	})
+}
+
+func agentChecks(h AgentHealth) map[string]checkJSON {
+	checks := map[string]checkJSON{
+		"docker": {OK: h.DockerConnected, Error: h.DockerError},
+		"main":   {OK: h.MainConnected, Error: h.MainError},
+	}
+	if h.Mode == "inbound" {
+		checks["listener"] = checkJSON{OK: h.ListenerError == "", Error: h.ListenerError}
+	}
+	return checks
 }

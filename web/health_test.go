@@ -38,6 +38,15 @@ func TestReadyz(t *testing.T) {
 			status: 503, checks: map[string]checkJSON{
 				"docker": {OK: true}, "cloudflare_token": {OK: true}, "store": {OK: true},
 				"settled": {Error: "waiting for every known source to report (or the settle timeout)"}}},
+		{name: "agent listener accepting", health: func(h *Health) { h.AgentListener = true },
+			status: 200, checks: map[string]checkJSON{
+				"docker": {OK: true}, "cloudflare_token": {OK: true}, "store": {OK: true}, "settled": {OK: true}, "agent_listener": {OK: true}}},
+		{name: "agent listener cannot accept", health: func(h *Health) {
+			h.AgentListener, h.AgentListenerError = true, "cannot accept connections since 2026-12-04T10:00:00Z: accept4: too many open files"
+		},
+			status: 503, checks: map[string]checkJSON{
+				"docker": {OK: true}, "cloudflare_token": {OK: true}, "store": {OK: true}, "settled": {OK: true},
+				"agent_listener": {Error: "cannot accept connections since 2026-12-04T10:00:00Z: accept4: too many open files"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +95,9 @@ func TestAgentHealth(t *testing.T) {
 		{"main unreachable", AgentHealth{DockerConnected: true, MainError: "dial tcp 10.0.0.1:8081: i/o timeout", Mode: "outbound"}, 503,
 			`{"status":"not ready","mode":"outbound","checks":{"docker":{"ok":true},"main":{"ok":false,"error":"dial tcp 10.0.0.1:8081: i/o timeout"}}}`},
 		{"docker down", AgentHealth{DockerError: "no such file", MainConnected: true, Mode: "inbound"}, 503,
-			`{"status":"not ready","mode":"inbound","checks":{"docker":{"ok":false,"error":"no such file"},"main":{"ok":true}}}`},
+			`{"status":"not ready","mode":"inbound","checks":{"docker":{"ok":false,"error":"no such file"},"listener":{"ok":true},"main":{"ok":true}}}`},
+		{"inbound listener cannot accept", AgentHealth{DockerConnected: true, MainConnected: true, Mode: "inbound", ListenerError: "cannot accept connections since 2026-12-04T10:00:00Z: accept4: too many open files"}, 503,
+			`{"status":"not ready","mode":"inbound","checks":{"docker":{"ok":true},"listener":{"ok":false,"error":"cannot accept connections since 2026-12-04T10:00:00Z: accept4: too many open files"},"main":{"ok":true}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

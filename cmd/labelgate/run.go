@@ -154,6 +154,7 @@ func agentHealth(ctx context.Context, m *actors.Main, mode string) web.AgentHeal
 	st := res.(actors.LinkStatus)
 	h.MainConnected, h.MainError = st.Connected, st.LastError
 	h.DockerConnected, h.DockerError = st.Docker, st.DockerError
+	h.ListenerError = st.ListenerError
 	return h
 }
 
