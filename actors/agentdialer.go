@@ -81,6 +81,11 @@ func (a *agentDialerActor) Receive(ctx actor.Context) {
 				}
 			}
 		}()
+	case ResendSets:
+		// The registry restarted: the session asks its agent to resend.
+		for _, c := range ctx.Children() {
+			ctx.Send(c, m)
+		}
 	case dialedConn:
 		ctx.Spawn(NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger}))
 	case *actor.Stopping, *actor.Restarting:

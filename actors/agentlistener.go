@@ -95,6 +95,11 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 	case acceptedConn:
 		props := NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger})
 		ctx.Spawn(props)
+	case ResendSets:
+		// The registry restarted: every session asks its agent to resend.
+		for _, c := range ctx.Children() {
+			ctx.Send(c, m)
+		}
 	case QueryListenerHealth:
 		var err error
 		if a.l != nil {

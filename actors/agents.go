@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"maps"
 	"slices"
@@ -8,7 +11,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/ratelog"
 	"github.com/labelgate/labelgate/store"
 )
 
@@ -28,13 +33,29 @@ type AgentsConfig struct {
 type AgentInfo struct {
 	DefaultTunnel    string
 	AllowedHostnames []string
+	AllowedZones     []string
 	AllowedTunnels   []string
 	Inbound          bool // main dials it
+	// TokenFingerprint identifies the agent's configured token (see
+	// TokenFingerprint): a decommission holds while it stays the same.
+	TokenFingerprint string
+}
+
+// TokenFingerprint is a keyed digest of an agent token: it tells whether the
+// token changed since an agent was decommissioned without storing the token.
+func TokenFingerprint(token string) string {
+	if token == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("labelgate agent revocation v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Messages from agent sessions to the directory.
 type (
-	// AgentConnected: a session authenticated as Name.
+	// AgentConnected: a session authenticated as Name and asks to be
+	// admitted; the reply is AgentAdmission.
 	AgentConnected struct {
 		Name    string
 		Session *actor.PID
@@ -64,8 +85,15 @@ type (
 		Session *actor.PID
 		Reason  string
 	}
-	// DecommissionAgent forgets an agent now; the reply is an error or nil.
+	// AgentAdmission answers AgentConnected: Refused is empty when the
+	// session may go on, else the reason it may not (sent to the agent).
+	AgentAdmission struct{ Refused string }
+	// DecommissionAgent forgets an agent now and refuses it from then on;
+	// the reply is an error or nil.
 	DecommissionAgent struct{ Name string }
+	// EnableAgent re-admits a decommissioned agent; the reply is an error or
+	// nil.
+	EnableAgent struct{ Name string }
 	// QueryAgents asks for every agent's state; the reply is []AgentState.
 	QueryAgents struct{}
 )
@@ -106,7 +134,25 @@ type agentStaleCheck struct{ name string }
 type agentsActor struct {
 	cfg    AgentsConfig
 	agents map[string]*AgentState
+	// loaded is set once the store's agents and revocations are in; until
+	// then no session is admitted (a decommissioned agent must not slip in
+	// at start-up).
+	loaded  bool
+	waiting []waitingSession
+	// revoked holds, per decommissioned agent, the fingerprint of the token
+	// it was decommissioned with.
+	revoked map[string]string
+	refusal *ratelog.Line
 }
+
+type waitingSession struct {
+	msg    AgentConnected
+	sender *actor.PID
+}
+
+// refusedLogEvery spaces the log lines of refused agents: a decommissioned
+// agent retries every minute or so for as long as it runs.
+const refusedLogEvery = time.Minute
 
 // NewAgentsProps builds the agents directory.
 func NewAgentsProps(cfg AgentsConfig) *actor.Props {
@@ -118,37 +164,28 @@ func NewAgentsProps(cfg AgentsConfig) *actor.Props {
 func (a *agentsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.agents = map[string]*AgentState{}
+		a.agents, a.revoked = map[string]*AgentState{}, map[string]string{}
+		a.refusal = ratelog.New(a.cfg.Logger, slog.LevelWarn, "a decommissioned agent was refused", refusedLogEvery, 3)
 		for name, info := range a.cfg.Configured {
 			a.agents[name] = &AgentState{Name: name, Info: info, Configured: true, State: "unknown"}
 		}
-		ctx.Request(a.cfg.Store, storeLoadRegistry{})
-	case storeRegistryLoaded:
+		ctx.Request(a.cfg.Store, storeLoadAgents{})
+	case storeAgentsLoaded:
 		if m.Err != nil {
 			panic(m.Err)
 		}
-		for _, s := range m.Agents {
-			ag := a.agent(s.Name)
-			if ag.State != "unknown" {
-				continue // a session already reported since start
-			}
-			ag.LastSeen, ag.Hostname, ag.Version, ag.Announced = s.LastSeen, s.Hostname, s.Version, s.DefaultTunnel
-			if s.State == store.AgentDecommissioned {
-				ag.State = "decommissioned"
-				continue
-			}
-			ag.StaleSince = s.StaleSince
-			a.scheduleStale(ctx, ag)
+		a.load(ctx, m)
+		a.loaded = true
+		for _, w := range a.waiting {
+			a.admit(ctx, w.msg, w.sender)
 		}
+		a.waiting = nil
 	case AgentConnected:
-		ag := a.agent(m.Name)
-		if ag.session != nil && !ag.session.Equal(m.Session) {
-			a.cfg.Logger.Warn("a second connection authenticated as this agent; the older one is closed (do two hosts share one token?)", "agent", m.Name, "remote", m.Remote)
-			ctx.Stop(ag.session)
+		if !a.loaded {
+			a.waiting = append(a.waiting, waitingSession{m, ctx.Sender()})
+			return
 		}
-		ag.session, ag.State, ag.Remote, ag.TLSMode, ag.LastSeen, ag.StaleSince = m.Session, "connected", m.Remote, m.TLSMode, time.Now(), time.Time{}
-		a.cfg.Logger.Info("agent connected", "event", "agent_connected", "agent", m.Name, "remote", m.Remote, "tls", m.TLSMode)
-		a.record(ctx, ag, store.LevelInfo, "agent_connected", "agent "+m.Name+" connected from "+m.Remote+" ("+m.TLSMode+")")
+		a.admit(ctx, m, ctx.Sender())
 	case AgentAnnounced:
 		ag := a.agent(m.Name)
 		if !m.Session.Equal(ag.session) {
@@ -195,13 +232,28 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 			return
 		}
 		if ag.session != nil {
-			ctx.Stop(ag.session)
+			ctx.Send(ag.session, EndSession{Code: bridge.CodeRefused, Reason: decommissionedReason(ag.Name)})
 			ag.session = nil
 		}
 		ag.State, ag.StaleSince = "decommissioned", time.Now()
-		a.cfg.Logger.Warn("agent decommissioned: its claims leave now, with the usual grace", "event", "agent_decommissioned", "agent", ag.Name)
-		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave")
+		fp := ag.Info.TokenFingerprint
+		a.revoked[ag.Name] = fp
+		ctx.Send(a.cfg.Store, storePutRevocation{Revocation: store.Revocation{Name: ag.Name, TokenFingerprint: fp, RevokedAt: time.Now()}})
+		a.cfg.Logger.Warn("agent decommissioned: its claims leave now, with the usual grace, and it is refused until enabled again or given a new token", "event", "agent_decommissioned", "agent", ag.Name)
+		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave, and it is refused until an operator enables it again or its token changes")
 		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceGone, DefaultTunnel: ag.Announced})
+		ctx.Respond(nil)
+	case EnableAgent:
+		ag, ok := a.agents[m.Name]
+		if !ok {
+			ctx.Respond(errUnknownAgent{m.Name})
+			return
+		}
+		if ag.State != "decommissioned" {
+			ctx.Respond(nil) // nothing to lift
+			return
+		}
+		a.enable(ctx, ag, "agent "+ag.Name+" was enabled again by an operator; it may connect")
 		ctx.Respond(nil)
 	case QueryAgents:
 		out := make([]AgentState, 0, len(a.agents))
@@ -210,6 +262,71 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(out)
 	}
+}
+
+// load takes the store's view of the agents: their last known state, and
+// the revocations of decommissioned ones. A revocation holds only while the
+// agent's token is the one it was decommissioned with.
+func (a *agentsActor) load(ctx actor.Context, m storeAgentsLoaded) {
+	for _, r := range m.Revocations {
+		a.revoked[r.Name] = r.TokenFingerprint
+	}
+	for _, s := range m.Agents {
+		ag := a.agent(s.Name)
+		if ag.State != "unknown" {
+			continue
+		}
+		ag.LastSeen, ag.Hostname, ag.Version, ag.Announced = s.LastSeen, s.Hostname, s.Version, s.DefaultTunnel
+		if s.State == store.AgentDecommissioned {
+			ag.State, ag.StaleSince = "decommissioned", s.StaleSince
+			fp, revoked := a.revoked[s.Name]
+			switch {
+			case !revoked:
+				// Decommissioned before revocations were recorded: hold it
+				// under the token it has now.
+				a.revoked[s.Name] = ag.Info.TokenFingerprint
+				ctx.Send(a.cfg.Store, storePutRevocation{Revocation: store.Revocation{Name: s.Name, TokenFingerprint: ag.Info.TokenFingerprint, RevokedAt: s.StaleSince}})
+			case ag.Info.TokenFingerprint != "" && fp != ag.Info.TokenFingerprint:
+				a.enable(ctx, ag, "agent "+ag.Name+" has a new token since it was decommissioned; it may connect again")
+			}
+			continue
+		}
+		ag.StaleSince = s.StaleSince
+		a.scheduleStale(ctx, ag)
+	}
+}
+
+// admit answers a session's AgentConnected: a decommissioned agent is
+// refused, any other becomes this agent's session.
+func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.PID) {
+	ag := a.agent(m.Name)
+	if ag.State == "decommissioned" {
+		a.refusal.Log("agent", m.Name, "remote", m.Remote)
+		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
+		return
+	}
+	if ag.session != nil && !ag.session.Equal(m.Session) {
+		a.cfg.Logger.Warn("a second connection authenticated as this agent; the older one is closed (do two hosts share one token?)", "agent", m.Name, "remote", m.Remote)
+		ctx.Stop(ag.session)
+	}
+	ag.session, ag.State, ag.Remote, ag.TLSMode, ag.LastSeen, ag.StaleSince = m.Session, "connected", m.Remote, m.TLSMode, time.Now(), time.Time{}
+	a.cfg.Logger.Info("agent connected", "event", "agent_connected", "agent", m.Name, "remote", m.Remote, "tls", m.TLSMode)
+	a.record(ctx, ag, store.LevelInfo, "agent_connected", "agent "+m.Name+" connected from "+m.Remote+" ("+m.TLSMode+")")
+	ctx.Send(sender, AgentAdmission{})
+}
+
+// enable lifts an agent's decommission. Its claims left when it was
+// decommissioned; it is stale until it connects again.
+func (a *agentsActor) enable(ctx actor.Context, ag *AgentState, msg string) {
+	delete(a.revoked, ag.Name)
+	ag.State = "stale"
+	ctx.Send(a.cfg.Store, storeDeleteRevocation{Name: ag.Name})
+	a.cfg.Logger.Info(msg, "event", "agent_enabled", "agent", ag.Name)
+	a.record(ctx, ag, store.LevelInfo, "agent_enabled", msg)
+}
+
+func decommissionedReason(name string) string {
+	return "agent " + name + " is decommissioned on main; an operator must enable it again, or give it a new token"
 }
 
 func (a *agentsActor) agent(name string) *AgentState {

@@ -63,8 +63,8 @@ func benchRegistry(tb testing.TB, sources, containers int) *registryState {
 		src.status, src.version, src.since = sourceReported, set.Version, benchT0
 		r.lastSets[set.Source] = set
 		r.rebuild(set.Source, benchT0)
+		r.rebuildTemplates(set.Source, benchT0)
 	}
-	r.rebuildTemplates(benchT0)
 	r.decideAll(benchT0)
 	r.markSettled(benchT0)
 	r.drain()

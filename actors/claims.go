@@ -35,6 +35,10 @@ type ClaimConfig struct {
 	AgentDefaults, AnnouncedDefaults map[string]string
 	// Scopes restricts what an agent source may claim (none for local).
 	Scopes map[string]Scope
+	// Pinned are the Access templates of main's configuration
+	// (access.templates): they apply to every source's hostnames, and no
+	// label can redefine them.
+	Pinned map[string]labels.AccessTemplate
 }
 
 // Scope restricts an agent: hostname glob patterns (`*.lab.example.com`),
@@ -141,8 +145,10 @@ type ContainerReport struct {
 	// Templates are the Access templates the container defines.
 	Templates []labels.AccessTemplate
 	// Errors are label errors and the registry's own refusals, each naming
-	// the label at fault.
+	// the label at fault; at most maxErrorsPerContainer of them are kept.
 	Errors []labels.Error
+	// Dropped counts the errors beyond those kept.
+	Dropped int
 }
 
 // buildClaims parses one container and resolves everything that depends

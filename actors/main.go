@@ -193,11 +193,12 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 		key, _, _ := strings.Cut(cfg.Docker.FilterLabel, "=")
 		ignore = append(ignore, key)
 	}
+	pinned, _ := cfg.PinnedTemplates() // validated by config.Load
 	specs = append(specs, ChildSpec{Name: ChildRegistry, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewRegistryProps(RegistryConfig{
 			Claims: ClaimConfig{
 				Labels:  labels.Options{Prefix: cfg.LabelPrefix, Ignore: ignore},
-				Tunnels: refs, DefaultTunnel: cfg.DefaultTunnel, AgentDefaults: agentDefaults, Scopes: scopes,
+				Tunnels: refs, DefaultTunnel: cfg.DefaultTunnel, AgentDefaults: agentDefaults, Scopes: scopes, Pinned: pinned,
 			},
 			RemoveDelay: cfg.Sync.RemoveDelay, SettleTimeout: cfg.Sync.SettleTimeout, KnownSources: known,
 			Store: pids[ChildStore], Subscribers: pidsOf(pids, subscribers), Logger: log.With("actor", "registry"),
@@ -205,7 +206,8 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	}})
 	agentInfo := map[string]AgentInfo{}
 	for name, a := range cfg.Agent.Agents {
-		agentInfo[name] = AgentInfo{DefaultTunnel: a.DefaultTunnel, AllowedHostnames: a.AllowedHostnames, AllowedTunnels: a.AllowedTunnels, Inbound: a.Inbound()}
+		agentInfo[name] = AgentInfo{DefaultTunnel: a.DefaultTunnel, AllowedHostnames: a.AllowedHostnames, AllowedZones: a.AllowedZones,
+			AllowedTunnels: a.AllowedTunnels, Inbound: a.Inbound(), TokenFingerprint: TokenFingerprint(a.Token.Reveal())}
 	}
 	specs = append(specs, ChildSpec{Name: ChildAgents, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewAgentsProps(AgentsConfig{Configured: agentInfo, StaleTTL: cfg.Agent.StaleTTL, Registry: pids[ChildRegistry], Store: pids[ChildStore], Logger: log.With("actor", "agents")})

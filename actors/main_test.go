@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,9 +35,17 @@ type pipeline struct {
 	db     *store.Store
 	zoneID string
 	tunnel string
+	// logs, when set, also receives main's log (WARN and above).
+	logs io.Writer
 }
 
 func newPipeline(t *testing.T, tweak func(*config.Config)) *pipeline {
+	t.Helper()
+	return newPipelineLogged(t, tweak, nil)
+}
+
+// newPipelineLogged is newPipeline with main's log copied to logs.
+func newPipelineLogged(t *testing.T, tweak func(*config.Config), logs io.Writer) *pipeline {
 	t.Helper()
 	sim := cfsim.NewServer(t)
 	zone := sim.AddZone(cfsim.Zone{Name: "example.com"})
@@ -55,7 +64,7 @@ func newPipeline(t *testing.T, tweak func(*config.Config)) *pipeline {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	p := &pipeline{t: t, sim: sim, engine: dockertest.New(), cfg: cfg, zoneID: zone.ID, tunnel: tun.ID}
+	p := &pipeline{t: t, sim: sim, engine: dockertest.New(), cfg: cfg, zoneID: zone.ID, tunnel: tun.ID, logs: logs}
 	p.start()
 	return p
 }
@@ -69,6 +78,9 @@ func (p *pipeline) start() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if p.logs != nil {
+		logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, p.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	m, err := StartMain(p.cfg, MainDeps{
 		DB: db, Logger: logger,

@@ -73,6 +73,13 @@ type RegistryReport struct {
 	Desired     messages.DesiredState
 }
 
+// pendingMsg is a message kept until the store is loaded, with whoever asked
+// for an answer.
+type pendingMsg struct {
+	msg    any
+	sender *actor.PID
+}
+
 type registryTick struct{}
 type registrySettleTimeout struct{}
 type registryEmit struct{}
@@ -97,7 +104,7 @@ type registryActor struct {
 	cfg     RegistryConfig
 	state   *registryState
 	loaded  bool
-	pending []any // messages that arrived before the store was loaded
+	pending []pendingMsg // messages that arrived before the store was loaded
 	subs    []*actor.PID
 	last    *[sha256.Size]byte // digest of the canonical form of the last desired state sent
 	desired messages.DesiredState
@@ -157,7 +164,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		}
 		a.loaded = true
 		for _, p := range a.pending {
-			a.handle(ctx, p)
+			a.handle(ctx, p.msg, p.sender)
 		}
 		a.pending = nil
 		a.flush(ctx)
@@ -192,20 +199,27 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		}
 	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout:
 		if !a.loaded {
-			a.pending = append(a.pending, m)
+			a.pending = append(a.pending, pendingMsg{m, ctx.Sender()})
 			return
 		}
-		a.handle(ctx, m)
+		a.handle(ctx, m, ctx.Sender())
 		a.flush(ctx)
 	}
 }
 
-func (a *registryActor) handle(ctx actor.Context, msg any) {
+// handle applies one message. A container set sent with Request (by an agent
+// session) is answered with SetApplied once it is applied: the session takes
+// the agent's next snapshot only then, which bounds what an agent can make
+// main hold.
+func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	now := time.Now()
 	switch m := msg.(type) {
 	case messages.ContainerSet:
 		if !a.state.applySet(m, now) {
 			a.cfg.Logger.Debug("stale container set ignored", "source", m.Source, "version", m.Version)
+		}
+		if sender != nil {
+			ctx.Send(sender, SetApplied{Source: m.Source, Version: m.Version})
 		}
 	case SourceStatusChanged:
 		a.sourceStatus(m, now)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
 )
 
@@ -67,7 +69,7 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 				}
 			}
 			if st.spec.Access != "" && st.spec.App == nil {
-				hs.Error = "access template " + st.spec.Access + " is not defined on any container; the hostname is withheld until it is"
+				hs.Error = withheldReason(st.spec.Access, st.winner.Source, r.definedElsewhere(st.winner.Source, st.spec.Access))
 			}
 		} else {
 			hs.State = "refused"
@@ -98,21 +100,43 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 	return out
 }
 
-// labelErrors lists every current label error, by source and container.
+// labelErrors lists the current label errors, by source and container: at
+// most maxErrorsServedPerSource per source, with one closing entry per source
+// (Container empty) that counts the ones not listed. A container's Dropped
+// errors count as not listed.
 func (r *registryState) labelErrors() []ContainerReport {
 	var out []ContainerReport
+	served, hidden := map[string]int{}, map[string]int{}
 	for _, k := range slices.SortedFunc(maps.Keys(r.reports), func(a, b claimKey) int {
 		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Container, b.Container))
 	}) {
-		if rep := r.reports[k]; len(rep.Errors) > 0 {
-			out = append(out, ContainerReport{Source: rep.Source, Container: rep.Container, Errors: slices.Clone(rep.Errors)})
+		rep := r.reports[k]
+		if len(rep.Errors) == 0 {
+			continue
+		}
+		room := maxErrorsServedPerSource - served[rep.Source]
+		n := min(room, len(rep.Errors))
+		hidden[rep.Source] += len(rep.Errors) - n + rep.Dropped
+		if n <= 0 {
+			continue
+		}
+		served[rep.Source] += n
+		out = append(out, ContainerReport{Source: rep.Source, Container: rep.Container, Errors: slices.Clone(rep.Errors[:n]), Dropped: rep.Dropped})
+	}
+	for _, src := range slices.Sorted(maps.Keys(hidden)) {
+		if n := hidden[src]; n > 0 {
+			out = append(out, ContainerReport{Source: src, Dropped: n, Errors: []labels.Error{{
+				Message: fmt.Sprintf("%d more label errors of %s are not listed (at most %d per source, %d per container)", n, src, maxErrorsServedPerSource, maxErrorsPerContainer)}}})
 		}
 	}
 	return out
 }
 
 // tick applies the passage of time: graces that ended.
-func (r *registryState) tick(now time.Time) { r.decideAll(now) }
+func (r *registryState) tick(now time.Time) {
+	r.decideAll(now)
+	r.summarizeLabelErrors(now)
+}
 
 // nextDue is the earliest grace end, for the actor's timer; zero if none.
 func (r *registryState) nextDue() time.Time {
@@ -176,4 +200,14 @@ func (r *registryState) cancelDelete(host string, now time.Time) error {
 	r.persistHost(host, st, now)
 	r.event(now, "info", "retained", host, st.winner, fmt.Sprintf("an operator cancelled the delete of %s; its objects are kept", host))
 	return nil
+}
+
+// withheldReason says why a protected hostname is not published: its
+// template is defined neither by its own source nor in main's configuration.
+func withheldReason(tpl, source string, elsewhere []string) string {
+	msg := "access template " + tpl + " is defined neither by a container of " + source + " nor in main's access.templates; the hostname is withheld until it is"
+	if len(elsewhere) > 0 {
+		msg += " (" + strings.Join(elsewhere, ", ") + " defines one, but a template protects only the hostnames of its own host; pin it in main's configuration to share it)"
+	}
+	return msg
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
@@ -43,9 +46,12 @@ type registryState struct {
 	reports map[claimKey]ContainerReport
 	// epoch numbers rebuilds: a claimant whose mark is not the current
 	// epoch after its source's rebuild was not in the set.
-	epoch     uint64
-	templates map[string]templateEntry // winning Access templates by name
-	ips       map[string]PublicIPs     // by source; "" = main's own
+	epoch uint64
+	// templates are the Access templates each source defines, by source
+	// and name: a template protects only the hostnames of its own source
+	// (see template). Pinned ones (main's configuration) are in cfg.
+	templates map[string]map[string]templateEntry
+	ips       map[string]PublicIPs // by source; "" = main's own
 
 	lastSets map[string]messages.ContainerSet // the latest set per reported source
 	// bySource indexes the hostnames each source has claimants for, so a
@@ -55,7 +61,11 @@ type registryState struct {
 	// drain: only then is the desired state rebuilt.
 	changed  bool
 	reported map[reportedConflict]bool // conflicts already announced
-	tplClash map[string]bool           // template names defined differently
+	tplClash map[tplKey]bool           // templates defined differently within a source, or against a pin
+	// errBudget bounds the label_error events (and so log lines) a source
+	// can cause; held counts the ones over budget, for a summary.
+	errBudget map[string]*rate.Limiter
+	errHeld   map[string]int
 
 	settled bool
 
@@ -100,6 +110,12 @@ type templateEntry struct {
 	owner claimKey
 }
 
+// tplKey names a template within a source.
+type tplKey struct{ source, name string }
+
+// PinnedSource is the owner of templates pinned in main's configuration.
+const PinnedSource = "config"
+
 // Event is one decision worth an operator's attention: logged once and
 // appended to the store's event log. Kinds the registry uses: created,
 // updated, leaving, returned, promoted, deleted, retained, conflict,
@@ -121,12 +137,14 @@ func newRegistryState(cfg ClaimConfig, removeDelay time.Duration, sources []stri
 		claims:    map[string]map[claimKey]*claimant{},
 		hosts:     map[string]*hostState{},
 		reports:   map[claimKey]ContainerReport{},
-		templates: map[string]templateEntry{},
+		templates: map[string]map[string]templateEntry{},
 		ips:       map[string]PublicIPs{},
 		lastSets:  map[string]messages.ContainerSet{},
 		bySource:  map[string]map[string]bool{},
 		reported:  map[reportedConflict]bool{},
-		tplClash:  map[string]bool{},
+		tplClash:  map[tplKey]bool{},
+		errBudget: map[string]*rate.Limiter{},
+		errHeld:   map[string]int{},
 	}
 	for _, s := range sources {
 		r.sources[s] = &sourceState{status: sourceUnknown}
@@ -193,12 +211,12 @@ func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool 
 	r.lastSets[set.Source] = set
 	affected, templates := r.rebuild(set.Source, now)
 	if templates {
-		// Templates are global: every protected hostname may change.
-		r.rebuildTemplates(now)
-		r.decideAll(now)
-	} else {
-		r.decideHosts(affected, now)
+		// A source's templates protect only its own hostnames, all of
+		// which are among those it claims (affected).
+		r.rebuildTemplates(set.Source, now)
 	}
+	r.decideHosts(affected, now)
+	r.summarizeLabelErrors(now)
 	return true
 }
 
@@ -223,6 +241,9 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 		k := claimKey{set.Source, c.Name}
 		seen[k] = true
 		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
+		if n := len(rep.Errors); n > maxErrorsPerContainer {
+			rep.Errors, rep.Dropped = rep.Errors[:maxErrorsPerContainer:maxErrorsPerContainer], n-maxErrorsPerContainer
+		}
 		old, had := r.reports[k]
 		hosts := rep.Hosts
 		rep.Hosts = nil
@@ -280,7 +301,7 @@ func (r *registryState) setSourceStatus(source, status string, now time.Time) {
 			}
 		}
 		delete(r.lastSets, source)
-		r.rebuildTemplates(now)
+		r.rebuildTemplates(source, now)
 	}
 	r.decideAll(now)
 }
@@ -368,7 +389,7 @@ func (r *registryState) decide(host string, now time.Time) {
 		if top == nil {
 			return
 		}
-		st = &hostState{winner: top.key, state: hostActive, spec: r.withApp(host, top.spec, hostSpec{})}
+		st = &hostState{winner: top.key, state: hostActive, spec: r.withApp(host, top.key, top.spec, hostSpec{})}
 		r.hosts[host] = st
 		r.persistHost(host, st, now)
 		r.event(now, "info", "created", host, top.key, fmt.Sprintf("%s claims %s (%s)", top.key, host, joinKinds(st.spec)))
@@ -389,7 +410,7 @@ func (r *registryState) decide(host string, now time.Time) {
 		prev := st.state
 		st.state, st.due = hostActive, time.Time{}
 		if !frozen && win.known {
-			spec := r.withApp(host, win.spec, st.spec)
+			spec := r.withApp(host, st.winner, win.spec, st.spec)
 			if !spec.equal(st.spec) {
 				r.event(now, "info", "updated", host, st.winner, fmt.Sprintf("%s changed its labels for %s", st.winner, host))
 			}
@@ -404,7 +425,9 @@ func (r *registryState) decide(host string, now time.Time) {
 	case st.state == hostRetained:
 		if top := r.best(host, claimKey{}); top != nil {
 			st.winner, st.state = top.key, hostActive
-			st.spec = r.withApp(host, top.spec, st.spec)
+			// No carry-over of the old winner's app: a protection is
+			// resolved from the new winner's own templates.
+			st.spec = r.withApp(host, top.key, top.spec, hostSpec{})
 			r.persistHost(host, st, now)
 			r.event(now, "info", "promoted", host, top.key, fmt.Sprintf("%s takes over the retained hostname %s", top.key, host))
 		}
@@ -424,7 +447,7 @@ func (r *registryState) decide(host string, now time.Time) {
 		if top := r.best(host, st.winner); top != nil {
 			old := st.winner
 			st.winner, st.state, st.due = top.key, hostActive, time.Time{}
-			st.spec = r.withApp(host, top.spec, hostSpec{})
+			st.spec = r.withApp(host, top.key, top.spec, hostSpec{})
 			r.persistHost(host, st, now)
 			r.event(now, "info", "promoted", host, top.key, fmt.Sprintf("%s takes %s over from %s after the grace, in place", top.key, host, old))
 			return
@@ -470,20 +493,58 @@ func (r *registryState) forgetMissing(hosts map[string]bool, now time.Time) {
 	}
 }
 
-// withApp resolves the Access template a spec binds into its app. A
-// template nobody defines any more keeps its last known content (from prev),
+// withApp resolves the Access template a spec binds into its app. The
+// template comes from main's configuration (pinned) or from the winner's own
+// source, never from another source: no source can change the protection of
+// a hostname another source publishes. A template the source no longer
+// defines keeps its last content (from prev, the same winner's last spec),
 // so a protected route never silently loses its protection.
-func (r *registryState) withApp(host string, spec, prev hostSpec) hostSpec {
+func (r *registryState) withApp(host string, winner claimKey, spec, prev hostSpec) hostSpec {
 	spec.App = nil
 	if spec.Access == "" {
 		return spec
 	}
-	if t, ok := r.templates[spec.Access]; ok {
+	if t, ok := r.template(winner.Source, spec.Access); ok {
 		spec.App = desiredApp(host, t.tpl, t.owner)
 	} else if prev.App != nil && prev.Access == spec.Access {
 		spec.App = prev.App
 	}
 	return spec
+}
+
+// template finds the template name for a hostname won by source: pinned in
+// main's configuration, else defined by the source itself.
+func (r *registryState) template(source, name string) (templateEntry, bool) {
+	if t, ok := r.cfg.Pinned[name]; ok {
+		return templateEntry{tpl: t, owner: claimKey{Source: PinnedSource}}, true
+	}
+	t, ok := r.templates[source][name]
+	return t, ok
+}
+
+// definedElsewhere lists the other sources that define a template name, for
+// the message of a withheld hostname.
+func (r *registryState) definedElsewhere(source, name string) []string {
+	var out []string
+	for _, src := range slices.Sorted(maps.Keys(r.templates)) {
+		if _, ok := r.templates[src][name]; ok && src != source {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// policyName is the Cloudflare name of a template's reusable policy. An
+// agent's templates are its own, so their policies carry the agent's name: two
+// agents that define a template of the same name get two policies, and
+// neither can change the other's. Main's own (local and pinned) keep the name
+// as written.
+func policyName(name, source string) string {
+	agent, ok := strings.CutPrefix(source, "agent:")
+	if !ok {
+		return name
+	}
+	return name + " (agent " + agent + ")"
 }
 
 func desiredApp(host string, t labels.AccessTemplate, owner claimKey) *messages.DesiredApp {
@@ -496,39 +557,70 @@ func desiredApp(host string, t labels.AccessTemplate, owner claimKey) *messages.
 	}
 	return &messages.DesiredApp{
 		Hostname: host, Name: t.AppName, SessionDuration: t.SessionDuration, Template: t.Name,
-		Policy: messages.DesiredPolicy{Name: t.Policy.Name, Decision: t.Policy.Decision,
+		Policy: messages.DesiredPolicy{Name: policyName(t.Policy.Name, owner.Source), Decision: t.Policy.Decision,
 			Include: conv(t.Policy.Include), Require: conv(t.Policy.Require), Exclude: conv(t.Policy.Exclude)},
 		Owner: messages.Owner{Source: owner.Source, Container: owner.Container, Service: t.Name},
 	}
 }
 
-// rebuildTemplates picks, per template name, the definition of the first
-// container in source/name order; a name defined differently elsewhere is
-// reported once as a conflict.
-func (r *registryState) rebuildTemplates(now time.Time) {
+// rebuildTemplates recomputes the templates one source defines: per name,
+// the definition of its first container in name order. A name defined
+// differently by two containers of the source, or differently from a
+// template pinned in main's configuration, is reported once as a conflict;
+// the pinned definition, or the first one, is used.
+func (r *registryState) rebuildTemplates(source string, now time.Time) {
 	next := map[string]templateEntry{}
 	keys := slices.SortedFunc(maps.Keys(r.reports), func(a, b claimKey) int {
-		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Container, b.Container))
+		return cmp.Compare(a.Container, b.Container)
 	})
-	clash := map[string]bool{}
+	clash := map[tplKey]bool{}
 	for _, k := range keys {
+		if k.Source != source {
+			continue
+		}
 		for _, t := range r.reports[k].Templates {
+			key := tplKey{source, t.Name}
+			if pin, ok := r.cfg.Pinned[t.Name]; ok {
+				if !sameTemplate(pin, t) {
+					clash[key] = true
+					if !r.tplClash[key] {
+						r.event(now, "warn", "conflict", "", k, fmt.Sprintf("access template %q is pinned in main's configuration; the different definition on %s is ignored", t.Name, k))
+					}
+				}
+				continue
+			}
 			cur, ok := next[t.Name]
 			if !ok {
 				next[t.Name] = templateEntry{tpl: t, owner: k}
 				continue
 			}
-			a, _ := json.Marshal(cur.tpl)
-			b, _ := json.Marshal(t)
-			if string(a) != string(b) {
-				clash[t.Name] = true
-				if !r.tplClash[t.Name] {
+			if !sameTemplate(cur.tpl, t) {
+				clash[key] = true
+				if !r.tplClash[key] {
 					r.event(now, "warn", "conflict", "", k, fmt.Sprintf("access template %q is defined differently by %s and %s; the definition of %s is used", t.Name, cur.owner, k, cur.owner))
 				}
 			}
 		}
 	}
-	r.templates, r.tplClash = next, clash
+	for key := range r.tplClash {
+		if key.source == source && !clash[key] {
+			delete(r.tplClash, key)
+		}
+	}
+	for key := range clash {
+		r.tplClash[key] = true
+	}
+	if len(next) == 0 {
+		delete(r.templates, source)
+		return
+	}
+	r.templates[source] = next
+}
+
+func sameTemplate(a, b labels.AccessTemplate) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }
 
 // claimsOf reports whether source still has a claimant for host.
@@ -590,6 +682,20 @@ func (r *registryState) event(now time.Time, level, kind, host string, k claimKe
 	r.events = append(r.events, Event{At: now, Level: level, Kind: kind, Hostname: host, Source: k.Source, Container: k.Container, Message: msg})
 }
 
+// Label error budgets: what one source can make main keep, log and serve.
+const (
+	// maxErrorsPerContainer label errors are kept per container; the rest
+	// are counted (ContainerReport.Dropped).
+	maxErrorsPerContainer = 20
+	// maxErrorsServedPerSource errors are listed per source by the API.
+	maxErrorsServedPerSource = 200
+	// A source's new label errors become events (and log lines) at
+	// errorEventBurst at once, then one per errorEventEvery; the rest are
+	// counted and summarized in one event when the budget allows.
+	errorEventBurst = 20
+	errorEventEvery = 5 * time.Second
+)
+
 func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep ContainerReport, now time.Time) {
 	prev := map[labels.Error]bool{}
 	if had {
@@ -597,11 +703,44 @@ func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep Con
 			prev[e] = true
 		}
 	}
+	budget := r.errorBudget(rep.Source)
 	for _, e := range rep.Errors {
-		if !prev[e] {
-			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: rep.Source, Container: rep.Container,
-				Message: fmt.Sprintf("container %s: %s", rep.Container, e.Error())})
+		if prev[e] {
+			continue
 		}
+		if !budget.AllowN(now, 1) {
+			r.errHeld[rep.Source]++
+			continue
+		}
+		r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: rep.Source, Container: rep.Container,
+			Message: fmt.Sprintf("container %s: %s", rep.Container, e.Error())})
+	}
+	if rep.Dropped > 0 && rep.Dropped != old.Dropped {
+		r.errHeld[rep.Source] += rep.Dropped
+	}
+}
+
+func (r *registryState) errorBudget(source string) *rate.Limiter {
+	l := r.errBudget[source]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(errorEventEvery), errorEventBurst)
+		r.errBudget[source] = l
+	}
+	return l
+}
+
+// summarizeLabelErrors reports, in one event per source, the label errors
+// that were over the source's budget, once its budget allows one more event.
+// It runs after every set and tick, so a count waits at most until then.
+func (r *registryState) summarizeLabelErrors(now time.Time) {
+	for _, source := range slices.Sorted(maps.Keys(r.errHeld)) {
+		n := r.errHeld[source]
+		if !r.errorBudget(source).AllowN(now, 1) {
+			continue
+		}
+		delete(r.errHeld, source)
+		r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: source,
+			Message: fmt.Sprintf("%s: %d more label errors were not logged one by one (too many at once); GET /api/v1/label-errors lists the current ones", source, n)})
 	}
 }
 

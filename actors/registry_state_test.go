@@ -385,20 +385,145 @@ func TestRegistryAccessTemplates(t *testing.T) {
 	if len(h.r.desired().Tunnels["default"].Rules) != 0 {
 		t.Fatal("a route bound to an undefined template must be withheld, never published unprotected")
 	}
-	if st := h.state("app.example.com"); !strings.Contains(st.Error, "access template team is not defined") {
+	if st := h.state("app.example.com"); !strings.Contains(st.Error, "access template team is defined neither") {
 		t.Fatalf("want the withheld reason, got %+v", st)
 	}
-	tpl := ctr("policy", t0, "labelgate.access.team.policy.include.emails", "a@example.com")
-	h.set("agent:b", t0.Add(time.Second), tpl)
+	// Another source's template does not protect this source's hostnames.
+	tpl := func(name string) messages.Container {
+		return ctr(name, t0, "labelgate.access.team.policy.include.emails", "a@example.com")
+	}
+	h.set("agent:b", t0.Add(time.Second), tpl("policy"))
+	if ds := h.r.desired(); len(ds.Tunnels["default"].Rules) != 0 || len(ds.Apps) != 0 {
+		t.Fatalf("a template of another source must not publish this source's route, got %+v", ds)
+	}
+	if st := h.state("app.example.com"); !strings.Contains(st.Error, "agent:b defines one") {
+		t.Fatalf("want the reason to name the other definition, got %+v", st)
+	}
+	// The same source defines it: published, protected.
+	h.set("local", t0.Add(2*time.Second), protected, tpl("policy"))
 	ds := h.r.desired()
 	if len(ds.Tunnels["default"].Rules) != 1 || len(ds.Apps) != 1 || ds.Apps[0].Hostname != "app.example.com" || ds.Apps[0].Policy.Include[0].Value != "a@example.com" {
 		t.Fatalf("want the route and its app, got %+v", ds)
 	}
+	if got := ds.Apps[0].Policy.Name; got != "labelgate:team" {
+		t.Errorf("local template's policy is named %q, want labelgate:team", got)
+	}
 	// The template's container goes away: the app keeps its last content.
-	h.set("agent:b", t0.Add(time.Minute))
-	h.set("local", t0.Add(2*time.Minute), protected)
+	h.set("local", t0.Add(3*time.Minute), protected)
 	if ds := h.r.desired(); len(ds.Apps) != 1 || len(ds.Tunnels["default"].Rules) != 1 {
 		t.Fatalf("the app must stay while the route stays, got %+v", ds)
+	}
+}
+
+// TestTemplateCannotWeakenAnotherSource is issue 11's second finding: an
+// agent restricted to *.att.example.com defined the template protecting
+// another agent's admin.example.com as bypass/everyone, and the admin app
+// became open. Whatever the order, each source's hostnames keep their own
+// source's definition, the two become two Cloudflare policies, and the
+// attacker's disconnect (its claims freeze) changes nothing either. The
+// attacker's source sorts first, as in the report (the first source in
+// order used to win).
+func TestTemplateCannotWeakenAnotherSource(t *testing.T) {
+	victim := ctr("admin", t0,
+		"labelgate.tunnel.web.hostname", "admin.example.com", "labelgate.tunnel.web.service", "http://admin:80", "labelgate.tunnel.web.access", "team",
+		"labelgate.access.team.policy.include.emails", "boss@example.com")
+	attacker := ctr("evil", t0,
+		"labelgate.access.team.policy.decision", "bypass", "labelgate.access.team.policy.include.everyone", "",
+		"labelgate.tunnel.web.hostname", "x.att.example.com", "labelgate.tunnel.web.service", "http://evil:80", "labelgate.tunnel.web.access", "team")
+	templateOnly := ctr("evil2", t0, "labelgate.access.team.policy.decision", "bypass", "labelgate.access.team.policy.include.everyone", "")
+
+	check := func(t *testing.T, h *regHarness) {
+		t.Helper()
+		byPolicy := map[string]messages.DesiredPolicy{}
+		apps := map[string]messages.DesiredApp{}
+		for _, a := range h.r.desired().Apps {
+			apps[a.Hostname] = a
+			if prev, ok := byPolicy[a.Policy.Name]; ok {
+				pa, _ := json.Marshal(prev)
+				pb, _ := json.Marshal(a.Policy)
+				if string(pa) != string(pb) {
+					t.Fatalf("two definitions share the policy name %q: %s and %s", a.Policy.Name, pa, pb)
+				}
+			}
+			byPolicy[a.Policy.Name] = a.Policy
+		}
+		admin, ok := apps["admin.example.com"]
+		if !ok {
+			t.Fatalf("admin.example.com has no app: %+v", h.r.desired().Apps)
+		}
+		want := messages.DesiredPolicy{Name: "labelgate:team (agent web)", Decision: "allow",
+			Include: []messages.AccessRule{{Selector: "emails", Value: "boss@example.com"}}, Require: []messages.AccessRule{}, Exclude: []messages.AccessRule{}}
+		pa, _ := json.Marshal(admin.Policy)
+		pw, _ := json.Marshal(want)
+		if string(pa) != string(pw) {
+			t.Fatalf("admin.example.com is protected by %s, want %s", pa, pw)
+		}
+		if evil, ok := apps["x.att.example.com"]; ok && (evil.Policy.Name != "labelgate:team (agent att)" || evil.Policy.Decision != "bypass") {
+			t.Fatalf("the attacker's own hostname: %+v", evil.Policy)
+		}
+	}
+	newH := func(t *testing.T) *regHarness {
+		h := newHarness(t, "agent:web", "agent:att")
+		h.r.cfg.Scopes = map[string]Scope{"agent:att": {Hostnames: []string{"*.att.example.com"}}}
+		return h
+	}
+	t.Run("attacker first", func(t *testing.T) {
+		h := newH(t)
+		h.set("agent:att", t0, attacker, templateOnly)
+		h.set("agent:web", t0.Add(time.Minute), victim)
+		check(t, h)
+		h.r.setSourceStatus("agent:att", sourceFrozen, t0.Add(2*time.Minute))
+		check(t, h)
+	})
+	t.Run("attacker after", func(t *testing.T) {
+		h := newH(t)
+		h.set("agent:web", t0, victim)
+		check(t, h)
+		h.set("agent:att", t0.Add(time.Minute), attacker, templateOnly)
+		check(t, h)
+		h.r.setSourceStatus("agent:att", sourceFrozen, t0.Add(2*time.Minute))
+		check(t, h)
+		h.r.setSourceStatus("agent:att", sourceGone, t0.Add(3*time.Minute))
+		check(t, h)
+	})
+}
+
+// TestPinnedTemplates: a template in main's configuration protects every
+// source's hostnames; a label definition of the same name that differs is a
+// conflict, reported once and ignored.
+func TestPinnedTemplates(t *testing.T) {
+	pinned := labels.Parse(map[string]string{"labelgate.access.team.policy.include.emails_ending_in": "@example.com"}, labels.Options{})
+	if len(pinned.Errors) > 0 || len(pinned.Access) != 1 {
+		t.Fatalf("pinned template: %+v", pinned)
+	}
+	h := newHarness(t, "local", "agent:b")
+	h.r.cfg.Pinned = map[string]labels.AccessTemplate{"team": pinned.Access[0]}
+	h.set("local", t0, ctr("app", t0, route("app.example.com", "http://app:80", "labelgate.tunnel.web.access", "team")...))
+	h.set("agent:b", t0, ctr("b", t0, append(route("b.example.com", "http://b:80", "labelgate.tunnel.web.access", "team"),
+		"labelgate.access.team.policy.decision", "bypass", "labelgate.access.team.policy.include.everyone", "")...))
+	ds := h.r.desired()
+	if len(ds.Apps) != 2 {
+		t.Fatalf("want both hostnames protected by the pinned template, got %+v", ds.Apps)
+	}
+	for _, a := range ds.Apps {
+		if a.Policy.Name != "labelgate:team" || a.Policy.Decision != "allow" || a.Policy.Include[0].Value != "example.com" {
+			t.Errorf("%s is protected by %+v, want the pinned template", a.Hostname, a.Policy)
+		}
+	}
+	_, events := h.r.drain()
+	n := 0
+	for _, e := range events {
+		if e.Kind == "conflict" && strings.Contains(e.Message, "pinned in main's configuration") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d conflict events about the pinned template, want 1: %+v", n, events)
+	}
+	h.set("agent:b", t0.Add(time.Second), ctr("b", t0, append(route("b.example.com", "http://b:80", "labelgate.tunnel.web.access", "team"),
+		"labelgate.access.team.policy.decision", "bypass", "labelgate.access.team.policy.include.everyone", "")...))
+	if _, events := h.r.drain(); len(events) != 0 {
+		t.Errorf("the same conflict was reported again: %+v", events)
 	}
 }
 

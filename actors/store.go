@@ -66,6 +66,23 @@ type StoreChecked struct{ Err error }
 // storePutAgent records an agent's state.
 type storePutAgent struct{ Agent store.Agent }
 
+// storeLoadAgents asks for the agents directory's persisted state; the reply
+// is storeAgentsLoaded.
+type storeLoadAgents struct{}
+
+type storeAgentsLoaded struct {
+	Agents      []store.Agent
+	Revocations []store.Revocation
+	Err         error
+}
+
+// storePutRevocation records a decommissioned agent's revocation;
+// storeDeleteRevocation lifts it.
+type (
+	storePutRevocation    struct{ Revocation store.Revocation }
+	storeDeleteRevocation struct{ Name string }
+)
+
 type storeActor struct {
 	db     *store.Store
 	logger *slog.Logger
@@ -146,6 +163,27 @@ func (a *storeActor) Receive(ctx actor.Context) {
 		a.do(func(c context.Context) {
 			if err := a.db.PutAgent(c, m.Agent); err != nil {
 				a.logger.Error("recording an agent failed", "agent", m.Agent.Name, "err", err)
+			}
+		})
+	case storeLoadAgents:
+		a.reply(ctx, func(c context.Context) any {
+			var out storeAgentsLoaded
+			if out.Agents, out.Err = a.db.Agents(c); out.Err != nil {
+				return out
+			}
+			out.Revocations, out.Err = a.db.Revocations(c)
+			return out
+		})
+	case storePutRevocation:
+		a.do(func(c context.Context) {
+			if err := a.db.PutRevocation(c, m.Revocation); err != nil {
+				a.logger.Error("recording an agent's revocation failed", "agent", m.Revocation.Name, "err", err)
+			}
+		})
+	case storeDeleteRevocation:
+		a.do(func(c context.Context) {
+			if err := a.db.DeleteRevocation(c, m.Name); err != nil {
+				a.logger.Error("lifting an agent's revocation failed", "agent", m.Name, "err", err)
 			}
 		})
 	case StoreQueryEvents:

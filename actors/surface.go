@@ -148,7 +148,11 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		}
 	}
 	for _, r := range rep.LabelErrors {
-		ov.LabelErrors += len(r.Errors)
+		if r.Container == "" { // a source's closing entry counts what is not listed
+			ov.LabelErrors += r.Dropped
+		} else {
+			ov.LabelErrors += len(r.Errors)
+		}
 	}
 	for _, st := range s.plannerStatuses(ctx) {
 		if !st.LastSync.IsZero() {
@@ -634,6 +638,22 @@ func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
 // Decommission implements web.Backend.
 func (s *Surface) Decommission(ctx context.Context, agent string) error {
 	res, err := s.ask(ctx, s.pid(ChildAgents), DecommissionAgent{Name: agent})
+	if err != nil {
+		return err
+	}
+	if e, ok := res.(error); ok && e != nil {
+		var unknown errUnknownAgent
+		if errors.As(e, &unknown) {
+			return fmt.Errorf("%w: %v", web.ErrNotFound, e)
+		}
+		return e
+	}
+	return nil
+}
+
+// EnableAgent implements web.Backend.
+func (s *Surface) EnableAgent(ctx context.Context, agent string) error {
+	res, err := s.ask(ctx, s.pid(ChildAgents), EnableAgent{Name: agent})
 	if err != nil {
 		return err
 	}

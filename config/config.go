@@ -81,6 +81,17 @@ type Config struct {
 	API        API        `envPrefix:"API_" yaml:"api"`
 	Agent      Agent      `envPrefix:"AGENT_" yaml:"agent"`
 	Connect    Connect    `envPrefix:"CONNECT_" yaml:"connect"`
+	Access     Access     `envPrefix:"ACCESS_" yaml:"access"`
+}
+
+// Access is main's own Zero Trust Access configuration.
+type Access struct {
+	// Templates are Access templates pinned in main's configuration: by
+	// template name, the properties of a `labelgate.access.<name>.*` label
+	// block (policy.decision, policy.include.emails, …) and their values.
+	// A pinned template protects the hostnames of every source that binds
+	// it, and no container label can redefine it.
+	Templates map[string]map[string]string `env:"TEMPLATES" yaml:"templates"`
 }
 
 // Docker is the local Docker engine labelgate watches.

@@ -63,7 +63,7 @@ func (l *loader) load(defaultFile string) Config {
 	}
 	l.readFile(&cfg, defaultFile)
 
-	fileCreds, fileTunnels, fileAgents := cfg.Cloudflare.Credentials, cfg.Cloudflare.Tunnels, cfg.Agent.Agents
+	fileCreds, fileTunnels, fileAgents, fileTemplates := cfg.Cloudflare.Credentials, cfg.Cloudflare.Tunnels, cfg.Agent.Agents, cfg.Access.Templates
 	l.applyEnv(&cfg)
 	// A map variable adds entries to the file's map; an entry with the same
 	// name replaces the file's entry as a whole.
@@ -75,6 +75,9 @@ func (l *loader) load(defaultFile string) Config {
 	}
 	if l.set("agent.agents") {
 		cfg.Agent.Agents = overlay(fileAgents, cfg.Agent.Agents)
+	}
+	if l.set("access.templates") {
+		cfg.Access.Templates = overlay(fileTemplates, cfg.Access.Templates)
 	}
 
 	l.chooseSecretSources(&cfg)
@@ -148,9 +151,10 @@ func (l *loader) applyEnv(cfg *Config) {
 			reflect.TypeFor[float64](): scalar(func(v string) (any, error) {
 				return strconv.ParseFloat(v, 64)
 			}, "want a number"),
-			reflect.TypeFor[map[string]Credential](): mapParser[Credential](&current),
-			reflect.TypeFor[map[string]Tunnel]():     mapParser[Tunnel](&current),
-			reflect.TypeFor[map[string]AgentEntry](): mapParser[AgentEntry](&current),
+			reflect.TypeFor[map[string]Credential]():        mapParser[Credential](&current),
+			reflect.TypeFor[map[string]Tunnel]():            mapParser[Tunnel](&current),
+			reflect.TypeFor[map[string]AgentEntry]():        mapParser[AgentEntry](&current),
+			reflect.TypeFor[map[string]map[string]string](): mapParser[map[string]string](&current),
 		},
 	}
 	err := env.ParseWithOptions(cfg, opts)

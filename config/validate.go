@@ -57,6 +57,7 @@ func (l *loader) validate(c *Config) {
 		l.validateSync(c)
 		l.validateMainServices(c)
 		l.validateAgents(c)
+		l.validateAccess(c)
 	}
 	if agent {
 		l.validateConnect(c)
@@ -496,4 +497,13 @@ func list[T any](m map[string]T) string {
 		return "none"
 	}
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}
+
+// validateAccess checks the pinned templates with the label parser, so a
+// pinned template means exactly what the same labels would.
+func (l *loader) validateAccess(c *Config) {
+	_, errs := c.PinnedTemplates()
+	for _, e := range errs {
+		l.problems.add(e.key, "%s", e.msg)
+	}
 }

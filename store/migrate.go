@@ -80,6 +80,13 @@ var migrations = []string{
 		key   TEXT NOT NULL PRIMARY KEY CHECK (key <> ''),
 		value TEXT NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 7: revocations of decommissioned agents, bound to the token they had.
+	`CREATE TABLE revocations (
+		name              TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
+		token_fingerprint TEXT    NOT NULL,
+		revoked_at        INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // migrate runs the steps the database has not run yet, each in its own

@@ -95,13 +95,18 @@ var seeders = []func(t *testing.T, s *Store){
 			t.Fatal(err)
 		}
 	},
+	func(t *testing.T, s *Store) {
+		if err := s.PutRevocation(t.Context(), Revocation{Name: "a", TokenFingerprint: "f", RevokedAt: at(0)}); err != nil {
+			t.Fatal(err)
+		}
+	},
 }
 
 // rowCounts returns the number of rows in each table, in migration order.
 func rowCounts(t *testing.T, s *Store) []int {
 	t.Helper()
 	var out []int
-	for _, table := range []string{"claims", "hostnames", "owned", "events", "agents", "meta"} {
+	for _, table := range []string{"claims", "hostnames", "owned", "events", "agents", "meta", "revocations"} {
 		var n int
 		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("counting %s: %v", table, err)

@@ -1,0 +1,424 @@
+package actors
+
+// Adversarial tests of issue 11: what a hostile agent (one with a valid,
+// possibly scoped token) can and cannot do to main.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/bridge"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/store"
+)
+
+// syncBuf is a log sink shared by main's goroutines and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) count(substr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), substr)
+}
+
+// bridgePair is an authenticated connection: main's end and the agent's.
+func bridgePair(t *testing.T) (mainEnd, agentEnd *bridge.Conn) {
+	t.Helper()
+	accepted := make(chan *bridge.Conn, 1)
+	l, err := bridge.NewListener(bridge.ListenConfig{Role: bridge.RoleMain, Keys: bridge.Keys{{Name: "hostile", Token: []byte(tokenA)}},
+		Accept: func(c *bridge.Conn) error { accepted <- c; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, addr, err := l.Start("127.0.0.1:0", func(err error) { t.Errorf("listener: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	agentEnd, err = bridge.Dial(t.Context(), bridge.DialConfig{URL: "ws://" + addr.String(), Role: bridge.RoleAgent, Key: bridge.Key{Name: "main", Token: []byte(tokenA)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agentEnd.Close(bridge.CodeNormal, "test over") })
+	select {
+	case mainEnd = <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection accepted")
+	}
+	return mainEnd, agentEnd
+}
+
+// requested is a message a probe received with Request.
+type requested struct {
+	msg    any
+	sender *actor.PID
+}
+
+// probe is an actor that hands every user message to the test.
+func probe(t *testing.T, sys *actor.ActorSystem, name string, answer func(ctx actor.Context)) (*actor.PID, chan requested) {
+	t.Helper()
+	got := make(chan requested, 1024)
+	pid, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch ctx.Message().(type) {
+		case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+			return
+		}
+		if answer != nil {
+			answer(ctx)
+		}
+		got <- requested{ctx.Message(), ctx.Sender()}
+	}), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid, got
+}
+
+func nextSet(t *testing.T, got chan requested, within time.Duration) (messages.ContainerSet, *actor.PID, bool) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case r := <-got:
+			if set, ok := r.msg.(messages.ContainerSet); ok {
+				return set, r.sender, true
+			}
+		case <-deadline:
+			return messages.ContainerSet{}, nil, false
+		}
+	}
+}
+
+// TestSessionKeepsOnlyTheNewestSnapshot: an agent that sends snapshots
+// faster than the registry takes them makes the session hold one, the
+// newest; the registry gets the next only once it answered the last, and
+// the agent's ack waits for that answer too. (Before, every frame went into
+// an unbounded mailbox and was acked at once: two agents looping 7 MB
+// snapshots took main from 177 to 618 MB.)
+func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	reg, sets := probe(t, sys, "registry", nil)
+	dir, _ := probe(t, sys, "agents", func(ctx actor.Context) {
+		if _, ok := ctx.Message().(AgentConnected); ok {
+			ctx.Respond(AgentAdmission{})
+		}
+	})
+	mainEnd, agentEnd := bridgePair(t)
+	sys.Root.Spawn(NewAgentSessionProps(AgentSessionConfig{Conn: mainEnd, Registry: reg, Agents: dir, Logger: slog.New(slog.DiscardHandler)}))
+
+	const n = 100
+	for v := uint64(1); v <= n; v++ {
+		set := messages.ContainerSet{Version: v, Containers: []messages.Container{{Name: "c", Labels: map[string]string{"v": fmt.Sprint(v)}}}}
+		if err := agentEnd.Send(t.Context(), bridge.Snapshot{Set: set}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, sender, ok := nextSet(t, sets, 5*time.Second)
+	if !ok || first.Version != 1 || first.Source != "agent:hostile" {
+		t.Fatalf("the registry's first set: %v %+v, want version 1 of agent:hostile", ok, first)
+	}
+	if more, _, ok := nextSet(t, sets, 500*time.Millisecond); ok {
+		t.Fatalf("the registry got version %d before it answered version 1", more.Version)
+	}
+	select {
+	case f := <-agentEnd.Recv():
+		t.Fatalf("the agent got %s before the registry took its snapshot", f.Type())
+	default:
+	}
+
+	sys.Root.Send(sender, SetApplied{Source: first.Source, Version: 1})
+	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: 1}) {
+		t.Fatalf("the agent got %+v, want the ack of version 1", f.Body)
+	}
+	last, sender, ok := nextSet(t, sets, 5*time.Second)
+	if !ok || last.Version != n {
+		t.Fatalf("after version 1 the registry got version %d (%v), want only the newest, %d", last.Version, ok, n)
+	}
+	sys.Root.Send(sender, SetApplied{Source: last.Source, Version: n})
+	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: n}) {
+		t.Fatalf("the agent got %+v, want the ack of version %d", f.Body, n)
+	}
+	if more, _, ok := nextSet(t, sets, 300*time.Millisecond); ok {
+		t.Fatalf("the registry got version %d after the newest", more.Version)
+	}
+}
+
+// dialAgent connects to main's agent port as the agent with token; it
+// returns the connection (the handshake done) or the error.
+func dialAgent(t *testing.T, url, token string) (*bridge.Conn, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, err := bridge.Dial(ctx, bridge.DialConfig{URL: url, Role: bridge.RoleAgent, Key: bridge.Key{Name: "main", Token: []byte(token)}})
+	if err == nil {
+		t.Cleanup(func() { c.Close(bridge.CodeNormal, "test over") })
+	}
+	return c, err
+}
+
+func routeSet(version uint64, host string) messages.ContainerSet {
+	return messages.ContainerSet{Version: version, Containers: []messages.Container{{ID: "c-" + host, Name: "web-" + host, State: "running",
+		Labels: labelsOf("labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", "http://web:80", "labelgate.tunnel.web.cleanup", "true")}}}
+}
+
+// wantRefused waits for main to close c with 4008 and a reason containing
+// fragment.
+func wantRefused(t *testing.T, c *bridge.Conn, fragment string) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("main did not close the connection")
+	}
+	var ce *bridge.CloseError
+	if !errors.As(c.Err(), &ce) || ce.Code != bridge.CodeRefused || !ce.Remote || !strings.Contains(ce.Reason, fragment) {
+		t.Fatalf("connection ended with %v, want main's 4008 containing %q", c.Err(), fragment)
+	}
+}
+
+func (p *pipeline) hostnames() map[string]messages.HostnameState {
+	p.t.Helper()
+	hs, err := NewSurface(p.main, p.cfg, "test").Hostnames(p.t.Context())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out := map[string]messages.HostnameState{}
+	for _, h := range hs {
+		out[h.Hostname] = h.HostnameState
+	}
+	return out
+}
+
+// TestDecommissionRevokes: a decommissioned agent is refused, with its
+// token, until an operator enables it again (across a restart of main too),
+// or its token changes. Before, it reconnected at once with the same token
+// and its new claims were accepted.
+func TestDecommissionRevokes(t *testing.T) {
+	listen := freePort(t)
+	url := "ws://" + listen
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.HeartbeatInterval = 200 * time.Millisecond
+		c.Agent.Agents = map[string]config.AgentEntry{"nas": {Token: tokenA}}
+	})
+	s := NewSurface(p.main, p.cfg, "test")
+	var c *bridge.Conn
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		var err error
+		c, err = dialAgent(t, url, tokenA)
+		return err == nil
+	})
+	if err := c.Send(t.Context(), bridge.Snapshot{Set: routeSet(1, "nas.example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the agent's route", func() bool { return p.hasRule("nas.example.com>http://web:80") })
+
+	if err := s.Decommission(t.Context(), "nas"); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, c, "decommissioned")
+
+	// The same token again: authenticated, then refused; what it sends in
+	// between never reaches the registry.
+	refusedWith := func(token string) {
+		t.Helper()
+		c, err := dialAgent(t, url, token)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		_ = c.Send(t.Context(), bridge.Snapshot{Set: routeSet(1, "back.example.com")})
+		wantRefused(t, c, "decommissioned")
+		time.Sleep(300 * time.Millisecond)
+		if _, ok := p.hostnames()["back.example.com"]; ok {
+			t.Fatal("a decommissioned agent's snapshot reached the registry")
+		}
+	}
+	refusedWith(tokenA)
+	p.restart()
+	s = NewSurface(p.main, p.cfg, "test")
+	eventually(t, 10*time.Second, "main's agent listener after the restart", func() bool {
+		c, err := dialAgent(t, url, tokenA)
+		if err != nil {
+			return false
+		}
+		wantRefused(t, c, "decommissioned")
+		return true
+	})
+	refusedWith(tokenA)
+	ags, err := s.Agents(t.Context())
+	if err != nil || len(ags) != 1 || ags[0].State != "decommissioned" {
+		t.Fatalf("agents after the restart: %+v %v", ags, err)
+	}
+
+	// An operator enables it: it connects and its claims count again.
+	if err := s.EnableAgent(t.Context(), "nas"); err != nil {
+		t.Fatal(err)
+	}
+	c, err = dialAgent(t, url, tokenA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(t.Context(), bridge.Snapshot{Set: routeSet(1, "back.example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the enabled agent's route", func() bool { return p.hasRule("back.example.com>http://web:80") })
+
+	// Decommissioned again, then given a new token: the new token gets in.
+	if err := s.Decommission(t.Context(), "nas"); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, c, "decommissioned")
+	p.stop()
+	p.cfg.Agent.Agents = map[string]config.AgentEntry{"nas": {Token: tokenB}}
+	p.start()
+	eventually(t, 10*time.Second, "the agent with its new token", func() bool {
+		c, err := dialAgent(t, url, tokenB)
+		if err != nil {
+			return false
+		}
+		return c.Send(t.Context(), bridge.Snapshot{Set: routeSet(2, "new.example.com")}) == nil
+	})
+	eventually(t, 10*time.Second, "the new token's route", func() bool { return p.hasRule("new.example.com>http://web:80") })
+	if err := NewSurface(p.main, p.cfg, "test").EnableAgent(t.Context(), "nobody"); err == nil {
+		t.Error("enabling an unknown agent succeeded")
+	}
+}
+
+// TestPerAgentRequireTLS: an agent with require_tls is refused over ws://
+// and accepted over wss://; another agent is not affected.
+func TestPerAgentRequireTLS(t *testing.T) {
+	listen := freePort(t)
+	newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"secure": {Token: tokenA, RequireTLS: true}, "plain": {Token: tokenB}}
+	})
+	var err error
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		_, err = dialAgent(t, "ws://"+listen, tokenB)
+		return err == nil
+	})
+	_, err = dialAgent(t, "ws://"+listen, tokenA)
+	var ce *bridge.CloseError
+	if !errors.As(err, &ce) || ce.Code != bridge.CodeRefused || !strings.Contains(ce.Reason, "wss://") {
+		t.Fatalf("ws:// for the require_tls agent: %v, want a 4008 refusal naming wss://", err)
+	}
+	c, err := dialAgent(t, "wss://"+listen, tokenA)
+	if err != nil {
+		t.Fatalf("wss:// for the require_tls agent: %v", err)
+	}
+	if c.Peer().Mode != bridge.ModeTokenBound {
+		t.Errorf("mode %s, want token-bound", c.Peer().Mode)
+	}
+}
+
+// TestLabelErrorFloodIsBounded: one snapshot with thousands of out-of-scope
+// names (the report: 27,569 of them wrote 27,574 ERROR lines and a 7 MB
+// /api/v1/label-errors answer) costs a bounded number of log lines, stored
+// events and listed errors; the overview still counts them all.
+func TestLabelErrorFloodIsBounded(t *testing.T) {
+	listen := freePort(t)
+	var logs syncBuf
+	p := newPipelineLogged(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"att": {Token: tokenA, AllowedHostnames: []string{"*.att.example.com"}}}
+	}, &logs)
+	var c *bridge.Conn
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		var err error
+		c, err = dialAgent(t, "ws://"+listen, tokenA)
+		return err == nil
+	})
+	const containers, perContainer = 2000, 50
+	var cs []messages.Container
+	for i := range containers {
+		l := map[string]string{}
+		n := 1
+		if i == 0 {
+			n = perContainer
+		}
+		for j := range n {
+			svc := fmt.Sprintf("s%d", j)
+			l["labelgate.tunnel."+svc+".hostname"] = fmt.Sprintf("h%d-%d.victim.example.com", i, j)
+			l["labelgate.tunnel."+svc+".service"] = "http://x:80"
+		}
+		cs = append(cs, messages.Container{ID: fmt.Sprint(i), Name: fmt.Sprintf("c%05d", i), State: "running", Labels: l})
+	}
+	total := containers - 1 + perContainer
+	if err := c.Send(t.Context(), bridge.Snapshot{Set: messages.ContainerSet{Version: 1, Containers: cs}}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSurface(p.main, p.cfg, "test")
+	eventually(t, 10*time.Second, "the errors counted", func() bool {
+		ov, err := s.Overview(t.Context())
+		return err == nil && ov.LabelErrors == total
+	})
+	errs, err := s.LabelErrors(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) > maxErrorsServedPerSource+1 {
+		t.Errorf("%d label errors listed, want at most %d and a closing line", len(errs), maxErrorsServedPerSource)
+	}
+	if last := errs[len(errs)-1]; !strings.Contains(last.Message, fmt.Sprintf("%d more label errors", total-maxErrorsServedPerSource)) {
+		t.Errorf("the closing line says %q", last.Message)
+	}
+	time.Sleep(300 * time.Millisecond) // the store writes behind
+	evs, err := s.Events(t.Context(), store.EventQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "label_error" {
+			n++
+		}
+	}
+	if n == 0 || n > errorEventBurst+1 {
+		t.Errorf("%d label_error events stored, want 1 to %d", n, errorEventBurst+1)
+	}
+	if n := logs.count("level=ERROR"); n > errorEventBurst+1 {
+		t.Errorf("%d ERROR log lines, want at most %d", n, errorEventBurst+1)
+	}
+}
+
+// TestMainReportsItsAgentListener: /readyz's agent_listener check comes
+// from the listener itself.
+func TestMainReportsItsAgentListener(t *testing.T) {
+	listen := freePort(t)
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"a": {Token: tokenA}}
+	})
+	h := NewSurface(p.main, p.cfg, "test").Health(t.Context())
+	if !h.AgentListener || h.AgentListenerError != "" {
+		t.Fatalf("health %+v, want the agent listener reported and accepting", h)
+	}
+	if _, err := net.Dial("tcp", listen); err != nil {
+		t.Fatalf("the listener does not accept: %v", err)
+	}
+}
