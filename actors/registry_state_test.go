@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,7 +282,10 @@ func TestTunnelAssignment(t *testing.T) {
 
 func TestBuildClaimsChecks(t *testing.T) {
 	cfg := testClaimConfig()
-	cfg.Scopes = map[string]Scope{"agent:lab": {Hostnames: []string{"*.lab.example.com"}, Tunnels: []string{"edge"}}}
+	cfg.Scopes = map[string]Scope{
+		"agent:lab":  {Hostnames: []string{"*.lab.example.com"}, Tunnels: []string{"edge"}},
+		"agent:zone": {Zones: []string{"example.org", "Lab.Example.COM."}},
+	}
 	tests := []struct {
 		name   string
 		source string
@@ -312,6 +316,13 @@ func TestBuildClaimsChecks(t *testing.T) {
 			labels: []string{"labelgate.tunnel.a.hostname", "bank.example.com", "labelgate.tunnel.a.service", "http://x:80", "labelgate.tunnel.a.tunnel", "edge",
 				"labelgate.tunnel.b.hostname", "ok.lab.example.com", "labelgate.tunnel.b.service", "http://x:80", "labelgate.tunnel.b.tunnel", "edge"},
 			hosts: []string{"ok.lab.example.com"}, errs: []string{"labelgate.tunnel.a.hostname"}},
+		{name: "zone scope", source: "agent:zone",
+			labels: []string{"labelgate.tunnel.a.hostname", "x.example.org", "labelgate.tunnel.a.service", "http://x:80",
+				"labelgate.tunnel.b.hostname", "example.org.evil.com", "labelgate.tunnel.b.service", "http://x:80",
+				"labelgate.dns.c.hostname", "a.lab.example.com", "labelgate.dns.c.target", "203.0.113.1",
+				"labelgate.dns.d.hostname", "notexample.org", "labelgate.dns.d.target", "203.0.113.1",
+				"labelgate.dns.e.hostname", "example.org", "labelgate.dns.e.type", "TXT", "labelgate.dns.e.target", "v=spf1"},
+			hosts: []string{"a.lab.example.com", "example.org", "x.example.org"}, errs: []string{"labelgate.dns.d.hostname", "labelgate.tunnel.b.hostname"}},
 		{name: "scope refuses a tunnel", source: "agent:lab",
 			labels: []string{"labelgate.tunnel.a.hostname", "a.lab.example.com", "labelgate.tunnel.a.service", "http://x:80"},
 			errs:   []string{"labelgate.tunnel.a.tunnel"}},
@@ -323,6 +334,7 @@ func TestBuildClaimsChecks(t *testing.T) {
 			for h := range rep.Hosts {
 				hosts = append(hosts, h)
 			}
+			slices.Sort(hosts)
 			for _, e := range rep.Errors {
 				errs = append(errs, e.Key)
 			}

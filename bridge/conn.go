@@ -114,7 +114,7 @@ func newConn(ws *websocket.Conn, local Role, o Options) *Conn {
 		out:        make(chan outgoing, o.SendQueue),
 		pongs:      make(chan string, 1),
 		closeReq:   make(chan struct{}, 1),
-		recv:       make(chan Frame, 16),
+		recv:       make(chan Frame, 1), // a peer's frames wait in the reader, not in a queue
 		readerDone: make(chan struct{}),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),

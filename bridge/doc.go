@@ -30,14 +30,17 @@
 //
 // Dialer D, listener L, shared token T (at least 16 bytes):
 //
-//	D → L  hello{proto 1, role, nonce_d}        32 random bytes
+//	D → L  hello{proto 2, role, nonce_d}        32 random bytes
 //	L → D  challenge{nonce_l, role, binding}    binding: "tls-exporter" | "none"
-//	D → L  auth{proof_d}     proof_d = HMAC-SHA256(T, "labelgate/1 dialer"   ‖ role_d ‖ nonce_d ‖ nonce_l ‖ ekm)
-//	L → D  welcome{proof_l}  proof_l = HMAC-SHA256(T, "labelgate/1 listener" ‖ role_d ‖ nonce_d ‖ nonce_l ‖ ekm)
+//	D → L  auth{proof_d}     proof_d = HMAC-SHA256(T, "labelgate/2 dialer"   ‖ role_d ‖ nonce_d ‖ nonce_l ‖ binding ‖ ekm)
+//	L → D  welcome{proof_l}  proof_l = HMAC-SHA256(T, "labelgate/2 listener" ‖ role_d ‖ nonce_d ‖ nonce_l ‖ binding ‖ ekm)
 //
 // Each field is length-prefixed. ekm is the TLS session's exported keying
 // material ("EXPORTER-labelgate-bridge", 32 bytes) when the listener
-// terminates TLS itself, empty otherwise. L checks proof_d against every
+// terminates TLS itself, empty otherwise. The binding the listener announced
+// is part of both proofs, so a relay that rewrote it makes them differ. A
+// peer that speaks handshake protocol 1 (proofs without the binding) is
+// refused with 4002 and a reason that names the protocol. L checks proof_d against every
 // candidate key with hmac.Equal, all of them every time; none matching →
 // 4001, several matching → 4001 (a shared token names no one). Two agents
 // or two mains → 4002. L's Accept callback may then refuse (4009 busy, or
@@ -53,11 +56,16 @@
 //	dialer (wss://)                          mode         listener must bind its proof
 //	CAFile set, chain verifies                verified     no (a reverse proxy may end TLS)
 //	CAFile set, chain fails                   — refused, fail closed
-//	Insecure                                 insecure     no
+//	Insecure                                 insecure     yes, else 4003 (ErrUnbound)
 //	neither; chain verifies on system roots   verified     no
 //	neither; authority unknown (self-signed)  token-bound  yes, else 4003 (ErrUnbound)
 //	neither; known authority, other failure   — refused (wrong name, expired)
 //	ws://                                    plaintext    —
+//
+// Only a verified certificate vouches for the listener on its own. Without
+// one, a relay that ended the dialer's TLS and forwarded in clear could read
+// and change every frame after the handshake, so the proof must be bound to
+// the dialer's own TLS session — in insecure mode too.
 //
 //	listener                                 mode
 //	TLS, client certificate verified (mTLS)   verified
@@ -68,25 +76,44 @@
 // session with each side, so the two sides' ekm differ and neither proof
 // can be relayed: L refuses D's proof (4001). ServerTLSConfig generates a
 // self-signed ECDSA certificate when none is configured, so the documented
-// compose files (wss:// and no certificate anywhere) work and are safe.
-// SniffTLS lets one port serve wss:// and ws:// dialers (or only wss://).
+// compose files (wss:// and no certificate anywhere) work and are safe. A
+// Listener with ListenConfig.TLS serves wss:// and ws:// dialers on one port
+// (or only wss:// with RequireTLS).
+//
+// # The listener's port
+//
+// Serve owns the port through a gate: the accept loop retries every error
+// but a closed listener (too many open files, say) with backoff from 5 ms
+// to 1 s, logs it at WARN once per 10 s, and Health reports it until an
+// accept succeeds. Connections that have not authenticated are capped in
+// all (MaxPending, 256) and per remote address (MaxPendingPerAddress, 32;
+// an IPv6 /64 is one address); one over a cap is closed at once. Each has an
+// absolute deadline of HandshakeTimeout from its TCP accept — TLS, HTTP
+// upgrade and the four frames — that nothing the peer sends extends (pings
+// are neither answered nor renew anything before the handshake), with a
+// backstop that closes the socket closeWait later whatever state it is in.
+// The HTTP server has read, write and idle timeouts, 8 KiB of headers, and
+// no keep-alive. Failed handshakes log through a rate-limited line (a few,
+// then a summary every 10 s).
 //
 // # Liveness, back-pressure, size
 //
-// Each side pings every Heartbeat; any frame, frame chunk or pong renews the
-// read deadline to 3 × Heartbeat, so a dead peer is found within three
+// Each side pings every Heartbeat; after the handshake, any frame, frame
+// chunk, ping or pong renews the read deadline to 3 × Heartbeat, so a dead peer is found within three
 // intervals (4005). Send queues up to SendQueue frames and waits at most
 // SendTimeout for room; then the peer is too slow and the connection is
 // closed (4006). A frame over MaxFrameBytes closes with 1009 and a reason;
 // a realistic 2,000-container snapshot is about 2.5 MB of the default
-// 8 MiB. See CloseCode for the full table.
+// 8 MiB. Announce fields have length caps (MaxAnnounceHostname, …); an agent
+// cuts its own with TruncateAnnounce. See CloseCode for the full table.
 //
 // # Concurrency and ordering
 //
 // A Conn has exactly one writer goroutine: it sends queued frames in Send
 // order, pings, pongs and the close frame; gorilla's own ping and close
 // handlers, which would write from the reader, are replaced. The reader
-// goroutine delivers frames on Recv in arrival order and closes Recv when
+// goroutine delivers frames on Recv (one frame of buffer, so a peer's frames
+// wait in the socket, not in memory) in arrival order and closes Recv when
 // the connection ends; Done closes after both goroutines have returned, and
 // Err then says why (a *CloseError with the code, reason and which side
 // closed, or a network error). Every Conn method is safe for concurrent
