@@ -66,6 +66,8 @@ type (
 	}
 	// DecommissionAgent forgets an agent now; the reply is an error or nil.
 	DecommissionAgent struct{ Name string }
+	// EnableAgent re-admits a decommissioned agent; the reply is an error or nil.
+	EnableAgent struct{ Name string }
 	// QueryAgents asks for every agent's state; the reply is []AgentState.
 	QueryAgents struct{}
 )
@@ -202,6 +204,12 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		a.cfg.Logger.Warn("agent decommissioned: its claims leave now, with the usual grace", "event", "agent_decommissioned", "agent", ag.Name)
 		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave")
 		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceGone, DefaultTunnel: ag.Announced})
+		ctx.Respond(nil)
+	case EnableAgent:
+		if _, ok := a.agents[m.Name]; !ok {
+			ctx.Respond(errUnknownAgent{m.Name})
+			return
+		}
 		ctx.Respond(nil)
 	case QueryAgents:
 		out := make([]AgentState, 0, len(a.agents))

@@ -639,6 +639,22 @@ func (s *Surface) Decommission(ctx context.Context, agent string) error {
 	return nil
 }
 
+// EnableAgent implements web.Backend.
+func (s *Surface) EnableAgent(ctx context.Context, agent string) error {
+	res, err := s.ask(ctx, s.pid(ChildAgents), EnableAgent{Name: agent})
+	if err != nil {
+		return err
+	}
+	if e, ok := res.(error); ok && e != nil {
+		var unknown errUnknownAgent
+		if errors.As(e, &unknown) {
+			return fmt.Errorf("%w: %v", web.ErrNotFound, e)
+		}
+		return e
+	}
+	return nil
+}
+
 // ObjectCounts sums, per kind, the objects desired and the objects Labelgate
 // owns in Cloudflare, over every planner (for the desired/applied metrics).
 func (s *Surface) ObjectCounts(ctx context.Context) map[string][2]int {
