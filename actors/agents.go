@@ -120,7 +120,8 @@ type AgentState struct {
 	session     *actor.PID
 }
 
-// errUnknownAgent answers a decommission of an agent nobody knows.
+// errUnknownAgent answers a decommission or an enable of an agent nobody
+// knows.
 type errUnknownAgent struct{ name string }
 
 func (e errUnknownAgent) Error() string { return "unknown agent " + e.name }

@@ -475,6 +475,9 @@ func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
 	if err := s.Decommission(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
 		t.Fatalf("decommissioning an unknown agent: %v", err)
 	}
+	if err := s.EnableAgent(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("enabling an unknown agent: %v", err)
+	}
 	calls := len(p.sim.Audit())
 	if err := s.Resync(ctx); err != nil {
 		t.Fatal(err)

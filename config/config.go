@@ -22,7 +22,8 @@ const (
 	DefaultDataDir = "/app/config"
 	// DBFile is the name of the database in data_dir when db.path is empty.
 	DBFile = "labelgate.db"
-	// MinTokenLength is the shortest token accepted for main↔agent connections.
+	// MinTokenLength is the shortest token accepted for main↔agent
+	// connections and for the HTTP API (api.token).
 	MinTokenLength = 16
 )
 
@@ -159,10 +160,17 @@ type DB struct {
 
 // API is main's HTTP API (ignored in agent mode).
 type API struct {
-	Enabled   bool   `env:"ENABLED" yaml:"enabled"`
-	Address   string `env:"ADDRESS" yaml:"address"`
+	Enabled bool   `env:"ENABLED" yaml:"enabled"`
+	Address string `env:"ADDRESS" yaml:"address"`
+	// Token protects the API and the dashboard; like an agent's token it
+	// must have at least MinTokenLength characters, since anyone who can
+	// reach the port may guess it.
 	Token     Secret `env:"TOKEN" yaml:"token"`
 	TokenFile string `env:"TOKEN_FILE" yaml:"token_file"`
+	// BehindTLS says that clients reach the API through a TLS-terminating
+	// proxy: main itself sees plain HTTP, so it cannot tell from the request
+	// that the session cookie must only travel over HTTPS.
+	BehindTLS bool `env:"BEHIND_TLS" yaml:"behind_tls"`
 }
 
 // Agent is main's side of agent connections: the listener for outbound

@@ -77,6 +77,18 @@ func TestPrecedence(t *testing.T) {
 			want: []any{false, false},
 		},
 		{
+			name: "api.behind_tls from file, default false",
+			file: "api:\n  behind_tls: true\n",
+			get:  func(c Config) any { return []any{c.API.BehindTLS, Defaults().API.BehindTLS} },
+			want: []any{true, false},
+		},
+		{
+			name: "api.behind_tls from env",
+			env:  map[string]string{"LABELGATE_API_BEHIND_TLS": "true"},
+			get:  func(c Config) any { return c.API.BehindTLS },
+			want: true,
+		},
+		{
 			name: "dry_run from env",
 			env:  map[string]string{"LABELGATE_DRY_RUN": "true"},
 			get:  func(c Config) any { return c.DryRun },

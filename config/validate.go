@@ -260,6 +260,12 @@ func (l *loader) validateMainServices(c *Config) {
 	}
 	if c.API.Enabled {
 		listenAddr(ps, "api.address", c.API.Address)
+		// The API token faces anyone who can reach the port, so it gets the
+		// same floor as an agent's token. Unset is fine: the API is then
+		// read-only.
+		if c.API.Token.IsSet() && len(c.API.Token.Reveal()) < MinTokenLength {
+			ps.add("api.token", "the API token is shorter than %d characters; use at least %d random characters (e.g. openssl rand -hex 32)", MinTokenLength, MinTokenLength)
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 func TestValidationRules(t *testing.T) {
 	t.Parallel()
 	certFile := tempFile(t, "cert.pem", "-----BEGIN CERTIFICATE-----\n")
+	shortTokenFile := tempFile(t, "api-token", "short\n")
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	tests := []struct {
 		name      string
@@ -100,6 +101,12 @@ func TestValidationRules(t *testing.T) {
 		{name: "api address ipv6 ok", base: mainEnv, set: []string{"LABELGATE_API_ADDRESS", "[::1]:9000"}},
 		{name: "api address bad port", base: mainEnv, set: []string{"LABELGATE_API_ADDRESS", ":http"}, env: "LABELGATE_API_ADDRESS", key: "api.address", fragments: []string{"port"}},
 		{name: "api address ignored when disabled", base: mainEnv, set: []string{"LABELGATE_API_ENABLED", "false", "LABELGATE_API_ADDRESS", "nonsense"}},
+		{name: "api token short", base: mainEnv, set: []string{"LABELGATE_API_TOKEN", "fifteen-chars-x"}, env: "LABELGATE_API_TOKEN", key: "api.token", fragments: []string{"shorter than 16 characters", "at least 16 random characters"}},
+		{name: "api token 16 characters ok", base: mainEnv, set: []string{"LABELGATE_API_TOKEN", "sixteen-chars-xy"}},
+		{name: "api token short from file", base: mainEnv, file: "api:\n  token: short\n", env: "LABELGATE_API_TOKEN", key: "api.token", fragments: []string{"at least 16"}},
+		{name: "api token short from token file", base: mainEnv, set: []string{"LABELGATE_API_TOKEN_FILE", shortTokenFile}, env: "LABELGATE_API_TOKEN", key: "api.token", fragments: []string{"at least 16"}},
+		{name: "api token unset ok", base: mainEnv, set: []string{"LABELGATE_API_TOKEN", ""}},
+		{name: "api token ignored when disabled", base: mainEnv, set: []string{"LABELGATE_API_ENABLED", "false", "LABELGATE_API_TOKEN", "short"}},
 		{name: "agent listen", base: mainEnv, file: "agent:\n  enabled: true\n  listen: 8081\n  agents: {h: {token: " + agentToken1 + "}}\n", env: "LABELGATE_AGENT_LISTEN", key: "agent.listen"},
 		{name: "max frame too small", base: mainEnv, set: []string{"LABELGATE_AGENT_MAX_FRAME_BYTES", "1024"}, env: "LABELGATE_AGENT_MAX_FRAME_BYTES", key: "agent.max_frame_bytes"},
 		{name: "agent listener cert without key", base: mainEnv, set: []string{"LABELGATE_AGENT_TLS_CERT", certFile}, env: "LABELGATE_AGENT_TLS_KEY", key: "agent.tls.key"},

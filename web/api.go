@@ -39,6 +39,7 @@ func (s *server) apiRoutes() {
 	act("POST /api/v1/resync", s.apiResync)
 	act("POST /api/v1/pending-deletes/{hostname}/cancel", s.apiCancelDelete)
 	act("POST /api/v1/agents/{name}/decommission", s.apiDecommission)
+	act("POST /api/v1/agents/{name}/enable", s.apiEnableAgent)
 }
 
 // apiRead guards a read: open without a configured token, else the bearer
@@ -47,9 +48,9 @@ func (s *server) apiRead(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setAPIHeaders(w)
 		if s.auth.enabled {
-			cred, _ := s.auth.identify(r)
-			if cred != credBearer && cred != credCookie {
-				s.unauthorized(w, r, cred)
+			id := s.auth.identify(r)
+			if id.cred != credBearer && id.cred != credCookie {
+				s.unauthorized(w, r, id)
 				return
 			}
 		}
@@ -68,34 +69,45 @@ func (s *server) apiAction(h http.Handler) http.Handler {
 			writeJSONError(w, http.StatusForbidden, errNoToken.Error())
 			return
 		}
-		cred, sess := s.auth.identify(r)
-		switch cred {
+		id := s.auth.identify(r)
+		switch id.cred {
 		case credBearer:
 		case credCookie:
 			if err := s.crossOrigin.Check(r); err != nil {
 				writeJSONError(w, http.StatusForbidden, "cross-origin request refused: "+err.Error())
 				return
 			}
-			if !s.auth.csrfValid(sess, r.Header.Get(csrfHeader)) {
+			if !s.auth.csrfValid(id.sess, r.Header.Get(csrfHeader)) {
 				writeJSONError(w, http.StatusForbidden,
 					"an action authenticated by the session cookie needs the session's CSRF token in the "+csrfHeader+" header; API clients should send Authorization: Bearer <token> instead")
 				return
 			}
 		default:
-			s.unauthorized(w, r, cred)
+			s.unauthorized(w, r, id)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-func (s *server) unauthorized(w http.ResponseWriter, r *http.Request, cred credential) {
-	msg := "this endpoint needs the API token: send Authorization: Bearer <LABELGATE_API_TOKEN>"
-	if cred == credWrongBearer {
-		msg = "the bearer token is not the configured API token"
+// unauthorized answers a request without a valid credential: 429 when its
+// bearer token was not checked (too many failures), else 401. Wrong and
+// refused tokens are logged by auth, aggregated; a missing credential only
+// at debug level.
+func (s *server) unauthorized(w http.ResponseWriter, r *http.Request, id identity) {
+	switch id.cred {
+	case credThrottled:
+		w.Header().Set("Retry-After", id.refused.retryAfter())
+		writeJSONError(w, http.StatusTooManyRequests, id.refused.message())
+		return
+	case credWrongBearer:
+		challenge(w, id.cred)
+		writeJSONError(w, http.StatusUnauthorized, "the bearer token is not the configured API token")
+		return
 	}
+	msg := "this endpoint needs the API token: send Authorization: Bearer <LABELGATE_API_TOKEN>"
 	s.logFailure(r, http.StatusUnauthorized, msg)
-	challenge(w, cred)
+	challenge(w, id.cred)
 	writeJSONError(w, http.StatusUnauthorized, msg)
 }
 
@@ -330,6 +342,15 @@ func (s *server) apiDecommission(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+func (s *server) apiEnableAgent(w http.ResponseWriter, r *http.Request) {
+	res, err := s.doEnableAgent(r, r.PathValue("name"))
+	if err != nil {
+		s.apiFail(w, r, err, "enabling agent "+strconv.Quote(r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
 // The actions, shared by the API and the dashboard. Each is logged: an
 // operator changed what main does.
 
@@ -364,4 +385,15 @@ func (s *server) doDecommission(r *http.Request, agent string) (actionJSON, erro
 	s.logger.Info("agent decommissioned", "agent", agent, "remote", r.RemoteAddr)
 	return actionJSON{Action: "decommission", Target: agent,
 		Message: "agent " + agent + " is decommissioned; its hostnames leave after the grace period"}, nil
+}
+
+func (s *server) doEnableAgent(r *http.Request, agent string) (actionJSON, error) {
+	ctx, cancel := backendCtx(r)
+	defer cancel()
+	if err := s.backend.EnableAgent(ctx, agent); err != nil {
+		return actionJSON{}, err
+	}
+	s.logger.Info("agent enabled", "agent", agent, "remote", r.RemoteAddr)
+	return actionJSON{Action: "enable", Target: agent,
+		Message: "agent " + agent + " is enabled: main accepts it again, and its hostnames come back once it reports its containers"}, nil
 }

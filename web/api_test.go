@@ -94,6 +94,7 @@ func TestAPINotFound(t *testing.T) {
 		{"unknown agent", "GET", "/api/v1/agents/nope", `main knows no agent named "nope"`},
 		{"cancel unknown hostname", "POST", "/api/v1/pending-deletes/nope.example.com/cancel", "not found"},
 		{"decommission unknown agent", "POST", "/api/v1/agents/nope/decommission", "not found"},
+		{"enable unknown agent", "POST", "/api/v1/agents/nope/enable", "enabling agent \"nope\": not found"},
 		{"unknown endpoint", "GET", "/api/v1/nothing", "there is no such page or endpoint: /api/v1/nothing"},
 	}
 	s, _ := newTestServer(t, testToken)
@@ -150,6 +151,21 @@ func TestAPIActions(t *testing.T) {
 		t.Fatalf("decommission: status %d, want 200; body:\n%s", w.Code, w.Body)
 	}
 
+	// Enabling re-admits the decommissioned agent; enabling one that is
+	// not decommissioned succeeds and changes nothing.
+	w = serve(t, s, req{method: http.MethodPost, path: "/api/v1/agents/agent-b/enable", bearer: testToken})
+	if w.Code != http.StatusOK {
+		t.Fatalf("enable: status %d, want 200; body:\n%s", w.Code, w.Body)
+	}
+	if got, want := compact(t, w.Body.Bytes()),
+		`{"action":"enable","target":"agent-b","message":"agent agent-b is enabled: main accepts it again, and its hostnames come back once it reports its containers"}`; got != want {
+		t.Errorf("enable answered %s, want %s", got, want)
+	}
+	w = serve(t, s, req{method: http.MethodPost, path: "/api/v1/agents/agent-a/enable", bearer: testToken})
+	if w.Code != http.StatusOK {
+		t.Fatalf("enable a connected agent: status %d, want 200; body:\n%s", w.Code, w.Body)
+	}
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.resyncs != 1 {
@@ -160,6 +176,16 @@ func TestAPIActions(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"agent-b"}, b.decommissioned); diff != "" {
 		t.Errorf("decommissioned (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"agent-b", "agent-a"}, b.enabled); diff != "" {
+		t.Errorf("enabled (-want +got):\n%s", diff)
+	}
+	states := map[string]string{}
+	for _, a := range b.agents {
+		states[a.Name] = a.State
+	}
+	if diff := cmp.Diff(map[string]string{"agent-a": "connected", "agent-b": "disconnected"}, states); diff != "" {
+		t.Errorf("agent states after decommission and enable (-want +got):\n%s", diff)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,9 +25,18 @@ import (
 //	dashboard pages      | open, actions disabled   | session cookie (else → /login)
 //	dashboard actions    | 403, "set a token"       | session cookie + csrf form field + same origin
 //
+// Every presentation of the token (the login form, a bearer header) goes
+// through attempt, which throttles failures per client and server-wide
+// (authThrottle): over budget the token is not even checked (429).
+//
 // A session cookie is not the token: it is an expiry and a random nonce
-// signed with a key derived from the token, so changing the token ends
-// every session. The CSRF token of a session is derived from its nonce.
+// signed with a key derived from the token. It is valid only while the
+// server lists its session (sessionStore), so a logout ends it for every
+// copy of the cookie and a restart of main ends every session; the
+// signature rejects a forged cookie before any lookup. The CSRF token of a
+// session is derived from its nonce. The cookie is Secure when the request
+// came over TLS or the operator said main is behind a TLS-terminating proxy
+// (api.behind_tls).
 
 const (
 	sessionCookie   = "labelgate_session"
@@ -44,11 +54,23 @@ type auth struct {
 	tokenSum [sha256.Size]byte // SHA-256 of the token; compared in constant time
 	enabled  bool              // a token is configured
 	key      []byte            // signs session cookies
-	now      func() time.Time
+	// behindTLS: clients reach main over HTTPS through a proxy, so the
+	// session cookie is Secure even though main sees plain HTTP.
+	behindTLS bool
+	now       func() time.Time
+	sessions  *sessionStore
+	throttle  *authThrottle
+	log       *authLog
 }
 
-func newAuth(token string, now func() time.Time) *auth {
-	a := &auth{now: now}
+func newAuth(token string, behindTLS bool, now func() time.Time, logger *slog.Logger) *auth {
+	a := &auth{
+		behindTLS: behindTLS,
+		now:       now,
+		sessions:  newSessionStore(),
+		throttle:  newAuthThrottle(now),
+		log:       newAuthLog(logger),
+	}
 	if token == "" {
 		return a
 	}
@@ -58,6 +80,24 @@ func newAuth(token string, now func() time.Time) *auth {
 	mac.Write([]byte("labelgate dashboard session v1"))
 	a.key = mac.Sum(nil)
 	return a
+}
+
+// attempt checks a token a client presented (via "login" or "bearer") under
+// the failure throttle: ok when it is the token; a refusal, with the token
+// unchecked, when the client or the server is over its budget of failures.
+// A wrong token spends budget; failures and refusals are logged, aggregated.
+func (a *auth) attempt(r *http.Request, presented, via string) (ok bool, refused *throttled) {
+	client := clientOf(r.RemoteAddr)
+	if limit, admitted := a.throttle.admit(client); !admitted {
+		a.log.note(authFailure{via: via, remote: r.RemoteAddr, refused: true, limit: limit})
+		return false, &limit
+	}
+	if a.tokenMatches(presented) {
+		return true, nil
+	}
+	a.throttle.failed(client)
+	a.log.note(authFailure{via: via, remote: r.RemoteAddr})
+	return false, nil
 }
 
 // tokenMatches compares a presented token with the configured one. Hashing
@@ -78,22 +118,38 @@ const (
 	credBearer                 // a valid bearer token
 	credCookie                 // a valid session cookie
 	credWrongBearer            // an Authorization header that is not the token
+	credThrottled              // an Authorization header not checked: too many failures
 )
 
+// identity is what identify found.
+type identity struct {
+	cred    credential
+	sess    session    // of credCookie
+	refused *throttled // of credThrottled
+}
+
 // identify checks the request's credentials. A presented but wrong bearer
-// token wins over a valid cookie: a client that sends a token means it.
-func (a *auth) identify(r *http.Request) (credential, session) {
+// token wins over a valid cookie: a client that sends a token means it. Any
+// Authorization header is an attempt at the token and is throttled as one.
+func (a *auth) identify(r *http.Request) identity {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") && a.tokenMatches(strings.TrimSpace(tok)) {
-			return credBearer, session{}
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			tok = "" // another scheme: never the token, but still a guess
 		}
-		return credWrongBearer, session{}
+		match, refused := a.attempt(r, strings.TrimSpace(tok), "bearer")
+		switch {
+		case refused != nil:
+			return identity{cred: credThrottled, refused: refused}
+		case match:
+			return identity{cred: credBearer}
+		}
+		return identity{cred: credWrongBearer}
 	}
 	if sess, ok := a.sessionFrom(r); ok {
-		return credCookie, sess
+		return identity{cred: credCookie, sess: sess}
 	}
-	return credNone, session{}
+	return identity{cred: credNone}
 }
 
 // session is a valid dashboard login.
@@ -102,19 +158,27 @@ type session struct {
 	expires time.Time
 }
 
-// newSession returns a fresh session and its cookie value.
+// newSession starts a session (listed by the server) and returns it with its
+// cookie value.
 func (a *auth) newSession() (session, string) {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
+	now := a.now()
 	s := session{
 		nonce:   base64.RawURLEncoding.EncodeToString(b[:]),
-		expires: a.now().Add(sessionLifetime).Truncate(time.Second),
+		expires: now.Add(sessionLifetime).Truncate(time.Second),
 	}
+	a.sessions.add(s, now)
 	payload := "v1." + strconv.FormatInt(s.expires.Unix(), 10) + "." + s.nonce
 	return s, payload + "." + a.sign("session:"+payload)
 }
 
-// sessionFrom returns the request's session if its cookie is valid.
+// endSession logs a session out: its cookie is refused from now on,
+// wherever a copy of it is.
+func (a *auth) endSession(s session) { a.sessions.end(s) }
+
+// sessionFrom returns the request's session if its cookie is valid: signed
+// with this token's key, not expired, and its session still listed.
 func (a *auth) sessionFrom(r *http.Request) (session, bool) {
 	if !a.enabled {
 		return session{}, false
@@ -140,7 +204,7 @@ func (a *auth) sessionFrom(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	s := session{nonce: parts[2], expires: time.Unix(exp, 0)}
-	if !a.now().Before(s.expires) {
+	if !a.now().Before(s.expires) || !a.sessions.valid(s, a.now()) {
 		return session{}, false
 	}
 	return s, true
@@ -166,9 +230,16 @@ func (a *auth) sign(msg string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// secureCookie reports whether the session cookie must only travel over
+// HTTPS: the request came over TLS, or main is behind a TLS-terminating
+// proxy (api.behind_tls), where it sees plain HTTP from the proxy.
+func (a *auth) secureCookie(r *http.Request) bool {
+	return r.TLS != nil || a.behindTLS
+}
+
 // setSessionCookie sends the login cookie: HttpOnly, SameSite=Strict and
-// Secure when the request came over TLS.
-func setSessionCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
+// Secure as secureCookie says.
+func (a *auth) setSessionCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    value,
@@ -176,19 +247,19 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, value string, expi
 		Expires:  expires,
 		MaxAge:   int(sessionLifetime / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   a.secureCookie(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 }
 
-func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+func (a *auth) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    "",
 		Path:     "/",
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   a.secureCookie(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,24 +31,27 @@ func TestAuthMatrix(t *testing.T) {
 		kind   string
 		method string
 		path   string
+		ok     int // the status of a success
 	}{
-		{"read", "GET", "/api/v1/hostnames"},
-		{"action", "POST", "/api/v1/resync"},
-		{"open", "GET", "/healthz"},
-		{"open", "GET", "/readyz"},
-		{"open", "GET", "/metrics"},
+		{"read", "GET", "/api/v1/hostnames", 200},
+		{"action", "POST", "/api/v1/resync", 202},
+		{"action", "POST", "/api/v1/agents/agent-a/enable", 200},
+		{"open", "GET", "/healthz", 200},
+		{"open", "GET", "/readyz", 200},
+		{"open", "GET", "/metrics", 200},
 	}
+	const ok = 0 // in want: the endpoint's success status
 	// want[tokenConfigured][kind][creds] = status
 	want := map[bool]map[string]map[creds]int{
 		false: {
-			"read":   {none: 200, bearer: 200, wrongBearer: 200, cookie: 200, cookieCSRF: 200, wrongCookie: 200},
+			"read":   {none: ok, bearer: ok, wrongBearer: ok, cookie: ok, cookieCSRF: ok, wrongCookie: ok},
 			"action": {none: 403, bearer: 403, wrongBearer: 403, cookie: 403, cookieCSRF: 403, wrongCookie: 403},
-			"open":   {none: 200, bearer: 200, wrongBearer: 200, cookie: 200, cookieCSRF: 200, wrongCookie: 200},
+			"open":   {none: ok, bearer: ok, wrongBearer: ok, cookie: ok, cookieCSRF: ok, wrongCookie: ok},
 		},
 		true: {
-			"read":   {none: 401, bearer: 200, wrongBearer: 401, cookie: 200, cookieCSRF: 200, wrongCookie: 401},
-			"action": {none: 401, bearer: 202, wrongBearer: 401, cookie: 403, cookieCSRF: 202, wrongCookie: 401},
-			"open":   {none: 200, bearer: 200, wrongBearer: 200, cookie: 200, cookieCSRF: 200, wrongCookie: 200},
+			"read":   {none: 401, bearer: ok, wrongBearer: 401, cookie: ok, cookieCSRF: ok, wrongCookie: 401},
+			"action": {none: 401, bearer: ok, wrongBearer: 401, cookie: 403, cookieCSRF: ok, wrongCookie: 401},
+			"open":   {none: ok, bearer: ok, wrongBearer: ok, cookie: ok, cookieCSRF: ok, wrongCookie: ok},
 		},
 	}
 	for _, configured := range []bool{false, true} {
@@ -85,7 +89,11 @@ func TestAuthMatrix(t *testing.T) {
 						rq.cookies = []*http.Cookie{forged}
 					}
 					w := serve(t, s, rq)
-					if got, want := w.Code, want[configured][ep.kind][c]; got != want {
+					want := want[configured][ep.kind][c]
+					if want == ok {
+						want = ep.ok
+					}
+					if got := w.Code; got != want {
 						t.Fatalf("status %d, want %d; body:\n%s", got, want, w.Body)
 					}
 					switch w.Code {
@@ -205,16 +213,49 @@ func TestLoginLogout(t *testing.T) {
 	}
 }
 
-func TestLoginSecureCookieOverTLS(t *testing.T) {
+// TestSessionCookieSecure: the session cookie (and its clearing at logout)
+// is Secure over TLS, and always when main is behind a TLS-terminating
+// proxy (api.behind_tls), where main itself sees plain HTTP.
+func TestSessionCookieSecure(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestServer(t, testToken)
-	r := req{method: "POST", path: "/login", form: url.Values{"token": {testToken}}}.build(t)
-	r.TLS = &tls.ConnectionState{}
-	w := newRecorder(s, r)
-	for _, c := range w.Result().Cookies() {
-		if c.Name == sessionCookie && !c.Secure {
-			t.Error("the session cookie over TLS is not Secure")
-		}
+	tests := []struct {
+		name      string
+		behindTLS bool
+		tls       bool
+		want      bool
+	}{
+		{name: "plain HTTP", want: false},
+		{name: "TLS", tls: true, want: true},
+		{name: "behind a TLS proxy", behindTLS: true, want: true},
+		{name: "behind a TLS proxy, TLS as well", behindTLS: true, tls: true, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, _, _ := newClockServer(t, Config{Token: testToken, BehindTLS: tt.behindTLS})
+			send := func(rq req, cookies ...*http.Cookie) *http.Cookie {
+				t.Helper()
+				r := rq.build(t)
+				for _, c := range cookies {
+					r.AddCookie(c)
+				}
+				if tt.tls {
+					r.TLS = &tls.ConnectionState{}
+				}
+				c := cookieNamed(newRecorder(s, r), sessionCookie)
+				if c == nil {
+					t.Fatalf("%s %s set no session cookie", rq.method, rq.path)
+				}
+				return c
+			}
+			login := send(req{method: "POST", path: "/login", form: url.Values{"token": {testToken}}})
+			if login.Secure != tt.want {
+				t.Errorf("login cookie Secure = %v, want %v", login.Secure, tt.want)
+			}
+			if logout := send(req{method: "POST", path: "/logout", form: url.Values{}}); logout.Secure != tt.want {
+				t.Errorf("logout's clearing cookie Secure = %v, want %v", logout.Secure, tt.want)
+			}
+		})
 	}
 }
 
@@ -250,7 +291,7 @@ func TestSessionExpires(t *testing.T) {
 	t.Parallel()
 	now := testNow
 	clock := func() time.Time { return now }
-	a := newAuth(testToken, clock)
+	a := newAuth(testToken, false, clock, slog.New(slog.DiscardHandler))
 	_, value := a.newSession()
 	r := req{path: "/"}.build(t)
 	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
@@ -263,8 +304,93 @@ func TestSessionExpires(t *testing.T) {
 	}
 	// Another token (a rotated one) invalidates every session.
 	now = testNow
-	if _, ok := newAuth("another-token", clock).sessionFrom(r); ok {
+	if _, ok := newAuth("another-token", false, clock, slog.New(slog.DiscardHandler)).sessionFrom(r); ok {
 		t.Error("a session survived a token change")
+	}
+}
+
+// TestLogoutEndsSessionServerSide: after a logout, a copy of the cookie
+// taken before it is refused everywhere; other sessions go on.
+func TestLogoutEndsSessionServerSide(t *testing.T) {
+	t.Parallel()
+	s, b := newTestServer(t, testToken)
+	c, csrf := login(t, s)
+	other, _ := login(t, s)
+
+	w := serve(t, s, req{method: "POST", path: "/logout", cookies: []*http.Cookie{c}, form: url.Values{"csrf": {csrf}}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("logout: status %d, want 303", w.Code)
+	}
+	copied := []*http.Cookie{c}
+	tests := []struct {
+		name string
+		rq   req
+		want int
+	}{
+		{"page", req{path: "/hostnames", cookies: copied}, http.StatusSeeOther},
+		{"api read", req{path: "/api/v1/hostnames", cookies: copied}, http.StatusUnauthorized},
+		{"api action", req{method: "POST", path: "/api/v1/resync", cookies: copied, header: map[string]string{csrfHeader: csrf}}, http.StatusUnauthorized},
+		{"dashboard action", req{method: "POST", path: "/actions/resync", cookies: copied, form: url.Values{"csrf": {csrf}}}, http.StatusUnauthorized},
+		{"another session", req{path: "/hostnames", cookies: []*http.Cookie{other}}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		if w := serve(t, s, tt.rq); w.Code != tt.want {
+			t.Errorf("%s with the logged-out cookie: status %d, want %d", tt.name, w.Code, tt.want)
+		}
+	}
+	if w := serve(t, s, req{path: "/hostnames", cookies: copied}); w.Header().Get("Location") != "/login?next=%2Fhostnames" {
+		t.Errorf("a page with the logged-out cookie: Location %q, want the login form", w.Header().Get("Location"))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.resyncs != 0 {
+		t.Errorf("a logged-out cookie ran %d resyncs", b.resyncs)
+	}
+}
+
+// TestRestartEndsSessions: sessions live in main's memory, so a new server
+// with the same token (main restarted) refuses the old cookies.
+func TestRestartEndsSessions(t *testing.T) {
+	t.Parallel()
+	before, _ := newTestServer(t, testToken)
+	c, _ := login(t, before)
+	after, _ := newTestServer(t, testToken)
+	if w := serve(t, after, req{path: "/api/v1/overview", cookies: []*http.Cookie{c}}); w.Code != http.StatusUnauthorized {
+		t.Errorf("a session from before the restart: status %d, want 401", w.Code)
+	}
+}
+
+// TestSessionsBounded: the server keeps at most maxSessions sessions; a
+// login beyond ends the oldest one.
+func TestSessionsBounded(t *testing.T) {
+	t.Parallel()
+	s, _, clock := newClockServer(t, Config{Token: testToken})
+	first, _ := login(t, s)
+	clock.advance(time.Second)
+	second, _ := login(t, s)
+	for range maxSessions - 1 {
+		login(t, s)
+	}
+	if got := s.auth.sessions.len(); got != maxSessions {
+		t.Errorf("%d sessions kept, want %d", got, maxSessions)
+	}
+	for _, tt := range []struct {
+		name string
+		c    *http.Cookie
+		want int
+	}{
+		{"the oldest session", first, http.StatusUnauthorized},
+		{"the second oldest", second, http.StatusOK},
+	} {
+		if w := serve(t, s, req{path: "/api/v1/overview", cookies: []*http.Cookie{tt.c}}); w.Code != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, w.Code, tt.want)
+		}
+	}
+	// Expired sessions make room before a live one is ended.
+	clock.advance(sessionLifetime)
+	login(t, s)
+	if got := s.auth.sessions.len(); got != 1 {
+		t.Errorf("%d sessions kept after all others expired, want 1", got)
 	}
 }
 
@@ -340,7 +466,8 @@ func TestAPICookieActionCrossOrigin(t *testing.T) {
 func TestDashboardActionsReadOnly(t *testing.T) {
 	t.Parallel()
 	s, b := newTestServer(t, "")
-	for _, path := range []string{"/actions/resync", "/actions/pending-deletes/old.example.com/cancel", "/actions/agents/agent-b/decommission"} {
+	for _, path := range []string{"/actions/resync", "/actions/pending-deletes/old.example.com/cancel",
+		"/actions/agents/agent-b/decommission", "/actions/agents/agent-b/enable"} {
 		w := serve(t, s, req{method: "POST", path: path, form: url.Values{}})
 		if w.Code != http.StatusForbidden {
 			t.Errorf("POST %s read-only: status %d, want 403", path, w.Code)
@@ -349,8 +476,9 @@ func TestDashboardActionsReadOnly(t *testing.T) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.resyncs != 0 || len(b.cancelled) != 0 || len(b.decommissioned) != 0 {
-		t.Errorf("a read-only server ran actions: %d resyncs, %v cancelled, %v decommissioned", b.resyncs, b.cancelled, b.decommissioned)
+	if b.resyncs != 0 || len(b.cancelled) != 0 || len(b.decommissioned) != 0 || len(b.enabled) != 0 {
+		t.Errorf("a read-only server ran actions: %d resyncs, %v cancelled, %v decommissioned, %v enabled",
+			b.resyncs, b.cancelled, b.decommissioned, b.enabled)
 	}
 }
 

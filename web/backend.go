@@ -38,6 +38,12 @@ type Backend interface {
 	// Decommission forgets an agent: its claims leave (with the grace) and
 	// it is no longer waited for at start-up.
 	Decommission(ctx context.Context, agent string) error
+	// EnableAgent re-admits a decommissioned agent, which main refuses until
+	// an operator does this (or the agent's token changes). Errors wrap
+	// ErrNotFound for an agent main does not know; enabling an agent that
+	// is not decommissioned is a no-op success, so a retried request does
+	// no harm.
+	EnableAgent(ctx context.Context, agent string) error
 }
 
 // ErrNotFound is returned by actions on a hostname or agent that does not

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -98,6 +100,27 @@ func (b *browser) login(token, next string) {
 		chromedp.Click(chromedp.CSS("#login")),
 		chromedp.WaitVisible(chromedp.CSS(`nav a[aria-current="page"]`)),
 	)
+}
+
+// sessionCookie returns the value of the browser's session cookie for the
+// dashboard (HttpOnly, so read through the DevTools protocol).
+func (b *browser) sessionCookie() string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	res, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base}})
+	})
+	if err != nil {
+		b.t.Fatalf("browser: reading cookies: %v", err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == sessionCookie {
+			return c.Value
+		}
+	}
+	b.t.Fatalf("browser: no %s cookie for %s", sessionCookie, b.base)
+	return ""
 }
 
 // waitVisible waits until an element matching css is shown.

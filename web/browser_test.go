@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +13,8 @@ import (
 // TestBrowserDashboard drives the dashboard in chromium: log in, open
 // Hostnames, start a "container" in the fake backend, see its hostname
 // appear by auto-refresh (without a page reload), keep a hostname that
-// waits to be deleted, and save screenshots as artifacts.
+// waits to be deleted, enable a decommissioned agent, log out (which ends
+// the session on the server), and save screenshots as artifacts.
 func TestBrowserDashboard(t *testing.T) {
 	requireBrowser(t)
 	// The server runs on the real clock here, so the fixture does too.
@@ -70,7 +73,42 @@ func TestBrowserDashboard(t *testing.T) {
 	b.open("/")
 	b.waitVisible("#status", 10*time.Second)
 	b.screenshot("overview")
+	// A decommissioned agent offers Enable: a form POST through the
+	// confirmation dialog, as Keep above.
+	backend.set(func(f *fakeBackend) { f.agents[1].State = "decommissioned" })
 	b.open("/agents")
-	b.waitVisible(`tr[data-agent="agent-b"]`, 10*time.Second)
+	b.waitVisible(`tr[data-agent="agent-b"][data-state="decommissioned"]`, 10*time.Second)
 	b.screenshot("agents")
+	eval[bool](b, "window.confirm = function () { return true; }, true")
+	b.click(`tr[data-agent="agent-b"] form[action="/actions/agents/agent-b/enable"] button`)
+	b.waitVisible(".flash.ok", 10*time.Second)
+	backend.mu.Lock()
+	enabled := append([]string(nil), backend.enabled...)
+	backend.mu.Unlock()
+	if len(enabled) != 1 || enabled[0] != "agent-b" {
+		t.Errorf("enabled = %v, want [agent-b]", enabled)
+	}
+
+	// Logging out ends the session on the server: the cookie the browser
+	// held before is refused afterwards.
+	cookie := eval[string](b, "document.cookie") // HttpOnly: not visible to the page
+	if cookie != "" && strings.Contains(cookie, sessionCookie) {
+		t.Errorf("the session cookie is visible to JavaScript: %q", cookie)
+	}
+	held := b.sessionCookie()
+	b.click(`form[action="/logout"] button`)
+	b.waitVisible("#token", 10*time.Second)
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/v1/overview", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: held})
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the session cookie after logout: status %d, want 401", res.StatusCode)
+	}
 }

@@ -125,6 +125,9 @@ func (s *server) dashboardRoutes() {
 	mux.Handle("POST /actions/agents/{name}/decommission", s.dashAction(func(r *http.Request) (actionJSON, error) {
 		return s.doDecommission(r, r.PathValue("name"))
 	}))
+	mux.Handle("POST /actions/agents/{name}/enable", s.dashAction(func(r *http.Request) (actionJSON, error) {
+		return s.doEnableAgent(r, r.PathValue("name"))
+	}))
 
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -480,8 +483,15 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	if !s.auth.tokenMatches(strings.TrimSpace(r.PostFormValue("token"))) {
-		s.logger.Warn("dashboard login refused: wrong token", "remote", r.RemoteAddr)
+	ok, refused := s.auth.attempt(r, strings.TrimSpace(r.PostFormValue("token")), "login")
+	if refused != nil {
+		w.Header().Set("Retry-After", refused.retryAfter())
+		d := s.baseData(w, r, "Log in")
+		d.Page = loginPage{Next: next, Error: refused.loginMessage()}
+		s.render(w, r, "login", http.StatusTooManyRequests, d)
+		return
+	}
+	if !ok {
 		d := s.baseData(w, r, "Log in")
 		d.Page = loginPage{Next: next, Error: "That is not the API token."}
 		challenge(w, credWrongBearer)
@@ -489,7 +499,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, value := s.auth.newSession()
-	setSessionCookie(w, r, value, sess.expires)
+	s.auth.setSessionCookie(w, r, value, sess.expires)
 	s.logger.Info("dashboard login", "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -503,11 +513,16 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err)
 		return
 	}
-	if sess, ok := s.auth.sessionFrom(r); ok && !s.auth.csrfValid(sess, r.PostFormValue(csrfField)) {
-		s.renderError(w, r, http.StatusForbidden, "The form's CSRF token does not match your session; reload the page and try again.")
-		return
+	// Without a valid session there is nothing to end but the cookie.
+	if sess, ok := s.auth.sessionFrom(r); ok {
+		if !s.auth.csrfValid(sess, r.PostFormValue(csrfField)) {
+			s.renderError(w, r, http.StatusForbidden, "The form's CSRF token does not match your session; reload the page and try again.")
+			return
+		}
+		s.auth.endSession(sess)
+		s.logger.Info("dashboard logout", "remote", r.RemoteAddr)
 	}
-	clearSessionCookie(w, r)
+	s.auth.clearSessionCookie(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

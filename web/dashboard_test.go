@@ -76,6 +76,29 @@ func TestDashboardPages(t *testing.T) {
 	}
 }
 
+// TestDashboardAgentButtons: a decommissioned agent offers Enable (with a
+// confirmation), the others Decommission.
+func TestDashboardAgentButtons(t *testing.T) {
+	t.Parallel()
+	s, b := newTestServer(t, testToken)
+	b.set(func(f *fakeBackend) { f.agents[1].State = "decommissioned" })
+	c, csrf := login(t, s)
+	w := serve(t, s, req{path: "/agents", cookies: []*http.Cookie{c}})
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d; body:\n%s", w.Code, w.Body)
+	}
+	body := w.Body.String()
+	mustContain(t, body,
+		`action="/actions/agents/agent-a/decommission"`,
+		`action="/actions/agents/agent-b/enable" class="inline" data-confirm="Enable agent agent-b again?`,
+		`value="`+csrf+`"`, ">Enable</button>")
+	for _, absent := range []string{`action="/actions/agents/agent-b/decommission"`, `action="/actions/agents/agent-a/enable"`} {
+		if strings.Contains(body, absent) {
+			t.Errorf("the Agents page offers %s", absent)
+		}
+	}
+}
+
 func TestDashboardReadOnly(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestServer(t, "")
@@ -143,6 +166,8 @@ func TestDashboardActions(t *testing.T) {
 		{"keep unknown", "/actions/pending-deletes/nope.example.com/cancel", "the action failed: not found", false},
 		{"decommission", "/actions/agents/agent-b/decommission", "agent agent-b is decommissioned", true},
 		{"decommission unknown", "/actions/agents/nope/decommission", "the action failed: not found", false},
+		{"enable", "/actions/agents/agent-b/enable", "agent agent-b is enabled", true},
+		{"enable unknown", "/actions/agents/nope/enable", "the action failed: not found", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

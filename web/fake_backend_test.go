@@ -41,6 +41,7 @@ type fakeBackend struct {
 	resyncs        int
 	cancelled      []string
 	decommissioned []string
+	enabled        []string
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -296,5 +297,21 @@ func (f *fakeBackend) Decommission(ctx context.Context, agent string) error {
 	}
 	f.agents[i].State = "decommissioned"
 	f.decommissioned = append(f.decommissioned, agent)
+	return nil
+}
+
+// EnableAgent turns a decommissioned agent back into a disconnected one;
+// any other known agent is left as it is.
+func (f *fakeBackend) EnableAgent(ctx context.Context, agent string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.agents, func(a AgentView) bool { return a.Name == agent })
+	if i < 0 {
+		return ErrNotFound
+	}
+	if f.agents[i].State == "decommissioned" {
+		f.agents[i].State = "disconnected"
+	}
+	f.enabled = append(f.enabled, agent)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,37 @@ func newTestServer(t *testing.T, token string) (*server, *fakeBackend) {
 	return s, b
 }
 
+// newClockServer is newTestServer on a clock the test moves, with cfg's
+// Backend and Token filled in when empty.
+func newClockServer(t *testing.T, cfg Config) (*server, *fakeBackend, *testClock) {
+	t.Helper()
+	b, _ := cfg.Backend.(*fakeBackend)
+	if b == nil {
+		b = newFakeBackend()
+		cfg.Backend = b
+	}
+	c := &testClock{t: testNow}
+	return newServer(cfg, c.now), b, c
+}
+
+// testClock is a clock that moves only when the test says so.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // req describes one test request.
 type req struct {
 	method  string
@@ -39,6 +71,9 @@ type req struct {
 	bearer  string
 	cookies []*http.Cookie
 	header  map[string]string
+	// remote is the client's address (RemoteAddr); "" keeps httptest's
+	// 192.0.2.1:1234.
+	remote string
 }
 
 func (rq req) build(t *testing.T) *http.Request {
@@ -63,6 +98,9 @@ func (rq req) build(t *testing.T) *http.Request {
 	}
 	for k, v := range rq.header {
 		r.Header.Set(k, v)
+	}
+	if rq.remote != "" {
+		r.RemoteAddr = rq.remote
 	}
 	return r
 }
@@ -182,4 +220,14 @@ func decodeInto(t *testing.T, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decoding %s: %v", b, err)
 	}
+}
+
+// cookieNamed returns the cookie of that name the response set, or nil.
+func cookieNamed(w *httptest.ResponseRecorder, name string) *http.Cookie {
+	for _, c := range w.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }

@@ -39,6 +39,11 @@ type Config struct {
 	// Token (LABELGATE_API_TOKEN) enables actions and protects reads; empty
 	// makes the API and dashboard read-only and open.
 	Token string
+	// BehindTLS (LABELGATE_API_BEHIND_TLS): clients reach main through a
+	// TLS-terminating proxy, so the session cookie is always marked Secure.
+	// Without it the cookie is Secure only on requests main received over
+	// TLS itself.
+	BehindTLS bool
 	// Version is shown in the dashboard and /healthz.
 	Version string
 	// Logger receives request failures and actions; nil discards.
@@ -46,7 +51,8 @@ type Config struct {
 }
 
 // server holds the handlers' shared state. Everything in it is read-only
-// after New, so handlers run concurrently without locks.
+// after New, except the auth's session list and failure throttle, which
+// lock themselves; handlers run concurrently.
 type server struct {
 	backend Backend
 	metrics *Metrics
@@ -79,12 +85,13 @@ func newServer(cfg Config, now func() time.Time) *server {
 	if m == nil {
 		m = NewMetrics()
 	}
+	logger = logger.With("component", "web")
 	s := &server{
 		backend: cfg.Backend,
 		metrics: m,
-		auth:    newAuth(cfg.Token, now),
+		auth:    newAuth(cfg.Token, cfg.BehindTLS, now, logger),
 		version: cfg.Version,
-		logger:  logger.With("component", "web"),
+		logger:  logger,
 		now:     now,
 		mux:     http.NewServeMux(),
 

@@ -76,7 +76,7 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	if cfg.API.Enabled {
-		h := web.New(web.Config{Backend: surface, Metrics: metrics, Token: cfg.API.Token.Reveal(), Version: version, Logger: logger})
+		h := web.New(webConfig(cfg, surface, metrics, logger))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -98,6 +98,18 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 	m.Stop()
 	wg.Wait()
 	return err
+}
+
+// webConfig is the HTTP surface's part of the configuration.
+func webConfig(cfg config.Config, backend web.Backend, metrics *web.Metrics, logger *slog.Logger) web.Config {
+	return web.Config{
+		Backend:   backend,
+		Metrics:   metrics,
+		Token:     cfg.API.Token.Reveal(),
+		BehindTLS: cfg.API.BehindTLS,
+		Version:   version,
+		Logger:    logger,
+	}
 }
 
 // sampleObjectCounts feeds the desired/applied gauges every few seconds.
