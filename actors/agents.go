@@ -4,12 +4,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/messages"
@@ -143,7 +145,11 @@ type agentsActor struct {
 	// revoked holds, per decommissioned agent, the fingerprint of the token
 	// it was decommissioned with.
 	revoked map[string]string
-	refusal *ratelog.Line
+	refusal *ratelog.Line // refused agents: decommissioned, or reconnecting too often
+	// admissions paces each agent's sessions: a peer with a valid token that
+	// reconnects in a loop would otherwise cost log lines and stored events
+	// at its own pace.
+	admissions map[string]*rate.Limiter
 }
 
 type waitingSession struct {
@@ -155,6 +161,13 @@ type waitingSession struct {
 // agent retries every minute or so for as long as it runs.
 const refusedLogEvery = time.Minute
 
+// An agent may start admissionBurst sessions at once, then one per
+// admissionEvery: far more than an agent reconnecting with backoff needs.
+const (
+	admissionBurst = 10
+	admissionEvery = 6 * time.Second
+)
+
 // NewAgentsProps builds the agents directory.
 func NewAgentsProps(cfg AgentsConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
@@ -165,7 +178,7 @@ func NewAgentsProps(cfg AgentsConfig) *actor.Props {
 func (a *agentsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.agents, a.revoked = map[string]*AgentState{}, map[string]string{}
+		a.agents, a.revoked, a.admissions = map[string]*AgentState{}, map[string]string{}, map[string]*rate.Limiter{}
 		a.refusal = ratelog.New(a.cfg.Logger, slog.LevelWarn, "a decommissioned agent was refused", refusedLogEvery, 3)
 		for name, info := range a.cfg.Configured {
 			a.agents[name] = &AgentState{Name: name, Info: info, Configured: true, State: "unknown"}
@@ -304,6 +317,16 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 	if ag.State == "decommissioned" {
 		a.refusal.Log("agent", m.Name, "remote", m.Remote)
 		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
+		return
+	}
+	lim := a.admissions[m.Name]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Every(admissionEvery), admissionBurst)
+		a.admissions[m.Name] = lim
+	}
+	if !lim.Allow() {
+		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "reconnecting too often")
+		ctx.Send(sender, AgentAdmission{Refused: "agent " + m.Name + " reconnects too often; main takes one session per " + admissionEvery.String() + " after a burst of " + fmt.Sprint(admissionBurst)})
 		return
 	}
 	if ag.session != nil && !ag.session.Equal(m.Session) {

@@ -105,15 +105,15 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		a.log = a.cfg.Logger.With("actor", "agentsession", "agent", a.name)
 		a.ready, a.stop = make(chan struct{}, 1), make(chan struct{})
 		ctx.Request(a.cfg.Agents, AgentConnected{Name: a.name, Session: ctx.Self(), Remote: peer.RemoteAddr, TLSMode: string(peer.Mode)})
-		if peer.Mode == bridge.ModePlaintext {
-			a.log.Warn("the agent connection is not encrypted: container labels travel in clear (use wss://)", "remote", peer.RemoteAddr)
-		}
 		go pump(a.cfg.Conn, ctx.ActorSystem().Root, ctx.Self(), a.ready, a.stop)
 	case AgentAdmission:
 		if m.Refused != "" {
-			a.log.Warn("agent refused", "reason", m.Refused, "remote", a.cfg.Conn.Peer().RemoteAddr)
+			// The directory logs refusals, rate-limited.
 			a.cfg.Conn.Close(bridge.CodeRefused, m.Refused)
 			return // the connection ends; sessionEnded stops the session
+		}
+		if p := a.cfg.Conn.Peer(); p.Mode == bridge.ModePlaintext {
+			a.log.Warn("the agent connection is not encrypted: container labels travel in clear (use wss://)", "remote", p.RemoteAddr)
 		}
 		a.admitted = true
 		a.next()

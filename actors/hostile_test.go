@@ -422,3 +422,59 @@ func TestMainReportsItsAgentListener(t *testing.T) {
 		t.Fatalf("the listener does not accept: %v", err)
 	}
 }
+
+// TestReconnectLoopIsPaced: an agent with a valid token that reconnects in a
+// loop gets a burst of sessions, then is refused until its budget refills;
+// what it costs in stored events stays bounded.
+func TestReconnectLoopIsPaced(t *testing.T) {
+	listen := freePort(t)
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"loop": {Token: tokenA}}
+	})
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		conn, err := net.Dial("tcp", listen)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	admitted, refused := 0, 0
+	for range 3 * admissionBurst {
+		c, err := dialAgent(t, "ws://"+listen, tokenA)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		// An admitted session stays open; a refused one is closed by main.
+		select {
+		case <-c.Done():
+			var ce *bridge.CloseError
+			if !errors.As(c.Err(), &ce) || ce.Code != bridge.CodeRefused || !strings.Contains(ce.Reason, "reconnects too often") {
+				t.Fatalf("session ended with %v, want a 4008 for reconnecting too often", c.Err())
+			}
+			refused++
+		case <-time.After(500 * time.Millisecond):
+			admitted++
+			c.Close(bridge.CodeNormal, "again")
+			<-c.Done()
+		}
+	}
+	if admitted != admissionBurst || refused != 2*admissionBurst {
+		t.Errorf("%d sessions admitted and %d refused, want %d and %d", admitted, refused, admissionBurst, 2*admissionBurst)
+	}
+	time.Sleep(300 * time.Millisecond) // the store writes behind
+	evs, err := NewSurface(p.main, p.cfg, "test").Events(t.Context(), store.EventQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connects := 0
+	for _, e := range evs {
+		if e.Kind == "agent_connected" {
+			connects++
+		}
+	}
+	if connects != admissionBurst {
+		t.Errorf("%d agent_connected events, want %d", connects, admissionBurst)
+	}
+}

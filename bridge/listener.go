@@ -156,7 +156,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ce := refusal(err)
 		c.refuse(ce.Code, ce.Reason, err)
 		c.abortUnstarted(ce)
-		l.log.Info("bridge connection refused", "peer", key.Name, "remote", r.RemoteAddr, "err", ce)
+		l.refused.Log("peer", key.Name, "remote", r.RemoteAddr, "err", ce)
 		return
 	}
 	if err := c.writeBody(welcome, deadline); err != nil {
