@@ -71,9 +71,20 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# Every package with a `func Fuzz…` in a test file is asked for its targets
+# (go test -list); each target then runs on its own, since -fuzz takes one.
+# A failing target does not stop the others; the run fails at the end.
 .PHONY: fuzz
-fuzz: ## fuzz the label parser for FUZZTIME (default 60s)
-	$(GO) test ./labels -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+fuzz: ## run every fuzz target in the repository in turn, each for FUZZTIME (default 60s)
+	@failed=; \
+	for dir in $$(grep -rl --include='*_test.go' --exclude-dir=testdata --exclude-dir=.git '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+	  names=$$($(GO) test -list '^Fuzz' $$dir) || { echo "$$names"; failed="$$failed $$dir"; continue; }; \
+	  for name in $$(echo "$$names" | grep '^Fuzz'); do \
+	    echo "== $$dir $$name ($(FUZZTIME))"; \
+	    $(GO) test $$dir -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || failed="$$failed $$dir:$$name"; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
 .PHONY: golden
 golden: ## rewrite the label parser's golden files from the current output

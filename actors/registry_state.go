@@ -237,8 +237,15 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 	}
 	seen := map[claimKey]bool{}
 	r.epoch++
+	dups := map[string]int{}
 	for _, c := range set.Containers {
 		k := claimKey{set.Source, c.Name}
+		if seen[k] {
+			// Docker names are unique per host; only a broken or hostile
+			// agent repeats one. The first container of the name counts.
+			dups[c.Name]++
+			continue
+		}
 		seen[k] = true
 		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
 		if n := len(rep.Errors); n > maxErrorsPerContainer {
@@ -258,6 +265,14 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 				r.writes = append(r.writes, storeWrite{putClaim: &store.Claim{Hostname: host, Source: k.Source, Container: k.Container, RegisteredAt: now}})
 			}
 			cl.created, cl.spec, cl.known, cl.missing, cl.mark = c.Created, spec, true, time.Time{}, r.epoch
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(dups)) {
+		if r.errorBudget(source).AllowN(now, 1) {
+			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: source, Container: name,
+				Message: fmt.Sprintf("container %s: the set holds %d more containers of this name; only the first is used", name, dups[name])})
+		} else {
+			r.errHeld[source]++
 		}
 	}
 	for k := range r.reports {

@@ -594,3 +594,22 @@ func TestRegistryCancelDelete(t *testing.T) {
 		t.Fatalf("want retained, got %s", st.State)
 	}
 }
+
+// TestRegistryDuplicateContainerNames: a set that repeats a container name
+// (only a broken or hostile agent does) uses the first container of the
+// name and says so.
+func TestRegistryDuplicateContainerNames(t *testing.T) {
+	h := newHarness(t, "agent:x")
+	h.set("agent:x", t0, ctr("web", t0, route("a.example.com", "http://a:80")...), ctr("web", t0, route("b.example.com", "http://b:80")...))
+	eq(t, "rules", h.rules("default"), []string{"a.example.com -> http://a:80"})
+	_, events := h.r.drain()
+	found := false
+	for _, e := range events {
+		if e.Kind == "label_error" && e.Container == "web" && strings.Contains(e.Message, "1 more containers of this name") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no event about the repeated name: %+v", events)
+	}
+}

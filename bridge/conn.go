@@ -329,7 +329,7 @@ func (c *Conn) readLoop() {
 // application frames flowing from the peer's role are valid.
 func (c *Conn) checkIncoming(f Frame) error {
 	if !mayFlow(c.peer.Role, f.Type()) {
-		return protoErrorf("unexpected %s frame from a %s after the handshake", f.Type(), c.peer.Role)
+		return protoErrorf("unexpected %s frame from the %s after the handshake", f.Type(), c.peer.Role)
 	}
 	return nil
 }

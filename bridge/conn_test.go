@@ -20,7 +20,7 @@ func TestBadApplicationFrames(t *testing.T) {
 	}{
 		{"unknown type", `{"type":"bogus","v":1,"seq":3,"payload":{}}`, `unknown frame type "bogus"`},
 		{"unsupported version", `{"type":"announce","v":2,"seq":3,"payload":{}}`, "unsupported frame version 2"},
-		{"wrong direction", `{"type":"ack","v":1,"seq":3,"payload":{"version":1}}`, "unexpected ack frame from a agent"},
+		{"wrong direction", `{"type":"ack","v":1,"seq":3,"payload":{"version":1}}`, "unexpected ack frame from the agent"},
 		{"handshake frame again", `{"type":"auth","v":1,"seq":3,"payload":{"proof_d":"` + b64(nonce32) + `"}}`, "unexpected auth frame"},
 		{"sequence gap", `{"type":"announce","v":1,"seq":9,"payload":{}}`, "has seq 9, want 3"},
 		{"binary", "", "binary frame"},
