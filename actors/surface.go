@@ -637,23 +637,18 @@ func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
 
 // Decommission implements web.Backend.
 func (s *Surface) Decommission(ctx context.Context, agent string) error {
-	res, err := s.ask(ctx, s.pid(ChildAgents), DecommissionAgent{Name: agent})
-	if err != nil {
-		return err
-	}
-	if e, ok := res.(error); ok && e != nil {
-		var unknown errUnknownAgent
-		if errors.As(e, &unknown) {
-			return fmt.Errorf("%w: %v", web.ErrNotFound, e)
-		}
-		return e
-	}
-	return nil
+	return s.agentAction(ctx, DecommissionAgent{Name: agent})
 }
 
 // EnableAgent implements web.Backend.
 func (s *Surface) EnableAgent(ctx context.Context, agent string) error {
-	res, err := s.ask(ctx, s.pid(ChildAgents), EnableAgent{Name: agent})
+	return s.agentAction(ctx, EnableAgent{Name: agent})
+}
+
+// agentAction asks the agents directory to act on one agent; an agent it
+// does not know is web.ErrNotFound.
+func (s *Surface) agentAction(ctx context.Context, msg any) error {
+	res, err := s.ask(ctx, s.pid(ChildAgents), msg)
 	if err != nil {
 		return err
 	}

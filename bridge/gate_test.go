@@ -115,32 +115,6 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 	}
 }
 
-// serveListener serves cfg on ln until the test ends and returns the
-// Listener too.
-func serveListener(t *testing.T, cfg ListenConfig, ln net.Listener) (*Listener, *testListener) {
-	t.Helper()
-	tl := &testListener{accepted: make(chan *Conn, 8)}
-	cfg.Accept = func(c *Conn) error {
-		closeAtEnd(t, c)
-		tl.accepted <- c
-		return nil
-	}
-	l, err := NewListener(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return l, tl
-}
-
 // TestAcceptSurvivesDescriptorExhaustion reproduces the field report: a
 // listener process with a low `ulimit -n` is flooded with idle connections
 // until accept fails with EMFILE; once the flood is gone, an agent connects.

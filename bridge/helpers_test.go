@@ -61,6 +61,14 @@ func startListener(t *testing.T, cfg ListenConfig, tlsCfg *tls.Config) *testList
 // serveOn serves a Listener on ln until the test ends; tl.url is left empty.
 func serveOn(t *testing.T, cfg ListenConfig, ln net.Listener) *testListener {
 	t.Helper()
+	_, tl := serveListener(t, cfg, ln)
+	return tl
+}
+
+// serveListener is serveOn that returns the Listener too. Without an Accept
+// in cfg, accepted connections arrive on tl.accepted.
+func serveListener(t *testing.T, cfg ListenConfig, ln net.Listener) (*Listener, *testListener) {
+	t.Helper()
 	tl := &testListener{accepted: make(chan *Conn, 8)}
 	if cfg.Accept == nil {
 		cfg.Accept = func(c *Conn) error {
@@ -82,7 +90,7 @@ func serveOn(t *testing.T, cfg ListenConfig, ln net.Listener) *testListener {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return tl
+	return l, tl
 }
 
 func (tl *testListener) next(t *testing.T) *Conn {
