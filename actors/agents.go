@@ -179,7 +179,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.agents, a.revoked, a.admissions = map[string]*AgentState{}, map[string]string{}, map[string]*rate.Limiter{}
-		a.refusal = ratelog.New(a.cfg.Logger, slog.LevelWarn, "a decommissioned agent was refused", refusedLogEvery, 3)
+		a.refusal = ratelog.New(a.cfg.Logger, slog.LevelWarn, "an agent's session was refused", refusedLogEvery, 3)
 		for name, info := range a.cfg.Configured {
 			a.agents[name] = &AgentState{Name: name, Info: info, Configured: true, State: "unknown"}
 		}
@@ -255,7 +255,9 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		ctx.Send(a.cfg.Store, storePutRevocation{Revocation: store.Revocation{Name: ag.Name, TokenFingerprint: fp, RevokedAt: time.Now()}})
 		a.cfg.Logger.Warn("agent decommissioned: its claims leave now, with the usual grace, and it is refused until enabled again or given a new token", "event", "agent_decommissioned", "agent", ag.Name)
 		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave, and it is refused until an operator enables it again or its token changes")
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceGone, DefaultTunnel: ag.Announced})
+		// Revoked, not just gone: a snapshot still in flight from the
+		// ended session must not bring its claims back.
+		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceRevoked, DefaultTunnel: ag.Announced})
 		ctx.Respond(nil)
 	case EnableAgent:
 		ag, ok := a.agents[m.Name]
@@ -314,11 +316,8 @@ func (a *agentsActor) load(ctx actor.Context, m storeAgentsLoaded) {
 // refused, any other becomes this agent's session.
 func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.PID) {
 	ag := a.agent(m.Name)
-	if ag.State == "decommissioned" {
-		a.refusal.Log("agent", m.Name, "remote", m.Remote)
-		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
-		return
-	}
+	// Every attempt spends the agent's budget, refused ones too: a
+	// decommissioned agent is the one most likely to retry in a loop.
 	lim := a.admissions[m.Name]
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Every(admissionEvery), admissionBurst)
@@ -327,6 +326,11 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 	if !lim.Allow() {
 		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "reconnecting too often")
 		ctx.Send(sender, AgentAdmission{Refused: "agent " + m.Name + " reconnects too often; main takes one session per " + admissionEvery.String() + " after a burst of " + fmt.Sprint(admissionBurst)})
+		return
+	}
+	if ag.State == "decommissioned" {
+		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "decommissioned")
+		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
 		return
 	}
 	if ag.session != nil && !ag.session.Equal(m.Session) {
@@ -345,6 +349,7 @@ func (a *agentsActor) enable(ctx actor.Context, ag *AgentState, msg string) {
 	delete(a.revoked, ag.Name)
 	ag.State = "stale"
 	ctx.Send(a.cfg.Store, storeDeleteRevocation{Name: ag.Name})
+	ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceEnabled, DefaultTunnel: ag.Announced})
 	a.cfg.Logger.Info(msg, "event", "agent_enabled", "agent", ag.Name)
 	a.record(ctx, ag, store.LevelInfo, "agent_enabled", msg)
 }

@@ -83,6 +83,7 @@ type agentSessionActor struct {
 	// ignored.
 	applying     uint64
 	gen          uint64
+	applyTimer   *time.Timer // the one timeout of the wait in progress
 	lastAnnounce bridge.Announce
 	announced    bool
 }
@@ -127,6 +128,10 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 			return // an answer to a wait that timed out
 		}
 		a.applying = 0
+		a.applyTimer.Stop()
+		if !a.admitted {
+			return // ended meanwhile
+		}
 		c, cancel := context.WithTimeout(context.Background(), ackTimeout)
 		defer cancel()
 		if err := a.cfg.Conn.Send(c, bridge.Ack{Version: m.Version}); err != nil && !errors.Is(err, bridge.ErrClosed) {
@@ -147,6 +152,9 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		defer cancel()
 		_ = a.cfg.Conn.Send(c, bridge.Resync{})
 	case EndSession:
+		// Nothing more of this agent reaches the registry: what the pump
+		// holds is dropped with the connection.
+		a.admitted = false
 		a.cfg.Conn.Close(m.Code, m.Reason)
 	case sessionEnded:
 		reason := "closed"
@@ -159,6 +167,9 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
 		close(a.stop)
+		if a.applyTimer != nil {
+			a.applyTimer.Stop()
+		}
 		a.cfg.Conn.Close(bridge.CodeGoingAway, "main ended the session")
 	case *actor.Restarting:
 		// A session does not survive its own failure: end the connection,
@@ -199,7 +210,10 @@ func (a *agentSessionActor) snapshot(ctx actor.Context, m sessionSnapshot) {
 	ctx.Request(a.cfg.Registry, set)
 	ctx.Send(a.cfg.Agents, AgentSnapshotSeen{Name: a.name, Session: ctx.Self(), Version: set.Version, Containers: len(set.Containers)})
 	self, root, gen := ctx.Self(), ctx.ActorSystem().Root, a.gen
-	time.AfterFunc(a.cfg.ApplyTimeout, func() { root.Send(self, sessionApplyDue{gen}) })
+	if a.applyTimer != nil {
+		a.applyTimer.Stop()
+	}
+	a.applyTimer = time.AfterFunc(a.cfg.ApplyTimeout, func() { root.Send(self, sessionApplyDue{gen}) })
 }
 
 // pump reads the connection for the session. It keeps the newest snapshot

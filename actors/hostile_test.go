@@ -478,3 +478,55 @@ func TestReconnectLoopIsPaced(t *testing.T) {
 		t.Errorf("%d agent_connected events, want %d", connects, admissionBurst)
 	}
 }
+
+// TestDecommissionWhileFlooding: an agent that keeps sending snapshots while
+// it is decommissioned cannot bring its claims back with a snapshot still in
+// flight (the registry refuses a revoked source's sets).
+func TestDecommissionWhileFlooding(t *testing.T) {
+	listen := freePort(t)
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"nas": {Token: tokenA}}
+	})
+	var c *bridge.Conn
+	eventually(t, 10*time.Second, "main's agent listener", func() bool {
+		var err error
+		c, err = dialAgent(t, "ws://"+listen, tokenA)
+		return err == nil
+	})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for v := uint64(1); ; v++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			set := routeSet(v, "nas.example.com")
+			set.Containers[0].Labels["labelgate.tunnel.web.service"] = fmt.Sprintf("http://web:%d", 1000+v%2)
+			if c.Send(context.Background(), bridge.Snapshot{Set: set}) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	eventually(t, 10*time.Second, "the agent's route", func() bool {
+		_, ok := p.hostnames()["nas.example.com"]
+		return ok
+	})
+	if err := NewSurface(p.main, p.cfg, "test").Decommission(t.Context(), "nas"); err != nil {
+		t.Fatal(err)
+	}
+	// The grace (2 s) passes; the hostname must be gone for good.
+	eventually(t, 10*time.Second, "the decommissioned agent's hostname to go", func() bool {
+		_, ok := p.hostnames()["nas.example.com"]
+		return !ok
+	})
+	time.Sleep(time.Second)
+	if st, ok := p.hostnames()["nas.example.com"]; ok {
+		t.Fatalf("the decommissioned agent's hostname came back: %+v", st)
+	}
+}

@@ -39,15 +39,19 @@ type Subscribe struct{ PID *actor.PID }
 // what the agent announced.
 type SourceStatusChanged struct {
 	Source        string
-	Status        string // SourceConnected, SourceFrozen, SourceGone
+	Status        string // SourceConnected, SourceFrozen, SourceGone, SourceRevoked, SourceEnabled
 	DefaultTunnel string
 }
 
-// Source statuses a SourceStatusChanged can carry.
+// Source statuses a SourceStatusChanged can carry. Revoked is gone and
+// stays so: the registry refuses the source's sets until it is Enabled
+// again (a decommissioned agent), whatever is still in flight.
 const (
 	SourceConnected = "connected"
 	SourceFrozen    = sourceFrozen
 	SourceGone      = sourceGone
+	SourceRevoked   = sourceRevoked
+	SourceEnabled   = "enabled"
 )
 
 // PublicIPsChanged carries a source's public addresses ("" = main's own).
@@ -155,9 +159,13 @@ func (a *registryActor) Receive(ctx actor.Context) {
 			panic(fmt.Errorf("loading the registry's state: %w", m.Err))
 		}
 		for _, ag := range m.Agents {
-			if ag.State != store.AgentDecommissioned {
-				a.state.source(messages.AgentSource(ag.Name))
+			if ag.State == store.AgentDecommissioned {
+				// Refused until enabled; the agents directory says so if
+				// its token changed meanwhile.
+				a.state.source(messages.AgentSource(ag.Name)).status = sourceRevoked
+				continue
 			}
+			a.state.source(messages.AgentSource(ag.Name))
 		}
 		if err := a.state.load(m.Claims, m.Hosts); err != nil {
 			panic(err)
@@ -216,7 +224,7 @@ func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	switch m := msg.(type) {
 	case messages.ContainerSet:
 		if !a.state.applySet(m, now) {
-			a.cfg.Logger.Debug("stale container set ignored", "source", m.Source, "version", m.Version)
+			a.cfg.Logger.Debug("container set ignored (stale, or its source is revoked)", "source", m.Source, "version", m.Version)
 		}
 		if sender != nil {
 			ctx.Send(sender, SetApplied{Source: m.Source, Version: m.Version})
@@ -253,8 +261,10 @@ func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
 		}
 	}
 	switch m.Status {
-	case SourceFrozen, SourceGone:
+	case SourceFrozen, SourceGone, SourceRevoked:
 		a.state.setSourceStatus(m.Source, m.Status, now)
+	case SourceEnabled:
+		a.state.enableSource(m.Source, now)
 	case SourceConnected:
 		// Nothing changes until its first container set arrives; a source
 		// that was gone is known again from then on.

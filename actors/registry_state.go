@@ -80,6 +80,7 @@ const (
 	sourceReported = "reported" // its latest set is the truth
 	sourceFrozen   = "frozen"   // disconnected: claims frozen
 	sourceGone     = "gone"     // stale or decommissioned: claims leave
+	sourceRevoked  = "revoked"  // decommissioned: gone, and its sets are refused
 )
 
 type sourceState struct {
@@ -204,7 +205,7 @@ func (r *registryState) claimant(host string, k claimKey) *claimant {
 // set is stale (not newer than the last one applied).
 func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool {
 	src := r.source(set.Source)
-	if src.status == sourceReported && set.Version <= src.version {
+	if src.status == sourceRevoked || (src.status == sourceReported && set.Version <= src.version) {
 		return false
 	}
 	src.status, src.version, src.since = sourceReported, set.Version, now
@@ -294,15 +295,18 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 	return affected, templates
 }
 
-// setSourceStatus marks a source frozen (disconnected) or gone (stale or
-// decommissioned). A gone source's claims start their grace now.
+// setSourceStatus marks a source frozen (disconnected), gone (stale) or
+// revoked (decommissioned: gone, and its sets refused until enableSource).
+// A gone source's claims start their grace now. Only enableSource lifts a
+// revocation.
 func (r *registryState) setSourceStatus(source, status string, now time.Time) {
 	src := r.source(source)
-	if src.status == status {
+	if src.status == status || (src.status == sourceRevoked && status != sourceRevoked) {
 		return
 	}
+	prev := src.status
 	src.status, src.since = status, now
-	if status == sourceGone {
+	if (status == sourceGone || status == sourceRevoked) && prev != sourceGone {
 		for _, m := range r.claims {
 			for k, cl := range m {
 				if k.Source == source && cl.missing.IsZero() {
@@ -319,6 +323,13 @@ func (r *registryState) setSourceStatus(source, status string, now time.Time) {
 		r.rebuildTemplates(source, now)
 	}
 	r.decideAll(now)
+}
+
+// enableSource lifts a source's revocation: it is gone until its next set.
+func (r *registryState) enableSource(source string, now time.Time) {
+	if src := r.source(source); src.status == sourceRevoked {
+		src.status, src.since = sourceGone, now
+	}
 }
 
 // setPublicIPs records the public addresses of a source ("" = main) and
@@ -351,7 +362,7 @@ func (r *registryState) presence(cl *claimant) (present, frozen bool) {
 	switch {
 	case src == nil || src.status == sourceUnknown || src.status == sourceFrozen:
 		return cl.missing.IsZero(), cl.missing.IsZero()
-	case src.status == sourceGone:
+	case src.status == sourceGone || src.status == sourceRevoked:
 		return false, false
 	}
 	return cl.missing.IsZero(), false

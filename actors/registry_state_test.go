@@ -613,3 +613,29 @@ func TestRegistryDuplicateContainerNames(t *testing.T) {
 		t.Errorf("no event about the repeated name: %+v", events)
 	}
 }
+
+// TestRegistryRevokedSource: a revoked (decommissioned) source's sets are
+// refused until it is enabled again; its claims leave as a gone source's do.
+func TestRegistryRevokedSource(t *testing.T) {
+	h := newHarness(t, "agent:x")
+	h.set("agent:x", t0, ctr("a", t0, route("a.example.com", "http://a:80", "labelgate.tunnel.web.cleanup", "true")...))
+	h.r.setSourceStatus("agent:x", sourceRevoked, t0.Add(time.Second))
+	if h.r.applySet(messages.ContainerSet{Source: "agent:x", Version: 99, Containers: []messages.Container{ctr("a", t0, route("a.example.com", "http://a:80")...)}}, t0.Add(2*time.Second)) {
+		t.Fatal("a revoked source's set was applied")
+	}
+	h.r.setSourceStatus("agent:x", sourceGone, t0.Add(3*time.Second))
+	h.r.setSourceStatus("agent:x", sourceFrozen, t0.Add(3*time.Second))
+	if got := h.r.sources["agent:x"].status; got != sourceRevoked {
+		t.Fatalf("status %s after gone/frozen, want it still revoked", got)
+	}
+	h.r.markSettled(t0.Add(grace + 2*time.Second))
+	h.r.tick(t0.Add(grace + 2*time.Second))
+	if st := h.state("a.example.com"); st.Hostname != "" {
+		t.Fatalf("the revoked source's hostname stayed: %+v", st)
+	}
+	h.r.enableSource("agent:x", t0.Add(grace+3*time.Second))
+	if !h.r.applySet(messages.ContainerSet{Source: "agent:x", Version: 100, Containers: []messages.Container{ctr("a", t0, route("a.example.com", "http://a:80")...)}}, t0.Add(grace+4*time.Second)) {
+		t.Fatal("an enabled source's set was refused")
+	}
+	eq(t, "rules", h.rules("default"), []string{"a.example.com -> http://a:80"})
+}
