@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -66,6 +67,10 @@ type registryState struct {
 	// can cause; held counts the ones over budget, for a summary.
 	errBudget map[string]*rate.Limiter
 	errHeld   map[string]int
+	// decisionLimit and decisionsHeld do the same for an agent's decision
+	// events.
+	decisionLimit map[string]*rate.Limiter
+	decisionsHeld map[string]int
 
 	settled bool
 
@@ -146,6 +151,9 @@ func newRegistryState(cfg ClaimConfig, removeDelay time.Duration, sources []stri
 		tplClash:  map[tplKey]bool{},
 		errBudget: map[string]*rate.Limiter{},
 		errHeld:   map[string]int{},
+
+		decisionLimit: map[string]*rate.Limiter{},
+		decisionsHeld: map[string]int{},
 	}
 	for _, s := range sources {
 		r.sources[s] = &sourceState{status: sourceUnknown}
@@ -209,7 +217,7 @@ func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool 
 		return false
 	}
 	src.status, src.version, src.since = sourceReported, set.Version, now
-	r.lastSets[set.Source] = set
+	r.lastSets[set.Source] = r.relevant(set)
 	affected, templates := r.rebuild(set.Source, now)
 	if templates {
 		// A source's templates protect only its own hostnames, all of
@@ -219,6 +227,27 @@ func (r *registryState) applySet(set messages.ContainerSet, now time.Time) bool 
 	r.decideHosts(affected, now)
 	r.summarizeLabelErrors(now)
 	return true
+}
+
+// relevant keeps of a set what the registry decides with: the labels under
+// the prefix (the parser looks at nothing else). A source's other labels —
+// compose's dozen per container, or a hostile agent's filler — are not
+// kept for the life of the set.
+func (r *registryState) relevant(set messages.ContainerSet) messages.ContainerSet {
+	prefix := cmp.Or(r.cfg.Labels.Prefix, labels.DefaultPrefix) + "."
+	out := set
+	out.Containers = make([]messages.Container, len(set.Containers))
+	for i, c := range set.Containers {
+		kept := make(map[string]string)
+		for k, v := range c.Labels {
+			if strings.HasPrefix(k, prefix) {
+				kept[k] = v
+			}
+		}
+		c.Labels = kept
+		out.Containers[i] = c
+	}
+	return out
 }
 
 // rebuild recomputes a reported source's claims from its latest set. It
@@ -251,6 +280,12 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
 		if n := len(rep.Errors); n > maxErrorsPerContainer {
 			rep.Errors, rep.Dropped = rep.Errors[:maxErrorsPerContainer:maxErrorsPerContainer], n-maxErrorsPerContainer
+		}
+		for i, e := range rep.Errors {
+			// Messages quote the label's value: a megabyte value must not
+			// become a megabyte log line, event and API answer.
+			e.Key, e.Message = clip(e.Key, maxErrorKey), clip(e.Message, maxErrorMessage)
+			rep.Errors[i] = e
 		}
 		old, had := r.reports[k]
 		hosts := rep.Hosts
@@ -704,8 +739,37 @@ type reportedConflict struct {
 	key  claimKey
 }
 
+// event records one decision. An agent's decisions are budgeted like its
+// label errors (a source that toggles a thousand routes per snapshot must
+// not write a thousand log lines and events each time): over the budget
+// they are counted and summed up in one event. Main's own (local) are not.
 func (r *registryState) event(now time.Time, level, kind, host string, k claimKey, msg string) {
+	if strings.HasPrefix(k.Source, "agent:") && !r.decisionBudget(k.Source).AllowN(now, 1) {
+		r.decisionsHeld[k.Source]++
+		return
+	}
 	r.events = append(r.events, Event{At: now, Level: level, Kind: kind, Hostname: host, Source: k.Source, Container: k.Container, Message: msg})
+}
+
+func (r *registryState) decisionBudget(source string) *rate.Limiter {
+	l := r.decisionLimit[source]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(decisionEventEvery), decisionEventBurst)
+		r.decisionLimit[source] = l
+	}
+	return l
+}
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }
 
 // Label error budgets: what one source can make main keep, log and serve.
@@ -720,6 +784,13 @@ const (
 	// counted and summarized in one event when the budget allows.
 	errorEventBurst = 20
 	errorEventEvery = 5 * time.Second
+	// An agent's decision events (created, updated, conflict, …): a burst
+	// as large as a big host's first set, then five a second.
+	decisionEventBurst = 500
+	decisionEventEvery = 200 * time.Millisecond
+	// maxErrorKey and maxErrorMessage clip what a label error quotes.
+	maxErrorKey     = 256
+	maxErrorMessage = 512
 )
 
 func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep ContainerReport, now time.Time) {
@@ -756,9 +827,19 @@ func (r *registryState) errorBudget(source string) *rate.Limiter {
 }
 
 // summarizeLabelErrors reports, in one event per source, the label errors
-// that were over the source's budget, once its budget allows one more event.
-// It runs after every set and tick, so a count waits at most until then.
+// and decisions that were over the source's budgets, once the budget allows
+// one more event. It runs after every set and tick, so a count waits at most
+// until then.
 func (r *registryState) summarizeLabelErrors(now time.Time) {
+	for _, source := range slices.Sorted(maps.Keys(r.decisionsHeld)) {
+		n := r.decisionsHeld[source]
+		if !r.decisionBudget(source).AllowN(now, 1) {
+			continue
+		}
+		delete(r.decisionsHeld, source)
+		r.events = append(r.events, Event{At: now, Level: "info", Kind: "summary", Source: source,
+			Message: fmt.Sprintf("%s: %d more decisions were not logged one by one (too many at once); GET /api/v1/hostnames shows the current state", source, n)})
+	}
 	for _, source := range slices.Sorted(maps.Keys(r.errHeld)) {
 		n := r.errHeld[source]
 		if !r.errorBudget(source).AllowN(now, 1) {

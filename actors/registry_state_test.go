@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -638,4 +639,53 @@ func TestRegistryRevokedSource(t *testing.T) {
 		t.Fatal("an enabled source's set was refused")
 	}
 	eq(t, "rules", h.rules("default"), []string{"a.example.com -> http://a:80"})
+}
+
+// TestRegistryAgentEventsBudgeted: an agent's decisions become events (and
+// log lines) up to a budget, then one summary; main's own are not budgeted.
+// Label errors quote values clipped.
+func TestRegistryAgentEventsBudgeted(t *testing.T) {
+	many := func(n int, svc string) []messages.Container {
+		var cs []messages.Container
+		for i := range n {
+			cs = append(cs, ctr(fmt.Sprintf("c%04d", i), t0, route(fmt.Sprintf("h%04d.example.com", i), "http://"+svc+":80")...))
+		}
+		return cs
+	}
+	count := func(events []Event, kind string) int {
+		n := 0
+		for _, e := range events {
+			if e.Kind == kind {
+				n++
+			}
+		}
+		return n
+	}
+	h := newHarness(t, "agent:x", "local")
+	h.set("agent:x", t0, many(1000, "a")...)
+	_, events := h.r.drain()
+	if n := count(events, "created"); n != decisionEventBurst {
+		t.Errorf("%d created events for 1,000 hostnames of an agent, want the budget's %d", n, decisionEventBurst)
+	}
+	h.r.tick(t0.Add(time.Second))
+	_, events = h.r.drain()
+	if n := count(events, "summary"); n != 1 || !strings.Contains(events[len(events)-1].Message, "500 more decisions") {
+		t.Errorf("want one summary of the 500 held back, got %+v", events)
+	}
+
+	local := newHarness(t, "local")
+	local.set("local", t0, many(1000, "l")...)
+	if _, events := local.r.drain(); count(events, "created") != 1000 {
+		t.Errorf("main's own decisions are budgeted: %d created events", count(events, "created"))
+	}
+
+	big := newHarness(t, "agent:x")
+	big.set("agent:x", t0, ctr("big", t0, "labelgate.tunnel.web.hostname", strings.Repeat("x", 100<<10)+".example.com", "labelgate.tunnel.web.service", "http://x:80"))
+	for _, rep := range big.r.labelErrors() {
+		for _, e := range rep.Errors {
+			if len(e.Message) > maxErrorMessage+len("…") || len(e.Key) > maxErrorKey+len("…") {
+				t.Errorf("a label error of %d+%d bytes is kept", len(e.Key), len(e.Message))
+			}
+		}
+	}
 }

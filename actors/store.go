@@ -90,7 +90,19 @@ type storeActor struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	prune  *time.Timer
 }
+
+// The event log is bounded: at most eventsKept events, none older than
+// eventsMaxAge, pruned at start and every pruneEvery. Whatever a peer makes
+// main record, the table cannot grow without end.
+const (
+	eventsKept   = 100_000
+	eventsMaxAge = 90 * 24 * time.Hour
+	pruneEvery   = time.Hour
+)
+
+type storePruneEvents struct{}
 
 // NewStoreProps builds the store actor over an open database. The actor
 // does not close it; whoever opened it does, after the actor stopped.
@@ -107,7 +119,23 @@ func (a *storeActor) Receive(ctx actor.Context) {
 		a.done = make(chan struct{})
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 		go a.worker()
+		ctx.Send(ctx.Self(), storePruneEvents{})
+	case storePruneEvents:
+		a.do(func(c context.Context) {
+			n, err := a.db.PruneEvents(c, eventsKept, time.Now().Add(-eventsMaxAge))
+			switch {
+			case err != nil:
+				a.logger.Error("pruning the event log failed", "err", err)
+			case n > 0:
+				a.logger.Info("pruned the event log", "removed", n, "kept_at_most", eventsKept, "max_age", eventsMaxAge)
+			}
+		})
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		a.prune = time.AfterFunc(pruneEvery, func() { root.Send(self, storePruneEvents{}) })
 	case *actor.Stopping, *actor.Restarting:
+		if a.prune != nil {
+			a.prune.Stop()
+		}
 		close(a.work)
 		<-a.done // drain: writes queued before the stop are not lost
 		a.cancel()

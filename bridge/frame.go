@@ -285,9 +285,53 @@ func TruncateAnnounce(a Announce) Announce {
 	return a
 }
 
+// Caps on a snapshot. The frame size bounds the bytes, not what they decode
+// to: 8 MiB of tiny containers or labels is half a million objects. A real
+// host's set is far below these (2,000 compose containers of 16 labels are
+// 32,000 labels, 2.5 MB).
+const (
+	MaxSnapshotContainers = 10_000
+	MaxSnapshotLabels     = 100_000 // in all the containers of a snapshot
+	MaxContainerLabels    = 1_000
+	MaxContainerNetworks  = 64
+	MaxLabelKey           = 1 << 10
+	MaxLabelValue         = 64 << 10
+	MaxContainerField     = 256 // name, ID, state, health, network name and addresses
+)
+
 func (s Snapshot) validate() error {
 	if s.Set.Version == 0 {
 		return protoErrorf("snapshot has version 0 (versions start at 1)")
+	}
+	if n := len(s.Set.Containers); n > MaxSnapshotContainers {
+		return protoErrorf("snapshot has %d containers, more than %d", n, MaxSnapshotContainers)
+	}
+	labels := 0
+	for i, c := range s.Set.Containers {
+		for _, f := range []string{c.Name, c.ID, c.State, c.Health} {
+			if len(f) > MaxContainerField {
+				return protoErrorf("snapshot container %d has a field of %d bytes, more than %d", i, len(f), MaxContainerField)
+			}
+		}
+		if len(c.Labels) > MaxContainerLabels {
+			return protoErrorf("snapshot container %q has %d labels, more than %d", truncateReason(c.Name), len(c.Labels), MaxContainerLabels)
+		}
+		if labels += len(c.Labels); labels > MaxSnapshotLabels {
+			return protoErrorf("snapshot has more than %d labels", MaxSnapshotLabels)
+		}
+		for k, v := range c.Labels {
+			if len(k) > MaxLabelKey || len(v) > MaxLabelValue {
+				return protoErrorf("snapshot container %q has a label of %d+%d bytes, more than %d+%d", truncateReason(c.Name), len(k), len(v), MaxLabelKey, MaxLabelValue)
+			}
+		}
+		if len(c.Networks) > MaxContainerNetworks {
+			return protoErrorf("snapshot container %q has %d networks, more than %d", truncateReason(c.Name), len(c.Networks), MaxContainerNetworks)
+		}
+		for _, n := range c.Networks {
+			if len(n.Name) > MaxContainerField || len(n.IPv4) > MaxContainerField || len(n.IPv6) > MaxContainerField {
+				return protoErrorf("snapshot container %q has a network field over %d bytes", truncateReason(c.Name), MaxContainerField)
+			}
+		}
 	}
 	return nil
 }

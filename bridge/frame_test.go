@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/labelgate/labelgate/messages"
 )
 
 var nonce32 = bytes.Repeat([]byte{7}, 32)
@@ -193,5 +196,48 @@ func TestAnnounceCaps(t *testing.T) {
 	cut := TruncateAnnounce(ok)
 	if cut.Hostname != ok.Hostname || cut.AgentVersion != ok.AgentVersion || len(cut.Docker.LastError) > MaxAnnounceError || !utf8.ValidString(cut.Docker.LastError) {
 		t.Errorf("TruncateAnnounce(%+v) = %+v", ok, cut)
+	}
+}
+
+// TestSnapshotCaps: the frame size bounds bytes, not objects; a snapshot's
+// containers, labels and fields have caps of their own, and a realistic
+// 2,000-container set is well inside them.
+func TestSnapshotCaps(t *testing.T) {
+	t.Parallel()
+	if err := (Snapshot{Set: testSet(1, 2000)}).validate(); err != nil {
+		t.Fatalf("a realistic 2,000-container set is refused: %v", err)
+	}
+	many := make([]messages.Container, MaxSnapshotContainers+1)
+	for i := range many {
+		many[i] = messages.Container{Name: fmt.Sprint(i)}
+	}
+	wide := map[string]string{}
+	for i := range MaxContainerLabels + 1 {
+		wide[fmt.Sprint(i)] = ""
+	}
+	tests := map[string]messages.ContainerSet{
+		"too many containers": {Version: 1, Containers: many},
+		"too many labels":     {Version: 1, Containers: []messages.Container{{Name: "c", Labels: wide}}},
+		"a long key":          {Version: 1, Containers: []messages.Container{{Name: "c", Labels: map[string]string{strings.Repeat("k", MaxLabelKey+1): ""}}}},
+		"a long value":        {Version: 1, Containers: []messages.Container{{Name: "c", Labels: map[string]string{"k": strings.Repeat("v", MaxLabelValue+1)}}}},
+		"a long name":         {Version: 1, Containers: []messages.Container{{Name: strings.Repeat("n", MaxContainerField+1)}}},
+		"many networks":       {Version: 1, Containers: []messages.Container{{Name: "c", Networks: make([]messages.Network, MaxContainerNetworks+1)}}},
+	}
+	for name, set := range tests {
+		if err := (Snapshot{Set: set}).validate(); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: validate = %v, want a protocol error", name, err)
+		}
+	}
+	// Many labels spread over containers: the total counts.
+	var spread []messages.Container
+	for i := 0; i <= MaxSnapshotLabels/MaxContainerLabels; i++ {
+		l := map[string]string{}
+		for j := range MaxContainerLabels {
+			l[fmt.Sprint(j)] = ""
+		}
+		spread = append(spread, messages.Container{Name: fmt.Sprint(i), Labels: l})
+	}
+	if err := (Snapshot{Set: messages.ContainerSet{Version: 1, Containers: spread}}).validate(); !errors.Is(err, ErrProtocol) {
+		t.Errorf("%d labels in all: validate = %v, want a protocol error", len(spread)*MaxContainerLabels, err)
 	}
 }

@@ -170,8 +170,20 @@ func FuzzSnapshotPayload(f *testing.F) {
 		}
 		// Versions start at 1: a receiver compares versions to drop stale
 		// sets, and 0 is "nothing applied yet".
-		if v := body.(Snapshot).Set.Version; v < 1 {
-			t.Fatalf("accepted a snapshot with version %d", v)
+		set := body.(Snapshot).Set
+		if set.Version < 1 {
+			t.Fatalf("accepted a snapshot with version %d", set.Version)
+		}
+		// Within the caps, whatever the frame held.
+		labels := 0
+		for _, c := range set.Containers {
+			labels += len(c.Labels)
+			if len(c.Labels) > MaxContainerLabels || len(c.Networks) > MaxContainerNetworks || len(c.Name) > MaxContainerField {
+				t.Fatalf("accepted container %q over the caps", c.Name)
+			}
+		}
+		if len(set.Containers) > MaxSnapshotContainers || labels > MaxSnapshotLabels {
+			t.Fatalf("accepted %d containers and %d labels", len(set.Containers), labels)
 		}
 	})
 }
