@@ -2,6 +2,7 @@ package actors
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -101,7 +102,7 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 			ctx.Send(c, m)
 		}
 	case QueryListenerHealth:
-		var err error
+		err := errors.New("the agent listener is starting")
 		if a.l != nil {
 			err = a.l.Health()
 		}

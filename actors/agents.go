@@ -120,6 +120,7 @@ type AgentState struct {
 	Remote      string
 	TLSMode     string
 	session     *actor.PID
+	announced   bool // the session has announced itself
 }
 
 // errUnknownAgent answers a decommission or an enable of an agent nobody
@@ -206,8 +207,15 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 			return
 		}
 		changed := ag.Announced != m.DefaultTunnel
+		first := !ag.announced
 		ag.Hostname, ag.Version, ag.Announced, ag.Docker, ag.DockerError, ag.LastSeen = m.Hostname, m.Version, m.DefaultTunnel, m.Docker, m.DockerError, time.Now()
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: SourceConnected, DefaultTunnel: m.DefaultTunnel})
+		ag.announced = true
+		// The registry hears of the session's first announce and of a new
+		// default tunnel (each rebuilds the agent's claims), not of every
+		// announce a chatty agent sends.
+		if first || changed {
+			ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: SourceConnected, DefaultTunnel: m.DefaultTunnel})
+		}
 		if changed {
 			a.persist(ctx, ag)
 		}
@@ -338,6 +346,7 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 		ctx.Stop(ag.session)
 	}
 	ag.session, ag.State, ag.Remote, ag.TLSMode, ag.LastSeen, ag.StaleSince = m.Session, "connected", m.Remote, m.TLSMode, time.Now(), time.Time{}
+	ag.announced = false
 	a.cfg.Logger.Info("agent connected", "event", "agent_connected", "agent", m.Name, "remote", m.Remote, "tls", m.TLSMode)
 	a.record(ctx, ag, store.LevelInfo, "agent_connected", "agent "+m.Name+" connected from "+m.Remote+" ("+m.TLSMode+")")
 	ctx.Send(sender, AgentAdmission{})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/messages"
@@ -54,6 +55,7 @@ type (
 	}
 	sessionAnnounce struct{ a bridge.Announce }
 	sessionEnded    struct{ err error }
+	sessionNext     struct{}
 	sessionApplyDue struct{ gen uint64 }
 )
 
@@ -86,7 +88,15 @@ type agentSessionActor struct {
 	applyTimer   *time.Timer // the one timeout of the wait in progress
 	lastAnnounce bridge.Announce
 	announced    bool
+	announces    *rate.Limiter // paces the announces the session takes
 }
+
+// An agent's announces are taken announceBurst at once, then one per
+// announceEvery; the pump keeps only the newest meanwhile.
+const (
+	announceBurst = 5
+	announceEvery = time.Second
+)
 
 // NewAgentSessionProps builds a session over an authenticated connection.
 func NewAgentSessionProps(cfg AgentSessionConfig) *actor.Props {
@@ -105,6 +115,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		a.name = peer.Name
 		a.log = a.cfg.Logger.With("actor", "agentsession", "agent", a.name)
 		a.ready, a.stop = make(chan struct{}, 1), make(chan struct{})
+		a.announces = rate.NewLimiter(rate.Every(announceEvery), announceBurst)
 		ctx.Request(a.cfg.Agents, AgentConnected{Name: a.name, Session: ctx.Self(), Remote: peer.RemoteAddr, TLSMode: string(peer.Mode)})
 		go pump(a.cfg.Conn, ctx.ActorSystem().Root, ctx.Self(), a.ready, a.stop)
 	case AgentAdmission:
@@ -120,6 +131,15 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		a.next()
 	case sessionAnnounce:
 		a.announce(ctx, m.a)
+		// Announces are paced: a chatty agent's are coalesced by the pump
+		// while the session waits.
+		if d := a.announces.Reserve().Delay(); d > 0 {
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			time.AfterFunc(d, func() { root.Send(self, sessionNext{}) })
+			return
+		}
+		a.next()
+	case sessionNext:
 		a.next()
 	case sessionSnapshot:
 		a.snapshot(ctx, m)
@@ -190,10 +210,10 @@ func (a *agentSessionActor) next() {
 }
 
 func (a *agentSessionActor) announce(ctx actor.Context, b bridge.Announce) {
-	if !a.announced || b != a.lastAnnounce {
-		// Logged when something changed, so a chatty agent writes no more.
-		a.log.Info("agent announced itself", "host", b.Hostname, "version", b.AgentVersion, "default_tunnel", b.DefaultTunnel, "docker", b.Docker.Connected)
+	if a.announced && b == a.lastAnnounce {
+		return // nothing new: nothing to log or tell
 	}
+	a.log.Info("agent announced itself", "host", b.Hostname, "version", b.AgentVersion, "default_tunnel", b.DefaultTunnel, "docker", b.Docker.Connected)
 	a.lastAnnounce, a.announced = b, true
 	ctx.Send(a.cfg.Agents, AgentAnnounced{Name: a.name, Session: ctx.Self(), Hostname: b.Hostname, Version: b.AgentVersion,
 		DefaultTunnel: b.DefaultTunnel, Docker: b.Docker.Connected, DockerError: b.Docker.LastError})

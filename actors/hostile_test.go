@@ -128,18 +128,23 @@ func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
 	sys.Root.Spawn(NewAgentSessionProps(AgentSessionConfig{Conn: mainEnd, Registry: reg, Agents: dir, Logger: slog.New(slog.DiscardHandler)}))
 
 	const n = 100
-	for v := uint64(1); v <= n; v++ {
+	send := func(v uint64) {
 		set := messages.ContainerSet{Version: v, Containers: []messages.Container{{Name: "c", Labels: map[string]string{"v": fmt.Sprint(v)}}}}
 		if err := agentEnd.Send(t.Context(), bridge.Snapshot{Set: set}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	send(1)
 	first, sender, ok := nextSet(t, sets, 5*time.Second)
 	if !ok || first.Version != 1 || first.Source != "agent:hostile" {
 		t.Fatalf("the registry's first set: %v %+v, want version 1 of agent:hostile", ok, first)
 	}
+	// While the registry has not answered, the agent floods.
+	for v := uint64(2); v <= n; v++ {
+		send(v)
+	}
 	if more, _, ok := nextSet(t, sets, 500*time.Millisecond); ok {
-		t.Fatalf("the registry got version %d before it answered version 1", more.Version)
+		t.Fatalf("the registry got version %d before it answered version %d", more.Version, first.Version)
 	}
 	select {
 	case f := <-agentEnd.Recv():
@@ -147,13 +152,13 @@ func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
 	default:
 	}
 
-	sys.Root.Send(sender, SetApplied{Source: first.Source, Version: 1})
-	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: 1}) {
-		t.Fatalf("the agent got %+v, want the ack of version 1", f.Body)
+	sys.Root.Send(sender, SetApplied{Source: first.Source, Version: first.Version})
+	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: first.Version}) {
+		t.Fatalf("the agent got %+v, want the ack of version %d", f.Body, first.Version)
 	}
 	last, sender, ok := nextSet(t, sets, 5*time.Second)
 	if !ok || last.Version != n {
-		t.Fatalf("after version 1 the registry got version %d (%v), want only the newest, %d", last.Version, ok, n)
+		t.Fatalf("after version %d the registry got version %d (%v), want only the newest, %d", first.Version, last.Version, ok, n)
 	}
 	sys.Root.Send(sender, SetApplied{Source: last.Source, Version: n})
 	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: n}) {
@@ -528,5 +533,55 @@ func TestDecommissionWhileFlooding(t *testing.T) {
 	time.Sleep(time.Second)
 	if st, ok := p.hostnames()["nas.example.com"]; ok {
 		t.Fatalf("the decommissioned agent's hostname came back: %+v", st)
+	}
+}
+
+// TestSessionPacesAnnounces: announces that change in a loop reach the
+// directory at a paced rate (the newest kept meanwhile); identical ones do
+// not reach it at all.
+func TestSessionPacesAnnounces(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	reg, _ := probe(t, sys, "registry", nil)
+	dir, got := probe(t, sys, "agents", func(ctx actor.Context) {
+		if _, ok := ctx.Message().(AgentConnected); ok {
+			ctx.Respond(AgentAdmission{})
+		}
+	})
+	mainEnd, agentEnd := bridgePair(t)
+	sys.Root.Spawn(NewAgentSessionProps(AgentSessionConfig{Conn: mainEnd, Registry: reg, Agents: dir, Logger: slog.New(slog.DiscardHandler)}))
+	start := time.Now()
+	const n = 1000
+	for i := range n {
+		if err := agentEnd.Send(t.Context(), bridge.Announce{Hostname: "h", DefaultTunnel: fmt.Sprint("t", i%2)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	announces := 0
+	var last AgentAnnounced
+	for len(got) > 0 {
+		if a, ok := (<-got).msg.(AgentAnnounced); ok {
+			announces++
+			last = a
+		}
+	}
+	if limit := announceBurst + int(time.Since(start)/announceEvery) + 1; announces > limit {
+		t.Errorf("%d of %d announces reached the directory in %s, want at most %d", announces, n, time.Since(start).Round(time.Millisecond), limit)
+	}
+	if announces == 0 {
+		t.Fatal("no announce reached the directory")
+	}
+	// Identical announces are not passed on.
+	for range 50 {
+		if err := agentEnd.Send(t.Context(), bridge.Announce{Hostname: "h", DefaultTunnel: last.DefaultTunnel}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * announceEvery)
+	for len(got) > 0 {
+		if a, ok := (<-got).msg.(AgentAnnounced); ok {
+			t.Fatalf("an identical announce reached the directory: %+v", a)
+		}
 	}
 }

@@ -567,7 +567,10 @@ func (r *registryState) withApp(host string, winner claimKey, spec, prev hostSpe
 	}
 	if t, ok := r.template(winner.Source, spec.Access); ok {
 		spec.App = desiredApp(host, t.tpl, t.owner)
-	} else if prev.App != nil && prev.Access == spec.Access {
+	} else if prev.App != nil && prev.Access == spec.Access && (prev.App.Owner.Source == winner.Source || prev.App.Owner.Source == PinnedSource) {
+		// Only the winner's own (or a pinned) template's last content: a
+		// spec stored when templates were global may hold another
+		// source's, which must not protect this hostname.
 		spec.App = prev.App
 	}
 	return spec

@@ -303,6 +303,14 @@ func (c *Conn) readLoop() {
 	defer close(c.recv)
 	for {
 		c.extendReadDeadline()
+		if c.closing.Load() {
+			// Waiting for the peer's close frame: what it still sends is
+			// read and dropped, never decoded.
+			if err := c.discardFrame(); err != nil && !c.readFailed(err) {
+				return
+			}
+			continue
+		}
 		f, err := c.readFrame(c.opts.MaxFrameBytes, c.extendReadDeadline)
 		if err == nil {
 			err = c.checkIncoming(f)
@@ -574,6 +582,19 @@ func (c *Conn) readFrame(limit int64, progress func()) (Frame, error) {
 	}
 	c.recvSeq = f.Seq
 	return f, nil
+}
+
+// discardFrame reads the next message and drops it unread (at most the
+// frame limit of it).
+func (c *Conn) discardFrame() error {
+	_, r, err := c.ws.NextReader()
+	if err != nil {
+		return peerError(err)
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(r, c.opts.MaxFrameBytes+1)); err != nil {
+		return peerError(err)
+	}
+	return nil
 }
 
 // peerError turns gorilla's close errors into ours. Gorilla reports a TCP

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labelgate/labelgate/ratelog"
@@ -46,8 +47,8 @@ type gate struct {
 
 	mu      sync.Mutex
 	pending int
-	perAddr map[netip.Prefix]int
-	failing error // the last accept error while accepts keep failing
+	perAddr map[netip.Prefix][]*pendingConn // oldest first
+	failing error                           // the last accept error while accepts keep failing
 	since   time.Time
 }
 
@@ -61,7 +62,7 @@ func newGate(ln net.Listener, o Options, maxPending, maxPerAddr int) *gate {
 	return &gate{
 		ln: ln, timeout: o.HandshakeTimeout, maxPending: maxPending, maxPerAddr: maxPerAddr, log: o.Logger,
 		capLog:  ratelog.New(o.Logger, slog.LevelWarn, "bridge connection refused: too many connections are still in their handshake", acceptLogEvery, 3),
-		perAddr: map[netip.Prefix]int{}, closed: make(chan struct{}),
+		perAddr: map[netip.Prefix][]*pendingConn{}, closed: make(chan struct{}),
 	}
 }
 
@@ -141,41 +142,92 @@ func addrKey(c net.Conn) netip.Prefix {
 }
 
 // admit counts a fresh connection against the caps and arms its deadline,
-// or closes it when a cap is reached.
+// or closes it when a cap is reached. At the global cap the newcomer takes
+// the slot of the oldest connection of the address that holds the most, if
+// that address holds more than the newcomer's (as OpenSSH's MaxStartups
+// sheds load): a few addresses filling every slot cannot lock others out.
 func (g *gate) admit(c net.Conn) (*pendingConn, bool) {
 	key := addrKey(c)
+	pc := &pendingConn{Conn: c, gate: g, key: key}
 	g.mu.Lock()
-	over := ""
+	over, victim := "", (*pendingConn)(nil)
 	switch {
-	case g.pending >= g.maxPending:
-		over = fmt.Sprintf("%d in all", g.maxPending)
-	case g.perAddr[key] >= g.maxPerAddr:
+	case len(g.perAddr[key]) >= g.maxPerAddr:
 		over = fmt.Sprintf("%d from one address", g.maxPerAddr)
+	case g.pending >= g.maxPending:
+		if victim = g.heaviest(key); victim == nil {
+			over = fmt.Sprintf("%d in all", g.maxPending)
+		}
 	}
 	if over == "" {
+		if victim != nil {
+			g.drop(victim) // its slot is the newcomer's; closed below
+		}
 		g.pending++
-		g.perAddr[key]++
+		g.perAddr[key] = append(g.perAddr[key], pc)
+		// The handshake itself ends at deadline and then sends its close
+		// frame (4004); the gate's timer is the backstop that closes the
+		// socket whatever state the connection is in, closeWait later.
+		pc.deadline = time.Now().Add(g.timeout)
+		pc.timer = time.AfterFunc(g.timeout+closeWait, pc.expire)
 	}
 	g.mu.Unlock()
+	if victim != nil {
+		victim.Conn.Close()
+		g.capLog.Log("remote", remoteAddr(victim.Conn), "cap", fmt.Sprintf("%d in all; the oldest of the address with the most made room", g.maxPending))
+	}
 	if over != "" {
 		c.Close()
 		g.capLog.Log("remote", remoteAddr(c), "cap", over)
 		return nil, false
 	}
-	// The handshake itself ends at deadline and then sends its close frame
-	// (4004); the gate's timer is the backstop that closes the socket
-	// whatever state the connection is in, closeWait later.
-	pc := &pendingConn{Conn: c, gate: g, key: key, deadline: time.Now().Add(g.timeout)}
-	pc.timer = time.AfterFunc(g.timeout+closeWait, pc.expire)
 	return pc, true
 }
 
-func (g *gate) release(key netip.Prefix) {
+// heaviest returns the oldest connection of the address holding the most
+// slots, if it holds more than key does; nil otherwise. g.mu is held.
+func (g *gate) heaviest(key netip.Prefix) *pendingConn {
+	var top []*pendingConn
+	for _, cs := range g.perAddr {
+		if len(cs) > len(top) {
+			top = cs
+		}
+	}
+	if len(top) <= len(g.perAddr[key]) {
+		return nil
+	}
+	return top[0]
+}
+
+// drop frees c's slot now (the caller closes it); its own release is then a
+// no-op. g.mu is held.
+func (g *gate) drop(c *pendingConn) {
+	if c.done.CompareAndSwap(false, true) {
+		c.timer.Stop()
+		g.remove(c)
+	}
+}
+
+func (g *gate) release(c *pendingConn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.remove(c)
+}
+
+// remove takes c out of the counts. g.mu is held.
+func (g *gate) remove(c *pendingConn) {
 	g.pending--
-	if g.perAddr[key]--; g.perAddr[key] <= 0 {
-		delete(g.perAddr, key)
+	cs := g.perAddr[c.key]
+	for i, x := range cs {
+		if x == c {
+			cs = append(cs[:i:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(g.perAddr, c.key)
+	} else {
+		g.perAddr[c.key] = cs
 	}
 }
 
@@ -195,41 +247,46 @@ func (g *gate) Close() error {
 func (g *gate) Addr() net.Addr { return g.ln.Addr() }
 
 // pendingConn is a connection that has not authenticated yet. It holds a slot
-// of the gate until it authenticates or closes, whichever comes first, and is
-// closed at its deadline unless it authenticated.
+// of the gate until it authenticates, closes, expires or is evicted,
+// whichever comes first (done says one of them did), and is closed at its
+// deadline unless it authenticated. done is claimed with a compare-and-swap,
+// never a lock, so the gate can evict a connection while holding its own
+// mutex.
 type pendingConn struct {
 	net.Conn
 	gate     *gate
 	key      netip.Prefix
 	deadline time.Time
 	timer    *time.Timer
-
-	once sync.Once
+	done     atomic.Bool
 }
 
 // authenticated frees the connection's slot and disarms its deadline. It
-// reports false when the deadline passed first (the connection is closed).
+// reports false when the deadline passed or the gate evicted it first (the
+// connection is then closed).
 func (c *pendingConn) authenticated() bool {
-	ok := false
-	c.once.Do(func() {
-		ok = c.timer.Stop()
-		c.gate.release(c.key)
-	})
-	return ok
+	if !c.done.CompareAndSwap(false, true) {
+		return false
+	}
+	stopped := c.timer.Stop()
+	c.gate.release(c)
+	return stopped
 }
 
 // expire closes a connection whose handshake did not finish in time.
 func (c *pendingConn) expire() {
-	c.once.Do(func() { c.gate.release(c.key) })
+	if c.done.CompareAndSwap(false, true) {
+		c.gate.release(c)
+	}
 	c.Conn.Close()
 }
 
 // Close frees the slot of a connection that never authenticated.
 func (c *pendingConn) Close() error {
-	c.once.Do(func() {
+	if c.done.CompareAndSwap(false, true) {
 		c.timer.Stop()
-		c.gate.release(c.key)
-	})
+		c.gate.release(c)
+	}
 	return c.Conn.Close()
 }
 

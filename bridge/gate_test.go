@@ -281,7 +281,8 @@ func TestPendingCaps(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	a1, _ := from("127.0.0.2"), from("127.0.0.2")
+	a1 := from("127.0.0.2")
+	from("127.0.0.2")
 	waitPending(2)
 	if !closedAtOnce(from("127.0.0.2")) {
 		t.Error("a third idle connection from one address was not closed at once")
@@ -292,8 +293,18 @@ func TestPendingCaps(t *testing.T) {
 	mustDial(t, DialConfig{URL: "ws://" + addr, Role: RoleAgent, Key: mainKey})
 	tl.next(t)
 
-	from("127.0.0.3")
+	b1 := from("127.0.0.3")
 	waitPending(3)
+	// At the global cap, a newcomer takes the slot of the oldest connection
+	// of the address that holds the most: a few addresses filling every slot
+	// cannot lock the others out.
+	c1 := from("127.0.0.4")
+	if !closedAtOnce(a1) {
+		t.Error("at the global cap, the oldest connection of the busiest address was not shed")
+	}
+	waitPending(3)
+	// Every address now holds one: a second one from any of them is over
+	// the cap and closed at once.
 	if !closedAtOnce(from("127.0.0.4")) {
 		t.Error("a connection over the global cap was not closed at once")
 	}
@@ -302,10 +313,11 @@ func TestPendingCaps(t *testing.T) {
 	}
 
 	// A slot frees when its connection goes.
-	a1.Close()
+	b1.Close()
+	c1.Close()
+	waitPending(1)
+	from("127.0.0.5")
 	waitPending(2)
-	from("127.0.0.4")
-	waitPending(3)
 }
 
 // TestHandshakeDeadlineIsAbsolute: nothing an unauthenticated peer does
