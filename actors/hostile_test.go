@@ -408,6 +408,11 @@ func TestLabelErrorFloodIsBounded(t *testing.T) {
 	if n := logs.count("level=ERROR"); n > errorEventBurst+1 {
 		t.Errorf("%d ERROR log lines, want at most %d", n, errorEventBurst+1)
 	}
+	// Nothing else happens: the errors over the budget are still summed up
+	// once the budget allows one more line.
+	eventually(t, errorEventEvery+5*time.Second, "the summary of the errors not logged one by one", func() bool {
+		return logs.count("more label errors were not logged one by one") == 1
+	})
 }
 
 // TestMainReportsItsAgentListener: /readyz's agent_listener check comes

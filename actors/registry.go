@@ -88,6 +88,10 @@ type registryTick struct{}
 type registrySettleTimeout struct{}
 type registryEmit struct{}
 
+// registrySummaryDue asks for the summary of the label errors held back
+// over their sources' budgets.
+type registrySummaryDue struct{}
+
 // emitWindow coalesces desired-state rebuilds: a change after a quiet
 // window goes out at once, later ones are gathered for one emission per
 // window. The window grows with the cost of an emission (emitCostFactor ×
@@ -119,6 +123,8 @@ type registryActor struct {
 	emitCost time.Duration
 	// recheckDue asks flush to look for the next grace end after a tick.
 	recheckDue bool
+	// summaryDue is set while a registrySummaryDue is scheduled.
+	summaryDue bool
 	// dirty is set when decisions changed since the desired state was last
 	// sent; emitting is pending while a registryEmit is scheduled.
 	dirty, emitting bool
@@ -205,7 +211,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		} else {
 			a.emitting = false
 		}
-	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout:
+	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout, registrySummaryDue:
 		if !a.loaded {
 			a.pending = append(a.pending, pendingMsg{m, ctx.Sender()})
 			return
@@ -236,6 +242,9 @@ func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case registryTick:
 		a.tickAt, a.recheckDue = time.Time{}, true
 		a.state.tick(now)
+	case registrySummaryDue:
+		a.summaryDue = false
+		a.state.summarizeLabelErrors(now)
 	case registrySettleTimeout:
 		if !a.state.settled {
 			a.cfg.Logger.Warn("settle timeout reached; deletes are allowed from now on", "unreported", a.state.unknownSources())
@@ -298,6 +307,13 @@ func (a *registryActor) flush(ctx actor.Context) {
 		a.emit(ctx)
 		a.emitting = true
 		a.after(ctx, a.window(), registryEmit{})
+	}
+	// Label errors held over a source's budget are summed up after a set
+	// or a tick once the budget allows; on a quiet main neither may come
+	// for long, so a summary is asked for when the budget has room again.
+	if a.state.heldLabelErrors() && !a.summaryDue {
+		a.summaryDue = true
+		a.after(ctx, errorEventEvery, registrySummaryDue{})
 	}
 	// The next grace end moves only when a decision changed something or
 	// a tick ran (nextDue walks every hostname).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,6 +42,15 @@ type Cluster struct {
 	CNAMETarget string
 
 	CfsimID, MainID, Agent1ID, Agent2ID string
+
+	// ExtraAgents are more entries of main's agent.agents, by name, each an
+	// inline YAML value (`{token: …, allowed_hostnames: […]}`). Set them
+	// before StartMain.
+	ExtraAgents map[string]string
+	// PublishAgentPort publishes main's agent port (8081) on loopback too,
+	// for a test that plays a network peer of main (MainAgentAddr). Set it
+	// before StartMain.
+	PublishAgentPort bool
 
 	// APIToken is main's LABELGATE_API_TOKEN, sent on every API call.
 	APIToken string
@@ -141,9 +151,19 @@ func (c *Cluster) MainEnv() []string {
 		"LABELGATE_AGENT_ENABLED=true",
 		"LABELGATE_AGENT_LISTEN=:8081",
 		"LABELGATE_AGENT_HEARTBEAT_INTERVAL=1s",
-		fmt.Sprintf("LABELGATE_AGENT_AGENTS={%s: {token: %s, default_tunnel: default}, %s: {token: %s, connect_to: \"wss://agent2:8082\"}}",
-			Agent1, agent1Token, Agent2, agent2Token),
+		"LABELGATE_AGENT_AGENTS={" + strings.Join(c.agentEntries(), ", ") + "}",
 	}
+}
+
+func (c *Cluster) agentEntries() []string {
+	out := []string{
+		fmt.Sprintf("%s: {token: %s, default_tunnel: default}", Agent1, agent1Token),
+		fmt.Sprintf("%s: {token: %s, connect_to: \"wss://agent2:8082\"}", Agent2, agent2Token),
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.ExtraAgents)) {
+		out = append(out, name+": "+c.ExtraAgents[name])
+	}
+	return out
 }
 
 // StartMain starts main: the socket mounted read-only with its group added
@@ -151,8 +171,12 @@ func (c *Cluster) MainEnv() []string {
 // networks as "main", its API published on loopback.
 func (c *Cluster) StartMain() {
 	c.t.Helper()
+	ports := []string{"8080/tcp"}
+	if c.PublishAgentPort {
+		ports = append(ports, "8081/tcp")
+	}
 	c.MainID = c.env.Start(Container{Name: "main", Image: c.Image, Env: c.MainEnv(),
-		Networks: []string{c.CF, c.LAN1, c.LAN2}, Ports: []string{"8080/tcp"}, GroupAdd: []string{c.env.SocketGID()},
+		Networks: []string{c.CF, c.LAN1, c.LAN2}, Ports: ports, GroupAdd: []string{c.env.SocketGID()},
 		Binds: []string{SocketPath + ":" + SocketPath + ":ro", c.DataVolume + ":/app/config"}})
 	c.env.LogsOnFailure("main", c.MainID)
 	c.mainBase = ""
@@ -162,12 +186,21 @@ func (c *Cluster) StartMain() {
 // documented) and agent2 (inbound).
 func (c *Cluster) StartAgents() {
 	c.t.Helper()
-	c.Agent1ID = c.env.Start(c.agent(HostAgent1, c.LAN1, "LABELGATE_CONNECT_MODE=outbound",
-		"LABELGATE_CONNECT_ENDPOINT=wss://main:8081", "LABELGATE_CONNECT_TOKEN="+agent1Token))
+	c.Agent1ID = c.StartOutboundAgent(HostAgent1, c.LAN1, agent1Token)
 	c.Agent2ID = c.env.Start(c.agent(HostAgent2, c.LAN2, "LABELGATE_CONNECT_MODE=inbound",
 		"LABELGATE_CONNECT_LISTEN=:8082", "LABELGATE_CONNECT_TOKEN="+agent2Token))
-	c.env.LogsOnFailure("agent1", c.Agent1ID)
-	c.env.LogsOnFailure("agent2", c.Agent2ID)
+	c.env.LogsOnFailure(HostAgent2, c.Agent2ID)
+}
+
+// StartOutboundAgent starts an agent container named host on network net
+// that dials wss://main:8081 with token and watches the workloads of host
+// (Workload). It returns the container's id.
+func (c *Cluster) StartOutboundAgent(host, net, token string) string {
+	c.t.Helper()
+	id := c.env.Start(c.agent(host, net, "LABELGATE_CONNECT_MODE=outbound",
+		"LABELGATE_CONNECT_ENDPOINT=wss://main:8081", "LABELGATE_CONNECT_TOKEN="+token))
+	c.env.LogsOnFailure(host, id)
+	return id
 }
 
 func (c *Cluster) agent(host, net string, env ...string) Container {
@@ -207,6 +240,14 @@ func (c *Cluster) MainURL() string {
 	return c.mainBase
 }
 
+// MainAgentAddr is main's agent port on loopback (PublishAgentPort),
+// host:port. Docker's proxy forwards each connection, so main sees them all
+// from one address: the gateway of main's first network.
+func (c *Cluster) MainAgentAddr() string {
+	c.t.Helper()
+	return "127.0.0.1:" + c.env.HostPort(c.MainID, "8081/tcp")
+}
+
 // MainStartedAt is when main's process last started, as Docker reports it.
 func (c *Cluster) MainStartedAt() time.Time {
 	c.t.Helper()
@@ -226,9 +267,21 @@ func (c *Cluster) RestartMain() {
 
 // API GETs one of main's endpoints and decodes the JSON answer.
 func (c *Cluster) API(path string, out any) error {
+	return c.call(http.MethodGet, path, out, http.StatusOK)
+}
+
+// Post runs one of main's actions (POST with the API token) and decodes
+// the JSON answer.
+func (c *Cluster) Post(path string, out any) error {
+	return c.call(http.MethodPost, path, out, http.StatusOK)
+}
+
+// call sends a request to main's API and decodes the answer when its status
+// is one of ok.
+func (c *Cluster) call(method, path string, out any, ok ...int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.MainURL()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, c.MainURL()+path, nil)
 	if err != nil {
 		return err
 	}
@@ -244,10 +297,26 @@ func (c *Cluster) API(path string, out any) error {
 	if err != nil {
 		return err
 	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %.300s", path, res.Status, body)
+	if !slices.Contains(ok, res.StatusCode) {
+		return fmt.Errorf("%s %s: %s: %.300s", method, path, res.Status, body)
 	}
 	return json.Unmarshal(body, out)
+}
+
+// Readiness is main's GET /readyz: "ready" or "not ready", and each check.
+type Readiness struct {
+	Status string `json:"status"`
+	Checks map[string]struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	} `json:"checks"`
+}
+
+// Readyz asks main whether it is ready (a 503 is an answer too).
+func (c *Cluster) Readyz() (Readiness, error) {
+	var r Readiness
+	err := c.call(http.MethodGet, "/readyz", &r, http.StatusOK, http.StatusServiceUnavailable)
+	return r, err
 }
 
 // AgentState is what main's API says about one agent.
@@ -257,6 +326,8 @@ type AgentState struct {
 	State     string `json:"state"`
 	TLSMode   string `json:"tls_mode"`
 	Mode      string `json:"mode"`
+	// Remote is the address main sees the agent's connection from.
+	Remote string `json:"remote"`
 }
 
 // Agent asks main about an agent; the zero value when main does not answer.
