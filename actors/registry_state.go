@@ -820,8 +820,9 @@ func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep Con
 	}
 }
 
-// heldLabelErrors reports whether label errors wait for their summary.
-func (r *registryState) heldLabelErrors() bool { return len(r.errHeld) > 0 }
+// heldLabelErrors reports whether label errors or an agent's decisions wait
+// for their summary.
+func (r *registryState) heldLabelErrors() bool { return len(r.errHeld)+len(r.decisionsHeld) > 0 }
 
 func (r *registryState) errorBudget(source string) *rate.Limiter {
 	l := r.errBudget[source]

@@ -390,7 +390,7 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 		out = append(out, web.AgentView{
 			Name: a.Name, Connected: a.State == "connected", State: a.State, LastSeen: a.LastSeen, StaleSince: a.StaleSince,
 			Version: a.Version, Hostname: a.Hostname, DefaultTunnel: a.Info.DefaultTunnel, Announced: a.Announced,
-			AllowedHostnames: a.Info.AllowedHostnames, AllowedTunnels: a.Info.AllowedTunnels,
+			AllowedHostnames: a.Info.AllowedHostnames, AllowedZones: a.Info.AllowedZones, AllowedTunnels: a.Info.AllowedTunnels,
 			Claims: claims[messages.AgentSource(a.Name)], Containers: a.Containers, Mode: mode, Remote: a.Remote,
 			TLSMode: a.TLSMode, DockerConnected: a.Docker,
 		})

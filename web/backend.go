@@ -165,6 +165,7 @@ type AgentView struct {
 	Announced        string
 	AllowedHostnames []string
 	AllowedTunnels   []string
+	AllowedZones     []string
 	Claims           int // hostnames it wins
 	Containers       int
 	Mode             string // inbound or outbound

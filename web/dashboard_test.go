@@ -40,7 +40,7 @@ func TestDashboardPages(t *testing.T) {
 		{"/dns", "30", []string{`data-zone="example.com"`, "mail.example.com", "MX", "2 records, 1 owned", "auto"}},
 		{"/access", "30", []string{"labelgate app.example.com", "labelgate staff", "Admins"}},
 		{"/agents", "5", []string{
-			`data-agent="agent-a"`, `data-agent="agent-b"`, "10.0.0.7:41234", "hostnames: *.lab.example.com; tunnels: edge",
+			`data-agent="agent-a"`, `data-agent="agent-b"`, "10.0.0.7:41234", "hostnames: *.lab.example.com; zones: example.com; tunnels: edge",
 			"edge <small class=\"muted\">(main)</small>", "default <small class=\"muted\">(announced)</small>",
 			`action="/actions/agents/agent-b/decommission"`, "data-confirm=",
 		}},

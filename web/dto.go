@@ -256,6 +256,7 @@ type agentJSON struct {
 // scopeJSON is an agent's scope; empty lists mean "anything".
 type scopeJSON struct {
 	AllowedHostnames []string `json:"allowed_hostnames"`
+	AllowedZones     []string `json:"allowed_zones"`
 	AllowedTunnels   []string `json:"allowed_tunnels"`
 }
 
@@ -265,7 +266,7 @@ func toAgent(a AgentView) agentJSON {
 		LastSeen: a.LastSeen, StaleSince: a.StaleSince,
 		Version: a.Version, Hostname: a.Hostname,
 		DefaultTunnel: a.DefaultTunnel, AnnouncedTunnel: a.Announced,
-		Scope:  scopeJSON{AllowedHostnames: nonNil(a.AllowedHostnames), AllowedTunnels: nonNil(a.AllowedTunnels)},
+		Scope:  scopeJSON{AllowedHostnames: nonNil(a.AllowedHostnames), AllowedZones: nonNil(a.AllowedZones), AllowedTunnels: nonNil(a.AllowedTunnels)},
 		Claims: a.Claims, Containers: a.Containers,
 		Mode: a.Mode, Remote: a.Remote, TLSMode: a.TLSMode, DockerConnected: a.DockerConnected,
 	}

@@ -107,7 +107,7 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 				Mode: "outbound", Remote: "10.0.0.7:41234", TLSMode: "verified", DockerConnected: true},
 			{Name: "agent-b", State: "stale", LastSeen: now.Add(-3 * time.Hour), StaleSince: now.Add(-1 * time.Hour),
 				Version: "v1.2.0", Hostname: "host-b", DefaultTunnel: "edge",
-				AllowedHostnames: []string{"*.lab.example.com"}, AllowedTunnels: []string{"edge"},
+				AllowedHostnames: []string{"*.lab.example.com"}, AllowedZones: []string{"example.com"}, AllowedTunnels: []string{"edge"},
 				Claims: 1, Containers: 2, Mode: "inbound", Remote: "host-b:8082", TLSMode: "self-signed+session-proof"},
 		},
 		conflicts: []ConflictView{{Hostname: "app.example.com", Kind: "claim", Winner: web1,
