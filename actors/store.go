@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -91,7 +94,14 @@ type storeActor struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	prune  *time.Timer
+	// pending are registry writes waiting for the batch in progress
+	// (writing) to finish.
+	pending pendingWrites
+	writing bool
 }
+
+// storeBatchWritten: the worker has written a registry batch.
+type storeBatchWritten struct{}
 
 // The event log is bounded: at most eventsKept events, none older than
 // eventsMaxAge, pruned at start and every pruneEvery. Whatever a peer makes
@@ -136,6 +146,9 @@ func (a *storeActor) Receive(ctx actor.Context) {
 		if a.prune != nil {
 			a.prune.Stop()
 		}
+		if !a.pending.empty() {
+			a.writeBatch(ctx) // the worker drains it before it stops
+		}
 		close(a.work)
 		<-a.done // drain: writes queued before the stop are not lost
 		a.cancel()
@@ -152,24 +165,18 @@ func (a *storeActor) Receive(ctx actor.Context) {
 			return out
 		})
 	case storeRegistryWrites:
-		a.do(func(c context.Context) {
-			for _, w := range m.Writes {
-				var err error
-				switch {
-				case w.putClaim != nil:
-					err = a.db.PutClaim(c, *w.putClaim)
-				case w.deleteClaim != nil:
-					err = a.db.DeleteClaim(c, w.deleteClaim.Hostname, w.deleteClaim.Source, w.deleteClaim.Container)
-				case w.putHost != nil:
-					err = a.db.PutHostname(c, *w.putHost)
-				case w.deleteHost != "":
-					err = a.db.DeleteHostname(c, w.deleteHost)
-				}
-				if err != nil {
-					a.logger.Error("persisting a registry decision failed", "err", err)
-				}
-			}
-		})
+		// Coalesced: while a batch is being written, later writes of the
+		// same hostname or claim replace each other, so what waits is one
+		// row per hostname, however fast the registry decides.
+		a.pending.add(m.Writes)
+		if !a.writing {
+			a.writeBatch(ctx)
+		}
+	case storeBatchWritten:
+		a.writing = false
+		if !a.pending.empty() {
+			a.writeBatch(ctx)
+		}
 	case storeLoadOwned:
 		a.reply(ctx, func(c context.Context) any {
 			objs, err := a.db.Owned(c, m.Kind, m.Scope)
@@ -235,8 +242,105 @@ func (a *storeActor) worker() {
 
 func (a *storeActor) do(fn func(context.Context)) { a.work <- fn }
 
+// writeBatch hands the pending registry writes to the worker as one
+// transaction; the worker reports back when it is written.
+func (a *storeActor) writeBatch(ctx actor.Context) {
+	batch := a.pending.take()
+	if batch.Empty() {
+		return
+	}
+	a.writing = true
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.do(func(c context.Context) {
+		if err := a.db.ApplyRegistry(c, batch); err != nil {
+			a.logger.Error("persisting registry decisions failed", "hostnames", len(batch.PutHosts)+len(batch.DeleteHosts), "err", err)
+		}
+		root.Send(self, storeBatchWritten{})
+	})
+}
+
+// pendingWrites are registry writes not handed to the worker yet, by key:
+// a hostname's last put or delete; a claim's delete and first put.
+type pendingWrites struct {
+	hosts  map[string]*store.HostnameState // nil value: delete
+	claims map[claimKeyOf]*claimWrite
+}
+
+type claimKeyOf struct{ host, source, container string }
+
+type claimWrite struct {
+	del bool
+	put *store.Claim
+}
+
+func (p *pendingWrites) add(ws []storeWrite) {
+	if p.hosts == nil {
+		p.hosts, p.claims = map[string]*store.HostnameState{}, map[claimKeyOf]*claimWrite{}
+	}
+	claim := func(c *store.Claim) *claimWrite {
+		k := claimKeyOf{c.Hostname, c.Source, c.Container}
+		w := p.claims[k]
+		if w == nil {
+			w = &claimWrite{}
+			p.claims[k] = w
+		}
+		return w
+	}
+	for _, w := range ws {
+		switch {
+		case w.putHost != nil:
+			p.hosts[w.putHost.Hostname] = w.putHost
+		case w.deleteHost != "":
+			p.hosts[w.deleteHost] = nil
+		case w.deleteClaim != nil:
+			cw := claim(w.deleteClaim)
+			cw.del, cw.put = true, nil
+		case w.putClaim != nil:
+			// The first put stands: a claim's registration time is never
+			// overwritten.
+			if cw := claim(w.putClaim); cw.put == nil {
+				cw.put = w.putClaim
+			}
+		}
+	}
+}
+
+func (p *pendingWrites) empty() bool { return len(p.hosts)+len(p.claims) == 0 }
+
+// take returns the pending writes as a batch, in a stable order, and
+// forgets them.
+func (p *pendingWrites) take() store.RegistryBatch {
+	var b store.RegistryBatch
+	for _, h := range slices.Sorted(maps.Keys(p.hosts)) {
+		if st := p.hosts[h]; st != nil {
+			b.PutHosts = append(b.PutHosts, *st)
+		} else {
+			b.DeleteHosts = append(b.DeleteHosts, h)
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(p.claims), func(a, b claimKeyOf) int {
+		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.source, b.source), cmp.Compare(a.container, b.container))
+	})
+	for _, k := range keys {
+		w := p.claims[k]
+		if w.del {
+			b.DeleteClaims = append(b.DeleteClaims, store.Claim{Hostname: k.host, Source: k.source, Container: k.container})
+		}
+		if w.put != nil {
+			b.PutClaims = append(b.PutClaims, *w.put)
+		}
+	}
+	p.hosts, p.claims = nil, nil
+	return b
+}
+
 // reply runs fn on the worker and sends its result to the requester.
 func (a *storeActor) reply(ctx actor.Context, fn func(context.Context) any) {
+	// A read sees every write before it: the worker runs in order, so the
+	// pending registry writes go first, even while a batch is in flight.
+	if !a.pending.empty() {
+		a.writeBatch(ctx)
+	}
 	to, root := ctx.Sender(), ctx.ActorSystem().Root
 	if to == nil {
 		a.logger.Warn("store request without a sender dropped", "type", typeName(ctx.Message()))

@@ -47,9 +47,13 @@ func (s *Store) Claims(ctx context.Context) ([]Claim, error) {
 // recorded: the first registration time is never overwritten. A zero
 // RegisteredAt is stamped with the current time.
 func (s *Store) PutClaim(ctx context.Context, c Claim) error {
+	return s.putClaim(ctx, s.db, c)
+}
+
+func (s *Store) putClaim(ctx context.Context, ex execer, c Claim) error {
 	// ON CONFLICT ... DO NOTHING rather than INSERT OR IGNORE: the latter
 	// would also swallow CHECK and NOT NULL failures.
-	_, err := s.db.ExecContext(ctx, `
+	_, err := ex.ExecContext(ctx, `
 		INSERT INTO claims (hostname, source, container, registered_at)
 		VALUES (?, ?, ?, ?)
 		ON CONFLICT (hostname, source, container) DO NOTHING`,
@@ -62,7 +66,11 @@ func (s *Store) PutClaim(ctx context.Context, c Claim) error {
 
 // DeleteClaim removes one claim; removing a missing claim is not an error.
 func (s *Store) DeleteClaim(ctx context.Context, hostname, source, container string) error {
-	_, err := s.db.ExecContext(ctx,
+	return deleteClaim(ctx, s.db, hostname, source, container)
+}
+
+func deleteClaim(ctx context.Context, ex execer, hostname, source, container string) error {
+	_, err := ex.ExecContext(ctx,
 		`DELETE FROM claims WHERE hostname = ? AND source = ? AND container = ?`,
 		hostname, source, container)
 	if err != nil {

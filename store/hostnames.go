@@ -61,11 +61,15 @@ func (s *Store) Hostnames(ctx context.Context) ([]HostnameState, error) {
 // PutHostname inserts or replaces the state of h.Hostname. A zero UpdatedAt
 // is stamped with the current time.
 func (s *Store) PutHostname(ctx context.Context, h HostnameState) error {
+	return s.putHostname(ctx, s.db, h)
+}
+
+func (s *Store) putHostname(ctx context.Context, ex execer, h HostnameState) error {
 	spec, err := jsonText("spec", h.Spec)
 	if err != nil {
 		return fmt.Errorf("storing hostname %s: %w", h.Hostname, err)
 	}
-	_, err = s.db.ExecContext(ctx, `
+	_, err = ex.ExecContext(ctx, `
 		INSERT INTO hostnames (hostname, winner_source, winner_container, state, due_at, spec, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (hostname) DO UPDATE SET
@@ -86,8 +90,55 @@ func (s *Store) PutHostname(ctx context.Context, h HostnameState) error {
 // DeleteHostname removes the state of hostname; removing a missing one is
 // not an error.
 func (s *Store) DeleteHostname(ctx context.Context, hostname string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM hostnames WHERE hostname = ?`, hostname); err != nil {
+	return deleteHostname(ctx, s.db, hostname)
+}
+
+func deleteHostname(ctx context.Context, ex execer, hostname string) error {
+	if _, err := ex.ExecContext(ctx, `DELETE FROM hostnames WHERE hostname = ?`, hostname); err != nil {
 		return fmt.Errorf("deleting hostname %s: %w", hostname, err)
 	}
 	return nil
+}
+
+// RegistryBatch is the registry's writes since the last batch, coalesced to
+// their net effect: each hostname's last state (or its delete), and each
+// claim's delete and first registration. ApplyRegistry writes it in one
+// transaction.
+type RegistryBatch struct {
+	PutHosts     []HostnameState
+	DeleteHosts  []string
+	DeleteClaims []Claim // applied before PutClaims: a claim that left and came back is registered anew
+	PutClaims    []Claim
+}
+
+// Empty reports whether the batch writes nothing.
+func (b RegistryBatch) Empty() bool {
+	return len(b.PutHosts)+len(b.DeleteHosts)+len(b.DeleteClaims)+len(b.PutClaims) == 0
+}
+
+// ApplyRegistry writes a batch in one transaction: all of it or none.
+func (s *Store) ApplyRegistry(ctx context.Context, b RegistryBatch) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, c := range b.DeleteClaims {
+			if err := deleteClaim(ctx, tx, c.Hostname, c.Source, c.Container); err != nil {
+				return err
+			}
+		}
+		for _, c := range b.PutClaims {
+			if err := s.putClaim(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		for _, h := range b.DeleteHosts {
+			if err := deleteHostname(ctx, tx, h); err != nil {
+				return err
+			}
+		}
+		for _, h := range b.PutHosts {
+			if err := s.putHostname(ctx, tx, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

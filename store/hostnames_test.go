@@ -96,3 +96,59 @@ func TestHostnames(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyRegistry: a batch writes hostnames and claims in one
+// transaction; a claim that left and came back in the batch is registered
+// anew, an existing one keeps its time.
+func TestApplyRegistry(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, dbPath(t), options{})
+	ctx := t.Context()
+	if err := s.PutClaim(ctx, Claim{Hostname: "a", Source: "s", Container: "c", RegisteredAt: at(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutClaim(ctx, Claim{Hostname: "b", Source: "s", Container: "c", RegisteredAt: at(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutHostname(ctx, HostnameState{Hostname: "gone", State: StateActive, UpdatedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.ApplyRegistry(ctx, RegistryBatch{
+		PutHosts:     []HostnameState{{Hostname: "a", WinnerSource: "s", WinnerContainer: "c", State: StateActive, UpdatedAt: at(time.Minute)}},
+		DeleteHosts:  []string{"gone"},
+		DeleteClaims: []Claim{{Hostname: "b", Source: "s", Container: "c"}},
+		PutClaims: []Claim{
+			{Hostname: "a", Source: "s", Container: "c", RegisteredAt: at(time.Hour)}, // exists: keeps 1 s
+			{Hostname: "b", Source: "s", Container: "c", RegisteredAt: at(time.Hour)}, // deleted first: 1 h
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.Claims(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "claims", claims, []Claim{
+		{Hostname: "a", Source: "s", Container: "c", RegisteredAt: at(time.Second)},
+		{Hostname: "b", Source: "s", Container: "c", RegisteredAt: at(time.Hour)},
+	})
+	hosts, err := s.Hostnames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 1 || hosts[0].Hostname != "a" {
+		t.Errorf("hostnames %+v, want only a", hosts)
+	}
+	// A batch that fails writes nothing.
+	err = s.ApplyRegistry(ctx, RegistryBatch{
+		PutHosts:  []HostnameState{{Hostname: "x", State: StateActive}},
+		PutClaims: []Claim{{Hostname: "", Source: "s", Container: "c"}}, // CHECK fails
+	})
+	if err == nil {
+		t.Fatal("a batch with an invalid claim succeeded")
+	}
+	if hosts, _ := s.Hostnames(ctx); len(hosts) != 1 {
+		t.Errorf("a failed batch wrote %d hostnames", len(hosts)-1)
+	}
+}
