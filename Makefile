@@ -83,6 +83,10 @@ golden: ## rewrite the label parser's golden files from the current output
 bench: build ## run every benchmark at its documented size (about 40 minutes) and rewrite their sections of docs/benchmarks.md
 	$(GO) run ./bench/cmd/lgbench -bin $(BIN) -doc docs/benchmarks.md
 
+.PHONY: bench-hostile
+bench-hostile: build ## only the hostile-agent floods (issue 11; about 25 minutes) and their section of docs/benchmarks.md
+	$(GO) run ./bench/cmd/lgbench -only hostile -bin $(BIN) -doc docs/benchmarks.md -command 'make bench-hostile'
+
 .PHONY: bench-smoke
 bench-smoke: build ## the benchmarks at tiny sizes (about a minute, for CI): fails only on functional errors, writes no document
 	$(GO) run ./bench/cmd/lgbench -smoke -bin $(BIN) -command 'make bench-smoke'
