@@ -471,7 +471,7 @@ func hostileTable(runs []HostileResult) string {
 	row("no growth: peak RSS of the 2nd half ≤ 1st half + N × F", func(h HostileResult) string {
 		return fmt.Sprintf("%s vs %s — %s", MB(h.SecondHalf), MB(h.FirstHalf), verdict(h.Bounded()))
 	})
-	row("Go live heap after GC: before the flood / 1st half max / 2nd half max", func(h HostileResult) string {
+	row("Go live heap marked by a GC: the last before the flood / 1st half max / 2nd half max", func(h HostileResult) string {
 		live := func(b int64) string {
 			if b == 0 {
 				return "— (no GC)"
