@@ -117,8 +117,8 @@ func (r *Report) callsSection() Section {
 		"with the containers already running when main starts and an empty zone; cfsim is reached through the real cloudflare-go SDK. " +
 		"A cold start counts every request in cfsim's audit log from main's start until ten seconds pass without one " +
 		"(`go test ./bench -run '^TestAPICalls$' -args -lgbench.full`, which lgbench runs).\n\n")
-	b.WriteString("Running: `make bench` runs every scenario of these sections at its documented size (about 40 minutes on the machine below, most of it the fleets) and rewrites them here; " +
-		"`go run ./bench/cmd/lgbench -only fleet,profile -fleet 100x20 -doc docs/benchmarks.md` reruns chosen scenarios (their sections only); `make bench-smoke` is the CI variant (tiny sizes, no document). " +
+	b.WriteString("Running: `make bench` runs every scenario of these sections at its documented size (about an hour on the machine below, most of it the fleets and the hostile floods) and rewrites them here; " +
+		"`go run ./bench/cmd/lgbench -only fleet,profile -fleet 100x20 -doc docs/benchmarks.md` reruns chosen scenarios (their sections only), `make bench-hostile` the hostile-agent floods; `make bench-smoke` is the CI variant (tiny sizes, no document). " +
 		"Every run leaves `bin/bench/results.json`, the profiles and the processes' logs.\n\n")
 	b.WriteString("Lower bound = the zone list (1) + the tunnel configuration GET and PUT (2) + one DNS record list (1 page: the zone starts empty) + ⌈records / 200⌉ batch calls. " +
 		"Labelgate's pipeline also lists Access applications and Access policies once each (2 calls, needed to own Access apps); " +
