@@ -396,7 +396,7 @@ func (r *Report) hostileSection() Section {
 		"(a send queue of 2 frames: the agent writes as fast as main reads), each with a new version; meanwhile the honest agent changes all its routes every %v and "+
 		"`/readyz` is polled every %v, as a readiness probe would; then main catches up (every hostile agent's last snapshot acknowledged) and is left %v idle. "+
 		"Main's `VmRSS` is sampled every 250 ms. Main acknowledges a snapshot once its registry applied it (`SetApplied`); snapshots it replaced unseen are never acknowledged. "+
-		"Two kinds of flood: *same set* resends the agent's set unchanged (the field report's loop), "+
+		"Two kinds of flood: *same set* resends the agent's set unchanged (an agent stuck in a loop), "+
 		"*every route changed* alternates two variants of the set that differ in every route's service, so every snapshot main takes changes every route.\n\n",
 		h0.Idle, h0.Flood, h0.HonestEvery, h0.ReadyzEvery, h0.Idle)
 	b.WriteString("Verdicts, decided from the design before the first run:\n\n" +
