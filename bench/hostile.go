@@ -165,9 +165,8 @@ func (r HostileResult) Bounded() bool {
 	return r.SecondHalf > 0 && r.SecondHalf <= r.FirstHalf+int64(r.Agents)*r.FrameBytes
 }
 
-// Responsive: every /readyz of the flood was answered in time by the store
-// and the registry, and every honest change reached Cloudflare within
-// GoalHonestPublished.
+// ReadyzOK: at every /readyz of the flood the store and the registry
+// answered within /readyz's own deadline.
 func (r HostileResult) ReadyzOK() bool { return r.Readyz.N > 0 && r.ReadyzMissed == 0 }
 
 // HonestOK: every honest change of the flood reached Cloudflare in time.
