@@ -10,7 +10,9 @@
 //     simulated time), latency from container start to ingress rule
 //     (RunLatency), the fleet of simulated agents against a main process
 //     (RunFleet), the Cloudflare budget under a burst (RunBudget, RunBudgetAccess),
-//     an agent process's footprint (RunFootprint).
+//     an agent process's footprint (RunFootprint), main's memory under
+//     hostile agents that flood it with snapshots near the frame cap
+//     (RunHostile).
 //   - The load generator (LoadGen): agents that speak the real bridge
 //     protocol (bridge.Dial, token proof, announce, snapshot, ack) and
 //     reconnect like the product's agent link (bridge.NewBackoff, same loop).

@@ -16,9 +16,10 @@ type Section struct {
 
 // UpdateDoc replaces, in the Markdown file at path, each section of secs
 // (from its `## Heading` line to the next `## ` line outside a code fence)
-// and appends those the file does not have yet, in order. Everything else —
-// the intro, other people's sections — is kept byte for byte. A missing
-// file is created with intro.
+// and adds those the file does not have yet, in order, before the
+// hand-written Findings section (which reads the others and stays last), or
+// at the end. Everything else — the intro, other people's sections — is
+// kept byte for byte. A missing file is created with intro.
 func UpdateDoc(path, intro string, secs []Section) error {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -33,6 +34,9 @@ func UpdateDoc(path, intro string, secs []Section) error {
 	}
 	return nil
 }
+
+// findings is the heading of the hand-written section that stays last.
+const findings = "Findings"
 
 // replaceSections is UpdateDoc's pure part.
 func replaceSections(doc string, secs []Section) string {
@@ -61,14 +65,37 @@ func replaceSections(doc string, secs []Section) string {
 			b.WriteString(line)
 		}
 	}
-	out := b.String()
+	var missing strings.Builder
 	for _, s := range secs {
-		if done[s.Heading] {
-			continue
+		if !done[s.Heading] {
+			missing.WriteString(want[s.Heading])
 		}
-		out = strings.TrimRight(out, "\n") + "\n\n" + want[s.Heading]
 	}
-	return strings.TrimRight(out, "\n") + "\n"
+	out := b.String()
+	if missing.Len() == 0 {
+		return strings.TrimRight(out, "\n") + "\n"
+	}
+	if at := headingAt(out, findings); at >= 0 {
+		return out[:at] + missing.String() + out[at:]
+	}
+	return strings.TrimRight(out, "\n") + "\n\n" + strings.TrimRight(missing.String(), "\n") + "\n"
+}
+
+// headingAt is the offset of the line `## heading` outside code fences, or
+// -1.
+func headingAt(doc, heading string) int {
+	off, fence := 0, false
+	for line := range strings.Lines(doc) {
+		trimmed := strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(trimmed, "```") {
+			fence = !fence
+		}
+		if !fence && strings.HasPrefix(trimmed, "## ") && strings.TrimSpace(strings.TrimPrefix(trimmed, "## ")) == heading {
+			return off
+		}
+		off += len(line)
+	}
+	return -1
 }
 
 // render is a section as it stands in the file, with the blank line that

@@ -138,6 +138,33 @@ func (c APIClient) Healthy(ctx context.Context) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// Readyz is main's /readyz answer: its checks by name.
+type Readyz struct {
+	Status string `json:"status"`
+	Checks map[string]struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	} `json:"checks"`
+}
+
+// Readyz reads /readyz; a 503 (not ready) is an answer too, not an error.
+func (c APIClient) Readyz(ctx context.Context) (Readyz, error) {
+	var rz Readyz
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/readyz", nil)
+	if err != nil {
+		return rz, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return rz, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
+		return rz, errors.New("GET /readyz: " + resp.Status)
+	}
+	return rz, json.NewDecoder(resp.Body).Decode(&rz)
+}
+
 func (c APIClient) getJSON(ctx context.Context, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
 	if err != nil {

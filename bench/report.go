@@ -21,6 +21,7 @@ type Report struct {
 	Latency       []LatencyResult  `json:"latency,omitempty"`
 	LatencyNote   string           `json:"latency_note,omitempty"`
 	Fleet         []FleetResult    `json:"fleet,omitempty"`
+	Hostile       []HostileResult  `json:"hostile,omitempty"`
 	FleetProfile  *FleetProfile    `json:"fleet_profile,omitempty"`
 	Budget        *BudgetResult    `json:"budget,omitempty"`
 	BudgetAccess  *BudgetResult    `json:"budget_access,omitempty"`
@@ -89,6 +90,9 @@ func (r *Report) Sections() []Section {
 	if len(r.Fleet) > 0 {
 		out = append(out, r.fleetSection())
 	}
+	if len(r.Hostile) > 0 {
+		out = append(out, r.hostileSection())
+	}
 	if r.Budget != nil || r.BudgetAccess != nil {
 		out = append(out, r.budgetSection())
 	}
@@ -113,8 +117,8 @@ func (r *Report) callsSection() Section {
 		"with the containers already running when main starts and an empty zone; cfsim is reached through the real cloudflare-go SDK. " +
 		"A cold start counts every request in cfsim's audit log from main's start until ten seconds pass without one " +
 		"(`go test ./bench -run '^TestAPICalls$' -args -lgbench.full`, which lgbench runs).\n\n")
-	b.WriteString("Running: `make bench` runs every scenario of these sections at its documented size (about 40 minutes on the machine below, most of it the fleets) and rewrites them here; " +
-		"`go run ./bench/cmd/lgbench -only fleet,profile -fleet 100x20 -doc docs/benchmarks.md` reruns chosen scenarios (their sections only); `make bench-smoke` is the CI variant (tiny sizes, no document). " +
+	b.WriteString("Running: `make bench` runs every scenario of these sections at its documented size (about an hour on the machine below, most of it the fleets and the hostile floods) and rewrites them here; " +
+		"`go run ./bench/cmd/lgbench -only fleet,profile -fleet 100x20 -doc docs/benchmarks.md` reruns chosen scenarios (their sections only), `make bench-hostile` the hostile-agent floods; `make bench-smoke` is the CI variant (tiny sizes, no document). " +
 		"Every run leaves `bin/bench/results.json`, the profiles and the processes' logs.\n\n")
 	b.WriteString("Lower bound = the zone list (1) + the tunnel configuration GET and PUT (2) + one DNS record list (1 page: the zone starts empty) + ⌈records / 200⌉ batch calls. " +
 		"Labelgate's pipeline also lists Access applications and Access policies once each (2 calls, needed to own Access apps); " +
@@ -375,4 +379,138 @@ func trimTop(s string, n int) string {
 		lines = lines[:n+1]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func (r *Report) hostileSection() Section {
+	var b strings.Builder
+	b.WriteString(r.measured("hostile", "Real time.") + "\n\n")
+	h0 := r.Hostile[0]
+	fmt.Fprintf(&b, "Issue 11, point 6: a session keeps at most the newest pending snapshot of its agent. Main is the `labelgate` binary under test, a separate process configured "+
+		"as in *Fleet* (cfsim in the harness, main's default Cloudflare budget, `GODEBUG=gctrace=1` for its live heap), with one token per agent. "+
+		"The hostile agents run in the harness and speak the real bridge protocol "+
+		"(`bridge.Dial` over `wss://`, a valid token): each holds %d realistic labelled containers (a Compose service each: Compose's and the image's OCI labels, "+
+		"one Labelgate tunnel route), a snapshot frame F of %s (the frame cap is 8 MiB) that decodes into D = %s of Go heap (measured in the harness with `bridge.DecodeFrame`, as main decodes). "+
+		"An honest agent (`bench.LoadGen`, 20 containers) is connected too.\n\n", h0.Containers, MB(h0.FrameBytes), MB(h0.DecodedBytes))
+	fmt.Fprintf(&b, "Phases: main idle with no agent; every agent connects and sends its set once, honestly, until main's registry, cfsim's tunnel configuration and its DNS records "+
+		"hold every hostname (*honest apply*), then %v idle; the **flood**: for %v every hostile agent sends snapshots without pause and without waiting for an ack "+
+		"(a send queue of 2 frames: the agent writes as fast as main reads), each with a new version; meanwhile the honest agent changes all its routes every %v and "+
+		"`/readyz` is polled every %v, as a readiness probe would; then main catches up (every hostile agent's last snapshot acknowledged) and is left %v idle. "+
+		"Main's `VmRSS` is sampled every 250 ms. Main acknowledges a snapshot once its registry applied it (`SetApplied`); snapshots it replaced unseen are never acknowledged. "+
+		"Two kinds of flood: *same set* resends the agent's set unchanged (an agent stuck in a loop), "+
+		"*every route changed* alternates two variants of the set that differ in every route's service, so every snapshot main takes changes every route.\n\n",
+		h0.Idle, h0.Flood, h0.HonestEvery, h0.ReadyzEvery, h0.Idle)
+	b.WriteString("Verdicts, decided from the design before the first run:\n\n" +
+		"- *per-agent budget*: the flood's peak RSS ≤ the honest apply's peak + N × 2 × (F + 3 D). What a session may make main hold " +
+		"beyond the applied set is the frame being read and three decoded snapshots (just decoded by the connection's reader, waiting in the pump, in the registry's mailbox); " +
+		"×2 because with `GOGC=100` the heap grows to twice the live heap before a collection.\n" +
+		"- *no growth*: the flood's second half raises the peak RSS by less than one frame per agent (N × F) over its first half. A queue that grows with the flood grows in both halves.\n" +
+		"- */readyz*: at every poll during the flood the store and the registry answered within `/readyz`'s own 3-s deadline (its `docker` check fails by design: main has no Docker here).\n" +
+		"- *honest agent*: every change it made during the flood was in cfsim's tunnel configuration within 30 s of its send (an agent session itself stops waiting for the registry after 30 s).\n")
+	for _, change := range []bool{false, true} {
+		var runs []HostileResult
+		for _, h := range r.Hostile {
+			if h.Change == change {
+				runs = append(runs, h)
+			}
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		title := "Same set resent"
+		if change {
+			title = "Every route changed in every snapshot"
+		}
+		fmt.Fprintf(&b, "\n**%s**\n\n", title)
+		b.WriteString(hostileTable(runs))
+		for _, h := range runs {
+			if h.ReadyzNote != "" {
+				fmt.Fprintf(&b, "\n%d agents, first /readyz miss: %s.\n", h.Agents, h.ReadyzNote)
+			}
+			if h.WarmProgress != "" {
+				fmt.Fprintf(&b, "\n%d agents: %s.\n", h.Agents, h.WarmProgress)
+			}
+		}
+	}
+	return Section{Heading: "Hostile agents", Body: b.String()}
+}
+
+// hostileTable is one mode's floods, a column per size.
+func hostileTable(runs []HostileResult) string {
+	head := []string{""}
+	for _, h := range runs {
+		head = append(head, fmt.Sprintf("%d hostile agents", h.Agents))
+	}
+	var rows [][]string
+	row := func(name string, cell func(h HostileResult) string) {
+		cells := []string{name}
+		for _, h := range runs {
+			cells = append(cells, cell(h))
+		}
+		rows = append(rows, cells)
+	}
+	idle := runs[0].Idle.String()
+	row("hostnames held (hostile + honest)", func(h HostileResult) string { return itoa(h.Hostnames) })
+	row("main RSS idle, no agent", func(h HostileResult) string { return MB(h.IdleRSS) })
+	row("honest apply of every set: took / main's peak RSS", func(h HostileResult) string {
+		if h.WarmProgress != "" {
+			return "not complete"
+		}
+		return secs(h.WarmTook) + " / " + MB(h.WarmPeak)
+	})
+	row("main RSS before the flood (after "+idle+" idle)", func(h HostileResult) string { return MB(h.Before) })
+	row("**main peak RSS during the flood** (when)", func(h HostileResult) string {
+		return fmt.Sprintf("**%s** (+%s)", MB(h.Peak), secs(h.PeakAt))
+	})
+	row("flood's cost per agent: (peak − before) / N", func(h HostileResult) string {
+		per := (h.Peak - h.Before) / int64(max(h.Agents, 1))
+		return fmt.Sprintf("%s (%s × F)", MB(per), formatFloat(float64(per)/float64(max(h.FrameBytes, 1)), 1))
+	})
+	row("per-agent budget: peak ≤ honest apply's peak + N × 2(F + 3D)", func(h HostileResult) string {
+		return fmt.Sprintf("%s ≤ %s — %s", MB(h.Peak), MB(h.Bound()), verdict(h.WithinBudget()))
+	})
+	row("no growth: peak RSS of the 2nd half ≤ 1st half + N × F", func(h HostileResult) string {
+		return fmt.Sprintf("%s vs %s — %s", MB(h.SecondHalf), MB(h.FirstHalf), verdict(h.Bounded()))
+	})
+	row("Go live heap marked by a GC: the last before the flood / 1st half max / 2nd half max", func(h HostileResult) string {
+		live := func(b int64) string {
+			if b == 0 {
+				return "— (no GC)"
+			}
+			return MB(b)
+		}
+		return live(h.LiveBefore) + " / " + live(h.LiveFirstHalf) + " / " + live(h.LiveSecondHalf)
+	})
+	row("main RSS after the flood (caught up + "+idle+" idle) / peak since the flood's end", func(h HostileResult) string {
+		return MB(h.After) + " / " + MB(h.AfterPeak)
+	})
+	row("hostile snapshots sent / acknowledged (applied) / replaced unseen", func(h HostileResult) string {
+		return fmt.Sprintf("%d / %d / %d (%s sent per second)", h.Sent, h.Acked, h.Sent-h.Acked, formatFloat(float64(h.Sent)/h.Flood.Seconds(), 1))
+	})
+	row("hostile reconnects", func(h HostileResult) string { return itoa(h.Reconnects) })
+	row("caught up after the flood (every last snapshot acknowledged)", func(h HostileResult) string {
+		if h.CaughtUp == 0 {
+			return "not within the cap"
+		}
+		return secs(h.CaughtUp)
+	})
+	row("registry's answer to a query sent as the flood ended", func(h HostileResult) string {
+		if h.RegistryErr != "" {
+			return secs(h.RegistryAnswer) + " (" + h.RegistryErr + ")"
+		}
+		return secs(h.RegistryAnswer)
+	})
+	row("/readyz during the flood: p50 / max", func(h HostileResult) string {
+		return ms(h.Readyz.P50) + " / " + ms(h.Readyz.Max)
+	})
+	row("/readyz: store and registry answered in time", func(h HostileResult) string {
+		return fmt.Sprintf("%d of %d — %s", h.Readyz.N-h.ReadyzMissed, h.Readyz.N, verdict(h.ReadyzOK()))
+	})
+	row("honest agent's changes acknowledged: p50 / max", func(h HostileResult) string {
+		return fmt.Sprintf("%s / %s (%d of %d)", ms(h.HonestAck.P50), ms(h.HonestAck.Max), h.HonestAck.N, h.HonestSent)
+	})
+	row("honest agent's changes in Cloudflare within 30 s: p50 / max", func(h HostileResult) string {
+		return fmt.Sprintf("%d of %d, %s / %s — %s", h.HonestSent-h.HonestLate, h.HonestSent, ms(h.HonestPublished.P50), ms(h.HonestPublished.Max), verdict(h.HonestOK()))
+	})
+	row("main / harness CPU time during the flood", func(h HostileResult) string { return secs(h.MainCPU) + " / " + secs(h.HarnessCPU) })
+	return table(head, rows)
 }

@@ -5,8 +5,8 @@
 //
 //	lgbench [-smoke] [-bin bin/labelgate] [-doc docs/benchmarks.md] [-out bin/bench] [-only calls,latency,...]
 //
-// Scenarios: calls, budget, latency, footprint, micro, fleet, profile (see
-// package bench). The simulated-time ones (calls, the Access budget) run
+// Scenarios: calls, budget, latency, footprint, micro, fleet, profile,
+// hostile (see package bench); `make bench-hostile` runs only the last. The simulated-time ones (calls, the Access budget) run
 // as `go test ./bench` with -lgbench.out; the fleet and the footprint run
 // the labelgate binary as a separate process. Figures also go to
 // OUT/results.json; profiles and process logs stay in OUT.
@@ -66,6 +66,10 @@ type options struct {
 	footprintWindow time.Duration
 	docker          string
 	command         string
+	hostileAgents   []int
+	hostileModes    []bool
+	hostileBytes    int
+	hostileFlood    time.Duration
 }
 
 type size struct{ agents, containers int }
@@ -84,7 +88,19 @@ func parseSizes(s string) ([]size, error) {
 	return out, nil
 }
 
-var scenarios = []string{"calls", "budget", "latency", "footprint", "micro", "fleet", "profile"}
+var scenarios = []string{"calls", "budget", "latency", "footprint", "micro", "fleet", "profile", "hostile"}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("hostile agent count %q: want a positive number", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lgbench", flag.ContinueOnError)
@@ -101,6 +117,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.footprintWindow, "footprint-window", 150*time.Second, "the agent footprint's idle window")
 	fs.StringVar(&o.docker, "docker", "auto", "real-Docker scenarios: auto (if the engine answers), on, off")
 	fs.StringVar(&o.command, "command", "make bench", "how this run was started, for the document")
+	hostile := fs.String("hostile", "2,4,8", "hostile agent counts, comma-separated (one flood each)")
+	fs.IntVar(&o.hostileBytes, "hostile-bytes", 7_000_000, "size of each hostile snapshot frame (the frame cap is 8 MiB)")
+	fs.DurationVar(&o.hostileFlood, "hostile-flood", time.Minute, "how long the hostile agents flood")
+	modes := fs.String("hostile-modes", "same,changing", "hostile floods: same (the set resent unchanged), changing (every route changed in every snapshot)")
 	from := fs.String("from", "", "render the sections from this results.json of an earlier run instead of measuring")
 	base := fs.String("base", "", "start from this results.json of an earlier run: the scenarios run now replace theirs, the document gets every section")
 	if err := fs.Parse(args); err != nil {
@@ -118,8 +138,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.fleetSizes, err = parseSizes(*sizes); err != nil {
 		return err
 	}
+	if o.hostileAgents, err = parseCounts(*hostile); err != nil {
+		return err
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		switch strings.TrimSpace(m) {
+		case "same":
+			o.hostileModes = append(o.hostileModes, false)
+		case "changing":
+			o.hostileModes = append(o.hostileModes, true)
+		default:
+			return fmt.Errorf("hostile mode %q: want same or changing", m)
+		}
+	}
 	if o.smoke {
 		o.fleetSizes, o.samples = []size{{5, 4}}, 5
+		o.hostileAgents, o.hostileModes, o.hostileBytes, o.hostileFlood = []int{2}, []bool{true}, 256<<10, 3*time.Second
 		delete(o.only, "profile")
 	}
 	root, err := imagebuild.ModuleRoot()
@@ -195,7 +229,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "lgbench: %s done in %v\n", name, time.Since(began).Round(time.Second))
 	}
-	needBin := o.only["fleet"] || o.only["footprint"] || o.only["latency"]
+	needBin := o.only["fleet"] || o.only["footprint"] || o.only["latency"] || o.only["hostile"]
 	if needBin {
 		if _, err := os.Stat(o.bin); err != nil {
 			return fmt.Errorf("the labelgate binary %s is missing (run make build): %w", o.bin, err)
@@ -317,6 +351,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep.FleetProfile = &p
+		return nil
+	})
+
+	step("hostile", func() error {
+		rep.Hostile = nil
+		for _, change := range o.hostileModes {
+			for _, n := range o.hostileAgents {
+				ho := bench.HostileOptions{Bin: o.bin, WorkDir: o.out, Agents: n, Change: change, SnapshotBytes: o.hostileBytes, Flood: o.hostileFlood,
+					Idle: 30 * time.Second, HonestEvery: 5 * time.Second, ReadyzEvery: 5 * time.Second, WarmTimeout: 10 * time.Minute, Progress: stdout}
+				if o.smoke {
+					ho.Idle, ho.HonestEvery, ho.ReadyzEvery, ho.WarmTimeout, ho.SettleTimeout = time.Second, time.Second, time.Second, 2*time.Minute, 2*time.Second
+				}
+				res, err := bench.RunHostile(ctx, ho)
+				if err != nil {
+					return err
+				}
+				rep.Hostile = append(rep.Hostile, res)
+				if o.smoke && (res.Sent == 0 || res.Acked == 0 || res.CaughtUp == 0 || res.HonestPublished.N == 0) {
+					return fmt.Errorf("the smoke flood did not work: %d snapshots sent, %d acknowledged, caught up %v, %d honest changes published", res.Sent, res.Acked, res.CaughtUp, res.HonestPublished.N)
+				}
+			}
+		}
 		return nil
 	})
 
