@@ -3,12 +3,15 @@ package actors
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/labelgate/labelgate/store"
 )
@@ -98,10 +101,57 @@ type storeActor struct {
 	// (writing) to finish.
 	pending pendingWrites
 	writing bool
+	// budgets and held: the event budget of each agent source, and the
+	// events over it not summed up yet.
+	budgets map[string]*rate.Limiter
+	held    map[string]int
 }
 
 // storeBatchWritten: the worker has written a registry batch.
 type storeBatchWritten struct{}
+
+// What an agent's claims make main record, from every actor (the registry's
+// decisions, the planners' writes), is budgeted where it is recorded: an
+// agent's events are kept eventBurst at once, then one per eventEvery; the
+// rest are counted and recorded as one summary event when the budget allows.
+const (
+	eventBurst = 1000
+	eventEvery = 100 * time.Millisecond
+)
+
+// budgetEvents keeps the events within their sources' budgets (main's own,
+// sourceless and local events are not budgeted) and appends the summaries
+// the budgets allow.
+func (a *storeActor) budgetEvents(events []store.Event, now time.Time) []store.Event {
+	if a.budgets == nil {
+		a.budgets, a.held = map[string]*rate.Limiter{}, map[string]int{}
+	}
+	out := events[:0:0]
+	for _, e := range events {
+		if !strings.HasPrefix(e.Source, "agent:") {
+			out = append(out, e)
+			continue
+		}
+		lim := a.budgets[e.Source]
+		if lim == nil {
+			lim = rate.NewLimiter(rate.Every(eventEvery), eventBurst)
+			a.budgets[e.Source] = lim
+		}
+		if lim.AllowN(now, 1) {
+			out = append(out, e)
+		} else {
+			a.held[e.Source]++
+		}
+	}
+	for _, src := range slices.Sorted(maps.Keys(a.held)) {
+		if a.budgets[src].AllowN(now, 1) {
+			out = append(out, store.Event{At: now, Level: store.LevelInfo, Kind: "summary", Source: src,
+				Message: fmt.Sprintf("%s: %d more events were not recorded one by one (too many at once)", src, a.held[src])})
+			delete(a.held, src)
+		}
+	}
+	return out
+}
 
 // The event log is bounded: at most eventsKept events, none older than
 // eventsMaxAge, pruned at start and every pruneEvery. Whatever a peer makes
@@ -189,8 +239,12 @@ func (a *storeActor) Receive(ctx actor.Context) {
 			}
 		})
 	case storeAppendEvents:
+		events := a.budgetEvents(m.Events, time.Now())
+		if len(events) == 0 {
+			return
+		}
 		a.do(func(c context.Context) {
-			if err := a.db.AppendEvents(c, m.Events); err != nil {
+			if err := a.db.AppendEvents(c, events); err != nil {
 				a.logger.Error("appending to the event log failed", "err", err)
 			}
 		})

@@ -81,3 +81,58 @@ func TestStoreActorWritesThrough(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreBudgetsAgentEvents: whatever actor records them, an agent's
+// events are kept up to its budget and summed up beyond it; main's own are
+// all kept.
+func TestStoreBudgetsAgentEvents(t *testing.T) {
+	var a storeActor
+	var evs []store.Event
+	for i := range 3 * eventBurst {
+		evs = append(evs, store.Event{Kind: "updated", Source: "agent:x", Message: fmt.Sprint(i)}, store.Event{Kind: "updated", Source: "local"})
+	}
+	kept := a.budgetEvents(evs, t0)
+	count := func(evs []store.Event, source, kind string) int {
+		n := 0
+		for _, e := range evs {
+			if e.Source == source && e.Kind == kind {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(kept, "agent:x", "updated"); n != eventBurst {
+		t.Errorf("%d of an agent's events kept at once, want its budget %d", n, eventBurst)
+	}
+	if n := count(kept, "local", "updated"); n != 3*eventBurst {
+		t.Errorf("%d of main's own events kept, want all %d", n, 3*eventBurst)
+	}
+	later := a.budgetEvents(nil, t0.Add(time.Second))
+	if len(later) != 1 || later[0].Kind != "summary" || later[0].Message != fmt.Sprintf("agent:x: %d more events were not recorded one by one (too many at once)", 2*eventBurst) {
+		t.Errorf("want one summary of the %d held back, got %+v", 2*eventBurst, later)
+	}
+}
+
+// TestChangeLines: a write logs and records its first changes one by one and
+// sums up the rest by kind.
+func TestChangeLines(t *testing.T) {
+	var c changeLines
+	taken := 0
+	for range 5000 {
+		if c.take("updated") {
+			taken++
+		}
+	}
+	for range 3 {
+		c.take("created")
+	}
+	e, ok := c.summary(t0, "tunnel home: routes")
+	if taken != maxChangeLines || !ok || e.Message != "tunnel home: routes: 4983 more changes in this write (3 created, 4980 updated)" {
+		t.Errorf("taken %d, summary %v %q", taken, ok, e.Message)
+	}
+	var quiet changeLines
+	quiet.take("created")
+	if _, ok := quiet.summary(t0, "x"); ok {
+		t.Error("a small write got a summary")
+	}
+}

@@ -125,17 +125,25 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 	var events []store.Event
 	now := time.Now()
 	owners := a.owners()
+	var lines changeLines
 	for _, what := range []struct {
 		kind  string
 		items []string
 	}{{"created", a.plan.Added}, {"updated", a.plan.Updated}, {"deleted", a.plan.Removed}} {
 		for _, k := range what.items {
+			if !lines.take(what.kind) {
+				continue
+			}
 			host, _, _ := strings.Cut(k, " ")
 			o := owners[host]
 			msg := "tunnel " + a.name + ": route " + k + " " + what.kind
 			a.log().Info(msg, "event", what.kind, "hostname", host, "source", o.Source, "container", o.Container)
 			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
 		}
+	}
+	if e, ok := lines.summary(now, "tunnel "+a.name+": routes"); ok {
+		a.log().Info(e.Message, "event", e.Kind)
+		events = append(events, e)
 	}
 	if len(events) > 0 {
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
@@ -218,4 +226,44 @@ func sameRules(a, b []messages.DesiredRule) bool {
 	return slices.EqualFunc(a, b, func(x, y messages.DesiredRule) bool {
 		return x.Hostname == y.Hostname && x.Path == y.Path && x.Service == y.Service && string(x.OriginRequest) == string(y.OriginRequest)
 	})
+}
+
+// maxChangeLines is how many changes of one write a planner logs and records
+// one by one; the rest are counted in one summary. A write can change
+// thousands of routes or records at once (an agent that rewrites its whole
+// set), and one line each would flood the log.
+const maxChangeLines = 20
+
+// changeLines counts the changes of one write, by kind.
+type changeLines struct {
+	n       int
+	skipped map[string]int
+}
+
+// take reports whether the next change of kind gets its own line.
+func (c *changeLines) take(kind string) bool {
+	if c.n < maxChangeLines {
+		c.n++
+		return true
+	}
+	if c.skipped == nil {
+		c.skipped = map[string]int{}
+	}
+	c.skipped[kind]++
+	return false
+}
+
+// summary is the event for the changes that got no line of their own.
+func (c *changeLines) summary(now time.Time, what string) (store.Event, bool) {
+	if len(c.skipped) == 0 {
+		return store.Event{}, false
+	}
+	var parts []string
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(c.skipped)) {
+		parts = append(parts, fmt.Sprintf("%d %s", c.skipped[k], k))
+		total += c.skipped[k]
+	}
+	return store.Event{At: now, Level: store.LevelInfo, Kind: "summary",
+		Message: fmt.Sprintf("%s: %d more changes in this write (%s)", what, total, strings.Join(parts, ", "))}, true
 }

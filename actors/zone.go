@@ -222,10 +222,14 @@ func (a *zoneActor) recordEvents(ctx actor.Context, chunk cfapi.Batch) {
 			owners[d.Name] = d.Owner
 		}
 	}
+	var counted changeLines
 	take := func(lines *[]string, n int, kind string) {
 		for i := 0; i < n && len(*lines) > 0; i++ {
 			line := (*lines)[0]
 			*lines = (*lines)[1:]
+			if !counted.take(kind) {
+				continue
+			}
 			host := hostOfChange(line)
 			o := owners[host]
 			msg := "DNS record " + kind + ": " + line
@@ -236,6 +240,10 @@ func (a *zoneActor) recordEvents(ctx actor.Context, chunk cfapi.Batch) {
 	take(&a.plan.Deletes, len(chunk.Deletes), "deleted")
 	take(&a.plan.Updates, len(chunk.Patches), "updated")
 	take(&a.plan.Creates, len(chunk.Posts), "created")
+	if e, ok := counted.summary(now, "zone "+a.zc.Zone.Name+": DNS records"); ok {
+		log.Info(e.Message, "event", e.Kind)
+		events = append(events, e)
+	}
 	if len(events) > 0 {
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
 	}
