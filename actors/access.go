@@ -11,6 +11,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/store"
 )
 
@@ -50,12 +51,17 @@ type accessActor struct {
 
 type accessStep struct {
 	op      cfOp
-	kind    string // created, updated, deleted
-	object  string // app or policy, for logs
-	name    string
-	host    string
-	policy  string // for app creates/updates: the policy name to resolve
-	appData cfapi.AccessApp
+	change  plan.Change
+	policy  string          // for app creates/updates: the policy name to resolve
+	appData cfapi.AccessApp // the app to write; for deletes, the object's id
+}
+
+// word is how the step's object is called in log lines.
+func (s accessStep) word() string {
+	if s.change.Object == plan.AccessApp {
+		return "app"
+	}
+	return "policy"
 }
 
 // NewAccessProps builds the access actor.
@@ -65,7 +71,7 @@ func NewAccessProps(ac AccessConfig) *actor.Props {
 		a.status.Kind = "access_app"
 		a.counts = func() (int, int) { return len(a.desired), len(a.apps) }
 		return a
-	}, actor.WithReceiverMiddleware(PanicLogger(ac.Logger)))
+	}, withMiddleware(ac.Logger))
 }
 
 func (a *accessActor) Receive(ctx actor.Context) {
@@ -95,7 +101,9 @@ func (a *accessActor) Receive(ctx actor.Context) {
 			a.request(ctx, 0)
 		}
 	case messages.DesiredState:
-		if a.have && a.settled == m.Settled && sameApps(a.desired, m.Apps) {
+		same := a.have && a.settled == m.Settled && sameApps(a.desired, m.Apps)
+		a.observe(m.Version, m.Settled, !same)
+		if same {
 			return
 		}
 		a.desired, a.settled, a.have = m.Apps, m.Settled, true
@@ -163,24 +171,26 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 		a.end(ctx, nil)
 		return
 	}
+	// One step per change, in the order of AccessPlan.Changes.
+	changes := a.plan.Changes()
 	a.steps = nil
 	for _, p := range a.plan.PolicyCreates {
-		a.steps = append(a.steps, accessStep{op: opCreatePolicy{Policy: p}, kind: "created", object: "policy", name: p.Name})
+		a.steps = append(a.steps, accessStep{op: opCreatePolicy{Policy: p}})
 	}
 	for _, p := range a.plan.PolicyUpdates {
-		a.steps = append(a.steps, accessStep{op: opUpdatePolicy{Policy: p}, kind: "updated", object: "policy", name: p.Name})
+		a.steps = append(a.steps, accessStep{op: opUpdatePolicy{Policy: p}})
 	}
-	for _, c := range a.plan.AppCreates {
-		a.steps = append(a.steps, accessStep{kind: "created", object: "app", name: c.App.Name, host: c.App.Domain, policy: c.PolicyName, appData: c.App})
-	}
-	for _, c := range a.plan.AppUpdates {
-		a.steps = append(a.steps, accessStep{kind: "updated", object: "app", name: c.App.Name, host: c.App.Domain, policy: c.PolicyName, appData: c.App})
+	for _, c := range slices.Concat(a.plan.AppCreates, a.plan.AppUpdates) {
+		a.steps = append(a.steps, accessStep{policy: c.PolicyName, appData: c.App})
 	}
 	for _, app := range a.plan.AppDeletes {
-		a.steps = append(a.steps, accessStep{op: opDeleteApp{ID: app.ID}, kind: "deleted", object: "app", name: app.Name, host: app.Domain, appData: app})
+		a.steps = append(a.steps, accessStep{op: opDeleteApp{ID: app.ID}, appData: app})
 	}
 	for _, p := range a.plan.PolicyDeletes {
-		a.steps = append(a.steps, accessStep{op: opDeletePolicy{ID: p.ID}, kind: "deleted", object: "policy", name: p.Name, appData: cfapi.AccessApp{ID: p.ID}})
+		a.steps = append(a.steps, accessStep{op: opDeletePolicy{ID: p.ID}, appData: cfapi.AccessApp{ID: p.ID}})
+	}
+	for i := range a.steps {
+		a.steps[i].change = changes[i]
 	}
 	a.nextStep(ctx)
 }
@@ -193,18 +203,18 @@ func (a *accessActor) nextStep(ctx actor.Context) {
 		return
 	}
 	s := &a.steps[0]
-	if s.object == "app" && s.kind != "deleted" {
+	if s.change.Object == plan.AccessApp && s.change.Action != plan.Delete {
 		id := a.plan.PolicyIDs[s.policy]
 		if id == "" {
-			a.cfg.Logger.Error("an Access app's policy has no id; skipping the app this round", "app", s.name, "policy", s.policy)
+			a.cfg.Logger.Error("an Access app's policy has no id; skipping the app this round", "app", s.change.Name, "policy", s.policy)
 			a.steps = a.steps[1:]
-			a.failed = fmt.Errorf("the policy %q of Access app %q has no id", s.policy, s.name)
+			a.failed = fmt.Errorf("the policy %q of Access app %q has no id", s.policy, s.change.Name)
 			a.nextStep(ctx)
 			return
 		}
 		app := s.appData
 		app.Policies = []cfapi.AppPolicy{{ID: id, Precedence: 1}}
-		if s.kind == "created" {
+		if s.change.Action == plan.Create {
 			s.op = opCreateApp{App: app}
 		} else {
 			s.op = opUpdateApp{App: app}
@@ -218,16 +228,16 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 	s := a.steps[0]
 	a.steps = a.steps[1:]
 	if m.Err != nil {
-		if s.kind == "deleted" && errors.Is(m.Err, cfapi.ErrNotFound) {
+		if s.change.Action == plan.Delete && errors.Is(m.Err, cfapi.ErrNotFound) {
 			m.Err = nil // already gone: the outcome we wanted
 		} else {
 			// A create is not retried blindly: the next reconcile lists
 			// first and adopts what this call may have created.
-			log.Error(fmt.Sprintf("Access %s %s failed", s.object, s.kind), "name", s.name, "hostname", s.host, "err", m.Err)
-			a.failed = fmt.Errorf("Access %s %q: %w", s.object, s.name, m.Err)
-			if s.object == "policy" && s.kind != "deleted" {
+			log.Error(fmt.Sprintf("Access %s %s failed", s.word(), s.change.Action), "name", s.change.Name, "hostname", s.change.Hostname, "err", m.Err)
+			a.failed = fmt.Errorf("Access %s %q: %w", s.word(), s.change.Name, m.Err)
+			if s.change.Object == plan.AccessPolicy && s.change.Action != plan.Delete {
 				// Apps that need this policy cannot be written this round.
-				a.steps = slices.DeleteFunc(a.steps, func(x accessStep) bool { return x.policy == s.name })
+				a.steps = slices.DeleteFunc(a.steps, func(x accessStep) bool { return x.policy == s.change.Name })
 			}
 			a.nextStep(ctx)
 			return
@@ -244,18 +254,18 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 		a.apps[r.ID] = true
 		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: r.Domain + " " + r.ID}, CFID: r.ID, Hostname: r.Domain})
 	case nil: // a delete
-		if s.object == "app" {
+		if s.change.Object == plan.AccessApp {
 			delete(a.apps, s.appData.ID)
-			dels = append(dels, store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: s.host + " " + s.appData.ID})
+			dels = append(dels, store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: s.appData.Domain + " " + s.appData.ID})
 		} else {
 			delete(a.policies, s.appData.ID)
-			dels = append(dels, store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: s.name + " " + s.appData.ID})
+			dels = append(dels, store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: s.change.Name + " " + s.appData.ID})
 		}
 	}
 	ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts, Deletes: dels})
-	msg := fmt.Sprintf("Access %s %q %s", s.object, s.name, s.kind)
-	log.Info(msg, "event", s.kind, "hostname", s.host)
-	ctx.Send(a.cfg.Store, storeAppendEvents{Events: []store.Event{{At: time.Now(), Level: store.LevelInfo, Kind: s.kind, Hostname: s.host, Message: msg}}})
+	e := changeEvent(time.Now(), s.change, fmt.Sprintf("Access %s %q %s", s.word(), s.change.Name, s.change.Action))
+	log.Info(e.Message, "event", e.Kind, "hostname", e.Hostname, "source", e.Source, "container", e.Container)
+	ctx.Send(a.cfg.Store, storeAppendEvents{Events: []store.Event{e}})
 	a.nextStep(ctx)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
 // selectorRule maps a label selector to Cloudflare's rule kind.
@@ -45,7 +46,7 @@ type AccessPlan struct {
 	PolicyDeletes []cfapi.AccessPolicy
 	// PolicyIDs are the ids of desired policies that exist already.
 	PolicyIDs map[string]string
-	Conflicts []string
+	Conflicts []plan.Conflict
 	// Adopted are unstored objects taken over by name.
 	AdoptedApps     []cfapi.AccessApp
 	AdoptedPolicies []cfapi.AccessPolicy
@@ -55,6 +56,8 @@ type AccessPlan struct {
 type AppChange struct {
 	App        cfapi.AccessApp
 	PolicyName string
+	// Owner is the claim the app protects.
+	Owner messages.Owner
 }
 
 // Empty reports whether the plan writes nothing.
@@ -72,20 +75,23 @@ func (p AccessPlan) Empty() bool {
 //	foreign                               –         never touched
 //
 // Apps bound to one template share one reusable policy.
-func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, desired []messages.DesiredApp, storedApps, storedPolicies map[string]bool, pol WritePolicy) AccessPlan {
-	plan := AccessPlan{PolicyIDs: map[string]string{}}
+func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, desired []messages.DesiredApp, storedApps, storedPolicies map[string]bool, pol plan.Policy) AccessPlan {
+	ap := AccessPlan{PolicyIDs: map[string]string{}}
 
 	// Desired policies, deduplicated by name (first hostname in order wins).
 	policies := map[string]messages.DesiredPolicy{}
-	policyOf := map[string]string{} // hostname → policy name
+	policyOf := map[string]string{}  // hostname → policy name
+	hostsOf := map[string][]string{} // policy name → hostnames, in order
 	var apps []messages.DesiredApp
 	for _, d := range slices.SortedFunc(slices.Values(desired), func(a, b messages.DesiredApp) int { return cmp.Compare(a.Hostname, b.Hostname) }) {
 		if cur, ok := policies[d.Policy.Name]; ok && !samePolicy(toPolicy(cur), toPolicy(d.Policy)) {
-			plan.Conflicts = append(plan.Conflicts, fmt.Sprintf("policy %q is defined differently by templates for %s; the first definition is used", d.Policy.Name, d.Hostname))
+			ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Definition, Object: plan.AccessPolicy, Hostname: d.Hostname, Name: fmt.Sprintf("policy %q", d.Policy.Name),
+				Reason: fmt.Sprintf("defined differently by the template of %s; the first definition is used", d.Hostname)})
 		} else if !ok {
 			policies[d.Policy.Name] = d.Policy
 		}
 		policyOf[d.Hostname] = d.Policy.Name
+		hostsOf[d.Policy.Name] = append(hostsOf[d.Policy.Name], d.Hostname)
 		apps = append(apps, d)
 	}
 
@@ -102,7 +108,7 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 		case wanted && strings.HasPrefix(p.Name, adoptablePrefix):
 			ownedPolicy[p.Name] = p
 			ownedPolicyIDs = append(ownedPolicyIDs, p)
-			plan.AdoptedPolicies = append(plan.AdoptedPolicies, p)
+			ap.AdoptedPolicies = append(ap.AdoptedPolicies, p)
 		default:
 			foreignPolicy[p.Name] = true
 		}
@@ -113,16 +119,19 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 		cur, ok := ownedPolicy[name]
 		switch {
 		case ok:
-			plan.PolicyIDs[name] = cur.ID
-			if !samePolicy(cur, want) && pol.mayUpdate() {
+			ap.PolicyIDs[name] = cur.ID
+			if !samePolicy(cur, want) && pol.Allows(plan.Change{Action: plan.Update, Object: plan.AccessPolicy, Name: name}) {
 				want.ID = cur.ID
-				plan.PolicyUpdates = append(plan.PolicyUpdates, want)
+				ap.PolicyUpdates = append(ap.PolicyUpdates, want)
 			}
 		case foreignPolicy[name]:
 			blockedPolicy[name] = true
-			plan.Conflicts = append(plan.Conflicts, fmt.Sprintf("policy %q: an Access policy with that name exists that Labelgate does not own; it is left alone and the apps using this template are not written", name))
+			for _, host := range hostsOf[name] {
+				ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.AccessPolicy, Hostname: host, Name: fmt.Sprintf("policy %q", name),
+					Reason: "an Access policy with that name exists that Labelgate does not own; it is left alone and the app of " + host + " is not written"})
+			}
 		default:
-			plan.PolicyCreates = append(plan.PolicyCreates, want)
+			ap.PolicyCreates = append(ap.PolicyCreates, want)
 		}
 	}
 
@@ -141,7 +150,7 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 			ownedApp[domain] = a
 		case wanted && a.Name == d.Name && strings.HasPrefix(a.Name, adoptablePrefix):
 			ownedApp[domain] = a
-			plan.AdoptedApps = append(plan.AdoptedApps, a)
+			ap.AdoptedApps = append(ap.AdoptedApps, a)
 		default:
 			foreignApp[domain] = a
 		}
@@ -155,32 +164,63 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 		cur, ok := ownedApp[a.Hostname]
 		switch {
 		case ok:
-			id := plan.PolicyIDs[name]
+			id := ap.PolicyIDs[name]
 			if id == "" || cur.Name != want.Name || cur.SessionDuration != want.SessionDuration || len(cur.Policies) != 1 || cur.Policies[0].ID != id {
-				if pol.mayUpdate() {
+				if pol.Allows(plan.Change{Action: plan.Update, Object: plan.AccessApp, Hostname: a.Hostname}) {
 					want.ID = cur.ID
-					plan.AppUpdates = append(plan.AppUpdates, AppChange{App: want, PolicyName: name})
+					ap.AppUpdates = append(ap.AppUpdates, AppChange{App: want, PolicyName: name, Owner: a.Owner})
 				}
 			}
 		case foreignApp[a.Hostname].ID != "":
-			plan.Conflicts = append(plan.Conflicts, fmt.Sprintf("%s: an Access application Labelgate does not own (%q, id %s) already covers this domain; it is left alone", a.Hostname, foreignApp[a.Hostname].Name, foreignApp[a.Hostname].ID))
+			ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.AccessApp, Hostname: a.Hostname, Name: a.Hostname,
+				Reason: fmt.Sprintf("an Access application Labelgate does not own (%q, id %s) already covers this domain; it is left alone", foreignApp[a.Hostname].Name, foreignApp[a.Hostname].ID)})
 		default:
-			plan.AppCreates = append(plan.AppCreates, AppChange{App: want, PolicyName: name})
+			ap.AppCreates = append(ap.AppCreates, AppChange{App: want, PolicyName: name, Owner: a.Owner})
 		}
 	}
-	if pol.mayDelete() {
+	if pol.Allows(plan.Change{Action: plan.Delete}) {
 		for _, domain := range slices.Sorted(maps.Keys(ownedApp)) {
 			if _, ok := wantedApp[domain]; !ok && storedApps[ownedApp[domain].ID] {
-				plan.AppDeletes = append(plan.AppDeletes, ownedApp[domain])
+				ap.AppDeletes = append(ap.AppDeletes, ownedApp[domain])
 			}
 		}
 		for _, p := range ownedPolicyIDs {
 			if _, ok := policies[p.Name]; !ok && storedPolicies[p.ID] {
-				plan.PolicyDeletes = append(plan.PolicyDeletes, p)
+				ap.PolicyDeletes = append(ap.PolicyDeletes, p)
 			}
 		}
 	}
-	return plan
+	return ap
+}
+
+// Changes lists the plan's writes in the order the access actor runs them.
+func (p AccessPlan) Changes() []plan.Change {
+	var out []plan.Change
+	policy := func(a plan.Action, name string) plan.Change {
+		return plan.Change{Action: a, Object: plan.AccessPolicy, Name: name}
+	}
+	app := func(a plan.Action, c AppChange) plan.Change {
+		return plan.Change{Action: a, Object: plan.AccessApp, Hostname: strings.ToLower(c.App.Domain), Name: c.App.Name, Owner: c.Owner}
+	}
+	for _, x := range p.PolicyCreates {
+		out = append(out, policy(plan.Create, x.Name))
+	}
+	for _, x := range p.PolicyUpdates {
+		out = append(out, policy(plan.Update, x.Name))
+	}
+	for _, c := range p.AppCreates {
+		out = append(out, app(plan.Create, c))
+	}
+	for _, c := range p.AppUpdates {
+		out = append(out, app(plan.Update, c))
+	}
+	for _, x := range p.AppDeletes {
+		out = append(out, app(plan.Delete, AppChange{App: x}))
+	}
+	for _, x := range p.PolicyDeletes {
+		out = append(out, policy(plan.Delete, x.Name))
+	}
+	return out
 }
 
 // toPolicy converts a desired policy to Cloudflare's form.

@@ -136,6 +136,7 @@ type agentStaleCheck struct{ name string }
 // into gone ones (DESIGN §5.4), persists what it learns, and tells the
 // registry. Sessions report to it; it never talks to the network.
 type agentsActor struct {
+	timers
 	cfg    AgentsConfig
 	agents map[string]*AgentState
 	// loaded is set once the store's agents and revocations are in; until
@@ -173,7 +174,7 @@ const (
 func NewAgentsProps(cfg AgentsConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &agentsActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *agentsActor) Receive(ctx actor.Context) {
@@ -381,8 +382,7 @@ func (a *agentsActor) scheduleStale(ctx actor.Context, ag *AgentState) {
 		ag.LastSeen = time.Now() // never seen: the TTL runs from now
 	}
 	d := time.Until(ag.LastSeen.Add(a.cfg.StaleTTL))
-	self, root, name := ctx.Self(), ctx.ActorSystem().Root, ag.Name
-	time.AfterFunc(max(d, 0), func() { root.Send(self, agentStaleCheck{name}) })
+	a.after(ctx, "stale/"+ag.Name, d, agentStaleCheck{ag.Name})
 }
 
 func (a *agentsActor) persist(ctx actor.Context, ag *AgentState) {

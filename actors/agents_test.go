@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,7 +79,8 @@ func (a *testAgent) stop() {
 func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	listen := freePort(t)
 	inbound := freePort(t)
-	p := newPipeline(t, func(c *config.Config) {
+	logs := &syncBuffer{}
+	p := newPipelineLogged(t, func(c *config.Config) {
 		c.Sync.RemoveDelay = time.Second
 		c.Agent.Enabled = true
 		c.Agent.Listen = listen
@@ -88,7 +90,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 			"beta":  {Token: tokenB},
 			"gamma": {Token: tokenC, ConnectTo: "ws://" + inbound},
 		}
-	})
+	}, logs)
 	alpha := startTestAgent(t, func(c *config.Config) {
 		c.Connect.Endpoint = "wss://" + listen // main's self-signed certificate, token-bound
 		c.Connect.Token = tokenA
@@ -137,9 +139,15 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	}
 
 	// alpha's agent goes away: its claims are frozen, nothing is written.
+	p.reconciled(10 * time.Second)
 	w0, _ := p.writes()
 	alpha.stop()
-	time.Sleep(1500 * time.Millisecond) // longer than the grace and the heartbeat timeout
+	frozenAt := time.Now()
+	p.waitState("app.example.com", "frozen")
+	// Frozen claims start no grace: even once one would have ended, and
+	// every planner has reconciled, nothing was written.
+	time.Sleep(time.Until(frozenAt.Add(p.cfg.Sync.RemoveDelay)) + 100*time.Millisecond)
+	p.reconciled(10 * time.Second)
 	if w, _ := p.writes(); w != w0 || !p.hasRule("app.example.com>http://alpha-web:80") {
 		for _, e := range p.sim.Audit() {
 			t.Logf("%s %s %d", e.Method, e.Path, e.Status)
@@ -168,7 +176,10 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 		c.Connect.Token = "not-a-configured-token-0000"
 	})
 	rogue.engine.Start("evil", labelsOf("labelgate.tunnel.web.hostname", "evil.example.com", "labelgate.tunnel.web.service", "http://evil:80"))
-	time.Sleep(time.Second)
+	eventually(t, 10*time.Second, "main to refuse the rogue's handshake", func() bool {
+		return strings.Contains(logs.String(), "bridge handshake refused")
+	})
+	p.reconciled(10 * time.Second)
 	if p.hasRule("evil.example.com>http://evil:80") {
 		t.Fatal("an agent with a wrong token got a route")
 	}

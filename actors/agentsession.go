@@ -74,6 +74,7 @@ type (
 // Admission: nothing the agent sends reaches the registry before the agents
 // directory admits the session (a decommissioned agent is refused).
 type agentSessionActor struct {
+	timers
 	cfg      AgentSessionConfig
 	name     string
 	log      *slog.Logger
@@ -85,7 +86,6 @@ type agentSessionActor struct {
 	// ignored.
 	applying     uint64
 	gen          uint64
-	applyTimer   *time.Timer // the one timeout of the wait in progress
 	lastAnnounce bridge.Announce
 	announced    bool
 	announces    *rate.Limiter // paces the announces the session takes
@@ -105,7 +105,7 @@ func NewAgentSessionProps(cfg AgentSessionConfig) *actor.Props {
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &agentSessionActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *agentSessionActor) Receive(ctx actor.Context) {
@@ -134,8 +134,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		// Announces are paced: a chatty agent's are coalesced by the pump
 		// while the session waits.
 		if d := a.announces.Reserve().Delay(); d > 0 {
-			self, root := ctx.Self(), ctx.ActorSystem().Root
-			time.AfterFunc(d, func() { root.Send(self, sessionNext{}) })
+			a.after(ctx, "announce", d, sessionNext{})
 			return
 		}
 		a.next()
@@ -148,7 +147,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 			return // an answer to a wait that timed out
 		}
 		a.applying = 0
-		a.applyTimer.Stop()
+		a.cancel("apply")
 		if !a.admitted {
 			return // ended meanwhile
 		}
@@ -187,9 +186,6 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
 		close(a.stop)
-		if a.applyTimer != nil {
-			a.applyTimer.Stop()
-		}
 		a.cfg.Conn.Close(bridge.CodeGoingAway, "main ended the session")
 	case *actor.Restarting:
 		// A session does not survive its own failure: end the connection,
@@ -229,11 +225,7 @@ func (a *agentSessionActor) snapshot(ctx actor.Context, m sessionSnapshot) {
 	a.gen++
 	ctx.Request(a.cfg.Registry, set)
 	ctx.Send(a.cfg.Agents, AgentSnapshotSeen{Name: a.name, Session: ctx.Self(), Version: set.Version, Containers: len(set.Containers)})
-	self, root, gen := ctx.Self(), ctx.ActorSystem().Root, a.gen
-	if a.applyTimer != nil {
-		a.applyTimer.Stop()
-	}
-	a.applyTimer = time.AfterFunc(a.cfg.ApplyTimeout, func() { root.Send(self, sessionApplyDue{gen}) })
+	a.after(ctx, "apply", a.cfg.ApplyTimeout, sessionApplyDue{a.gen})
 }
 
 // pump reads the connection for the session. It keeps the newest snapshot

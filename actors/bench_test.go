@@ -16,6 +16,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
 // Fleet shape of the benchmarks: 1,000 sources × 20 containers, one tunnel
@@ -233,7 +234,7 @@ func BenchmarkPlanTunnel(b *testing.B) {
 	for _, r := range desired {
 		owned[ruleKey{r.Hostname, r.Path}] = true
 	}
-	pol := WritePolicy{Mode: "sync", Settled: true}
+	pol := plan.Policy{Mode: "sync", Settled: true}
 	cases := []struct {
 		name    string
 		live    cfapi.TunnelConfig
@@ -251,9 +252,9 @@ func BenchmarkPlanTunnel(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d/%s", n, c.name), func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				plan := planTunnel(c.live, desired, c.owned, pol)
-				if plan.Changed != c.changed {
-					b.Fatalf("changed = %v, want %v", plan.Changed, c.changed)
+				pl := planTunnel(c.live, desired, c.owned, pol)
+				if pl.Changed != c.changed {
+					b.Fatalf("changed = %v, want %v", pl.Changed, c.changed)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -94,13 +95,13 @@ func (c *CloudflareConfig) defaults() {
 // and never retries a create blindly. Calls run in goroutines; their results
 // come back as messages, so Receive never blocks.
 type cloudflareActor struct {
+	timers
 	cfg      CloudflareConfig
 	gen      *int // identifies this incarnation; a restart makes a new one
 	limiter  *rate.Limiter
 	queues   [numPriorities][]*cfPending
 	inflight int
 	paused   time.Time // no call starts before this
-	wakeAt   time.Time // the pending wake timer, zero if none
 	apis     map[string]cfapi.API
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -129,7 +130,7 @@ func NewCloudflareProps(cfg CloudflareConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &cloudflareActor{cfg: cfg, apis: map[string]cfapi.API{},
 			limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *cloudflareActor) Receive(ctx actor.Context) {
@@ -168,7 +169,6 @@ func (a *cloudflareActor) Receive(ctx actor.Context) {
 		a.enqueue(m.p, false)
 		a.pump(ctx)
 	case cfWake:
-		a.wakeAt = time.Time{}
 		a.pump(ctx)
 	}
 }
@@ -245,13 +245,7 @@ func (a *cloudflareActor) pump(ctx actor.Context) {
 }
 
 func (a *cloudflareActor) wake(ctx actor.Context, d time.Duration) {
-	at := time.Now().Add(d)
-	if !a.wakeAt.IsZero() && !a.wakeAt.After(at) {
-		return
-	}
-	a.wakeAt = at
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(d, func() { root.Send(self, cfWake{}) })
+	a.sooner(ctx, "wake", d, cfWake{})
 }
 
 func (a *cloudflareActor) start(ctx actor.Context, p *cfPending) {
@@ -307,8 +301,7 @@ func (a *cloudflareActor) done(ctx actor.Context, m cfDone) {
 		p.attempt++
 		d := backoffDelay(a.cfg.RetryBase, a.cfg.RetryMax, p.attempt)
 		a.cfg.Logger.Info("Cloudflare call failed; retrying", "call", p.req.String(), "attempt", p.attempt, "in", d, "err", m.err)
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(d, func() { root.Send(self, cfRetry{p}) })
+		a.after(ctx, fmt.Sprintf("retry/%p", p), d, cfRetry{p})
 	default:
 		a.reply(ctx, p, cfResponse{ID: p.req.ID, Err: m.err})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/store"
 )
 
@@ -32,6 +33,7 @@ type DNSConfig struct {
 // cloudflare actor, refreshed every Interval and when a hostname matches no
 // known zone.
 type dnsActor struct {
+	timers
 	cfg      DNSConfig
 	zones    map[string][]cfapi.Zone // by credential; nil until listed
 	asked    map[uint64]string       // zone-list request id → credential
@@ -41,7 +43,8 @@ type dnsActor struct {
 	children map[string]*actor.PID // by credential + "/" + zone id
 	ownedIn  map[string]bool       // zone ids holding owned records
 	storeOK  bool
-	noZone   map[string]bool
+	noZone   map[string]bool          // the lines of unplaced records already reported
+	unplaced []plan.Conflict          // records no zone of their credential contains
 	statuses map[string]PlannerStatus // by zone planner name
 }
 
@@ -51,7 +54,7 @@ type dnsRefresh struct{}
 func NewDNSProps(cfg DNSConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &dnsActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)),
+	}, withMiddleware(cfg.Logger),
 		actor.WithSupervisor(DefaultBackoff(cfg.Logger)))
 }
 
@@ -62,7 +65,7 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 		a.statuses = map[string]PlannerStatus{}
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindDNSRecord})
 		a.listZones(ctx)
-		a.after(ctx, a.cfg.Interval, dnsRefresh{})
+		a.after(ctx, "zones", a.cfg.Interval, dnsRefresh{})
 	case storeOwnedLoaded:
 		if m.Err != nil {
 			panic(m.Err)
@@ -74,8 +77,10 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 		a.storeOK = true
 		a.distribute(ctx)
 	case dnsRefresh:
+		// One schedule of zone lists: the periodic one, or a retry after a
+		// failure in its place (never both, never one more per failure).
 		a.listZones(ctx)
-		a.after(ctx, a.cfg.Interval, dnsRefresh{})
+		a.after(ctx, "zones", a.cfg.Interval, dnsRefresh{})
 	case cfResponse:
 		cred, ok := a.asked[m.ID]
 		if !ok {
@@ -84,7 +89,7 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 		delete(a.asked, m.ID)
 		if m.Err != nil {
 			a.cfg.Logger.Error("listing zones failed; keeping the previous list and retrying", "credential", cred, "err", m.Err)
-			a.after(ctx, retryDelay, dnsRefresh{})
+			a.sooner(ctx, "zones", retryDelay, dnsRefresh{})
 			return
 		}
 		a.zones[cred] = m.Result.([]cfapi.Zone)
@@ -104,13 +109,8 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 		for _, k := range slices.Sorted(maps.Keys(a.statuses)) {
 			out = append(out, a.statuses[k])
 		}
-		var problems []string
-		for p := range a.noZone {
-			problems = append(problems, p)
-		}
-		slices.Sort(problems)
-		if len(problems) > 0 {
-			out = append(out, PlannerStatus{Planner: "dns", Conflicts: problems})
+		if len(a.unplaced) > 0 {
+			out = append(out, PlannerStatus{Planner: "dns", Conflicts: slices.Clone(a.unplaced)})
 		}
 		ctx.Respond(out)
 	}
@@ -123,11 +123,6 @@ func (a *dnsActor) listZones(ctx actor.Context) {
 		a.asked[a.seq] = cred
 		ctx.Request(a.cfg.Credentials[cred], cfRequest{ID: a.seq, Priority: prioBackground, Op: opListZones{}})
 	}
-}
-
-func (a *dnsActor) after(ctx actor.Context, d time.Duration, msg any) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
 // distribute sends every zone actor its records; it waits until every
@@ -143,7 +138,7 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 	}
 	groups := map[string][]messages.DesiredRecord{}
 	targets := map[string]target{}
-	missing := map[string]bool{}
+	missing := map[string]plan.Conflict{}
 	for _, r := range a.desired.Records {
 		cred := r.Credential
 		if cred == "" {
@@ -151,12 +146,12 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 		}
 		zones, ok := a.zones[cred]
 		if !ok {
-			missing[fmt.Sprintf("%s: credential %q is not configured", r.Name, cred)] = true
+			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: fmt.Sprintf("credential %q is not configured", cred)}
 			continue
 		}
 		z, ok := cfapi.ZoneFor(zones, r.Name)
 		if !ok {
-			missing[fmt.Sprintf("%s: no zone visible to credential %q contains this hostname", r.Name, cred)] = true
+			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: fmt.Sprintf("no zone visible to credential %q contains this hostname", cred)}
 			continue
 		}
 		key := cred + "/" + z.ID
@@ -190,13 +185,13 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 		slices.SortFunc(recs, func(x, y messages.DesiredRecord) int {
 			return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Type, y.Type), cmp.Compare(x.Content, y.Content))
 		})
-		ctx.Send(pid, zoneDesired{Records: recs, Settled: a.desired.Settled})
+		ctx.Send(pid, zoneDesired{Records: recs, Settled: a.desired.Settled, Version: a.desired.Version})
 	}
-	var problems []string
-	for p := range missing {
-		problems = append(problems, p)
+	var problems []plan.Conflict
+	for _, name := range slices.Sorted(maps.Keys(missing)) {
+		problems = append(problems, missing[name])
 	}
-	slices.Sort(problems)
+	a.unplaced = problems
 	reportNew(ctx, a.cfg.PlannerConfig, a.cfg.Logger.With("actor", "dns"), a.noZone, problems)
 	if len(problems) > 0 && time.Since(a.lastAsk) > 5*time.Minute {
 		a.listZones(ctx) // a zone may have been added to the account

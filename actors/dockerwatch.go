@@ -61,7 +61,7 @@ type dockerWatchActor struct {
 func NewDockerWatchProps(cfg DockerWatchConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &dockerWatchActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *dockerWatchActor) Receive(ctx actor.Context) {

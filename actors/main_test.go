@@ -19,6 +19,7 @@ import (
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/messages"
 	"github.com/labelgate/labelgate/publicip"
 	"github.com/labelgate/labelgate/store"
 	"github.com/labelgate/labelgate/web"
@@ -133,6 +134,87 @@ func (p *pipeline) records() map[string]cfsim.Record {
 	return out
 }
 
+// reconciled waits until every planner reports a successful reconcile of
+// the registry's current desired state, past the settle point: Cloudflare
+// then matches what main wants, so a count of writes taken afterwards is
+// not vacuous (it fails if main never reconciled).
+func (p *pipeline) reconciled(within time.Duration) {
+	p.t.Helper()
+	s := NewSurface(p.main, p.cfg, "test")
+	var last string
+	deadline := time.Now().Add(within)
+	for {
+		rep, err := s.registry(p.t.Context())
+		ok := err == nil && rep.Settled
+		if ok {
+			planners := map[string]bool{}
+			for _, st := range s.plannerStatuses(p.t.Context()) {
+				if st.Planner == "dns" {
+					continue // unplaced records only
+				}
+				planners[strings.SplitN(st.Planner, ":", 2)[0]] = true
+				if st.Reconciled != rep.Desired.Version || !st.ReconciledSettled {
+					ok = false
+					last = fmt.Sprintf("%s reconciled version %d (settled %t), desired is %d", st.Planner, st.Reconciled, st.ReconciledSettled, rep.Desired.Version)
+				}
+			}
+			if !planners["tunnel"] || !planners["access"] || (len(rep.Desired.Records) > 0 && !planners["zone"]) {
+				ok, last = false, fmt.Sprintf("planners reporting: %v", planners)
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out after %v waiting for every planner to reconcile the desired state: %s", within, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitState waits until the registry shows hostname in state and returns it.
+func (p *pipeline) waitState(hostname, state string) messages.HostnameState {
+	p.t.Helper()
+	s := NewSurface(p.main, p.cfg, "test")
+	var got messages.HostnameState
+	eventually(p.t, 10*time.Second, hostname+" "+state, func() bool {
+		rep, err := s.registry(p.t.Context())
+		if err != nil {
+			return false
+		}
+		for _, h := range rep.Hostnames {
+			if h.Hostname == hostname {
+				got = h
+				return h.State == state
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// resync asks every planner for a full reconcile (reads included) and
+// waits until each has finished one that started after the request.
+func (p *pipeline) resync() {
+	p.t.Helper()
+	s := NewSurface(p.main, p.cfg, "test")
+	before := map[string]time.Time{}
+	for _, st := range s.plannerStatuses(p.t.Context()) {
+		before[st.Planner] = st.LastSync
+	}
+	if err := s.Resync(p.t.Context()); err != nil {
+		p.t.Fatal(err)
+	}
+	eventually(p.t, 10*time.Second, "a full reconcile of every planner", func() bool {
+		for _, st := range s.plannerStatuses(p.t.Context()) {
+			if st.Planner != "dns" && !st.LastSync.After(before[st.Planner]) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -205,22 +287,26 @@ func TestPipelineRouteLifecycle(t *testing.T) {
 		t.Fatal("the CNAME must carry the ownership marker")
 	}
 
-	// Steady state: nothing more is written.
+	// Steady state: a full reconcile (asked for) reads and writes nothing.
+	p.reconciled(10 * time.Second)
 	w0, _ := p.writes()
-	time.Sleep(500 * time.Millisecond)
+	p.resync()
 	if w, _ := p.writes(); w != w0 {
 		t.Fatalf("steady state wrote %d times", w-w0)
 	}
 
-	// A restart (stop + start within the grace) deletes nothing.
+	// A restart (stop + start within the grace) deletes nothing, also once
+	// the grace the stop started has ended.
 	p.engine.Stop(web)
-	time.Sleep(300 * time.Millisecond)
+	due := p.waitState("app.example.com", "leaving").Due
 	web = p.engine.Start("web", labelsOf(
 		"labelgate.tunnel.web.hostname", "app.example.com",
 		"labelgate.tunnel.web.service", "http://web:80",
 		"labelgate.tunnel.web.cleanup", "true",
 	))
-	time.Sleep(3 * time.Second) // longer than the grace
+	p.waitState("app.example.com", "active")
+	time.Sleep(time.Until(due) + 100*time.Millisecond) // the deadline the stop set, observed above
+	p.reconciled(10 * time.Second)
 	if _, dels := p.writes(); dels != 0 || !p.hasRule("app.example.com>http://web:80") {
 		t.Fatalf("a restart within the grace must delete nothing (deletes %d, rules %v)", dels, p.ingress())
 	}
@@ -254,7 +340,7 @@ func TestPipelineConvergesWithFewCalls(t *testing.T) {
 	eventually(t, 15*time.Second, "all routes and CNAMEs", func() bool {
 		return len(p.ingress()) == n+1 && len(p.records()) == n
 	})
-	time.Sleep(500 * time.Millisecond)
+	p.reconciled(10 * time.Second)
 	calls := len(p.sim.Audit())
 	// zones list + token-free; tunnel GET+PUT; DNS list + ⌈n/200⌉ batch; Access lists.
 	if calls > 12 {
@@ -283,7 +369,7 @@ func TestPipelineColdStartReadsOnce(t *testing.T) {
 	eventually(t, 15*time.Second, "all routes and CNAMEs", func() bool {
 		return len(p.ingress()) == n+1 && len(p.records()) == n
 	})
-	time.Sleep(time.Second)
+	p.reconciled(10 * time.Second)
 	count := map[string]int{}
 	for _, e := range p.sim.Audit()[n0:] {
 		path := e.Path
@@ -317,9 +403,10 @@ func TestPipelineRestartOfMainWritesNothing(t *testing.T) {
 		_, txt := p.records()["TXT txt.example.com"]
 		return p.hasRule("app.example.com>http://web:80") && txt
 	})
+	p.reconciled(10 * time.Second)
 	w0, _ := p.writes()
 	p.restart()
-	time.Sleep(2 * time.Second)
+	p.reconciled(15 * time.Second)
 	if w, _ := p.writes(); w != w0 {
 		for _, e := range p.sim.Audit()[w0:] {
 			t.Logf("%s %s %d", e.Method, e.Path, e.Status)
@@ -341,7 +428,7 @@ func TestPipelineDatabaseLossAdoptsMarkedRecords(t *testing.T) {
 	}
 	w0, _ := p.writes()
 	p.start()
-	time.Sleep(2 * time.Second)
+	p.reconciled(15 * time.Second)
 	if len(p.records()) != 1 {
 		t.Fatalf("want one record (adopted, not duplicated), got %v", p.records())
 	}

@@ -30,6 +30,7 @@ type publicIPCheck struct{}
 // change. A failed lookup keeps the last known address of that family: it
 // never reads as "no address".
 type publicIPActor struct {
+	timers
 	cfg     PublicIPConfig
 	current PublicIPs
 	running bool
@@ -42,7 +43,7 @@ type publicIPActor struct {
 func NewPublicIPProps(cfg PublicIPConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &publicIPActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *publicIPActor) Receive(ctx actor.Context) {
@@ -95,7 +96,6 @@ func (a *publicIPActor) Receive(ctx actor.Context) {
 			a.current = next
 			ctx.Send(a.cfg.Registry, PublicIPsChanged{IPs: next})
 		}
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(a.cfg.Interval, func() { root.Send(self, publicIPCheck{}) })
+		a.after(ctx, "check", a.cfg.Interval, publicIPCheck{})
 	}
 }

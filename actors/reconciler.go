@@ -3,9 +3,13 @@ package actors
 import (
 	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/labelgate/labelgate/plan"
 )
 
 // PlannerConfig is what every planner actor (tunnel, zone, access) shares.
@@ -55,11 +59,19 @@ type PlannerStatus struct {
 	LastErrorAt time.Time
 	// Conflicts are the planner's current conflicts with objects
 	// Labelgate does not own (and orphans, for zones).
-	Conflicts []string
+	Conflicts []plan.Conflict
 	// Kind, Desired and Applied count the planner's objects: how many the
 	// desired state holds and how many Labelgate owns in Cloudflare.
 	Kind             string
 	Desired, Applied int
+	// Reconciled is the version of the registry's desired state that
+	// Cloudflare is known to match: the one the last successful reconcile
+	// planned from, or a later one with the same content for this planner.
+	// 0 until the first success. Tests wait on it instead of sleeping.
+	Reconciled uint64
+	// ReconciledSettled says whether that desired state was past the
+	// settle point (so deletes were allowed).
+	ReconciledSettled bool
 }
 
 // After a failed reconcile the next attempt waits retryMin, doubling per
@@ -75,12 +87,12 @@ const (
 // reconciler is the debounce/retry/drift loop every planner actor runs:
 // at most one reconcile in flight; changes during one mark it dirty.
 type reconciler struct {
-	cfg     PlannerConfig
-	name    string
-	busy    bool
-	dirty   bool
-	timerAt time.Time
-	seq     uint64
+	timers
+	cfg   PlannerConfig
+	name  string
+	busy  bool
+	dirty bool
+	seq   uint64
 	// since is when the oldest unapplied change arrived (convergence lag).
 	since  time.Time
 	status PlannerStatus
@@ -95,6 +107,10 @@ type reconciler struct {
 	failures int
 	// began is when the last reconcile started (leading-edge debounce).
 	began time.Time
+	// version and settled describe the desired state the planner holds;
+	// planned is the version the reconcile in flight planned from.
+	version, planned               uint64
+	versionSettled, plannedSettled bool
 }
 
 // callWatchdog bounds the wait for a Cloudflare answer: longer than any
@@ -128,23 +144,28 @@ func (r *reconciler) request(ctx actor.Context, d time.Duration) {
 		d = 0
 	}
 	r.dirty = true
-	at := time.Now().Add(d)
-	if !r.timerAt.IsZero() && !r.timerAt.After(at) {
-		return
-	}
-	r.timerAt = at
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(d, func() { root.Send(self, reconcileNow{}) })
+	r.sooner(ctx, "reconcile", d, reconcileNow{})
 }
 
 // begin reports whether a reconcile may start now.
 func (r *reconciler) begin() bool {
-	r.timerAt = time.Time{}
 	if r.busy || !r.dirty {
 		return false
 	}
 	r.busy, r.dirty, r.began = true, false, time.Now()
+	r.planned, r.plannedSettled = r.version, r.versionSettled
 	return true
+}
+
+// observe records the version of a desired state the planner received;
+// changed says whether it differs from the one held for this planner. An
+// unchanged state is reconciled already when the planner is idle and its
+// last reconcile succeeded.
+func (r *reconciler) observe(version uint64, settled, changed bool) {
+	r.version, r.versionSettled = version, settled
+	if !changed && !r.busy && !r.dirty && r.failures == 0 && r.status.Reconciled != 0 {
+		r.status.Reconciled, r.status.ReconciledSettled = version, settled
+	}
 }
 
 // end finishes a reconcile: a failed one (err != nil) is retried later, a
@@ -163,6 +184,7 @@ func (r *reconciler) end(ctx actor.Context, err error) {
 	}
 	r.failures = 0
 	r.status.LastSync = now
+	r.status.Reconciled, r.status.ReconciledSettled = r.planned, r.plannedSettled
 	r.cfg.Metrics.SyncSucceeded(r.name, now)
 	if !r.since.IsZero() && !r.dirty {
 		r.cfg.Metrics.ObserveConvergence(r.name, now.Sub(r.since))
@@ -183,8 +205,7 @@ func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) u
 	}
 	r.outstanding[id] = true
 	ctx.Request(r.cfg.Cloudflare, cfRequest{ID: id, Priority: prio, Account: account, Op: op})
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(callWatchdog, func() { root.Send(self, cfResponse{ID: id, Err: errCallLost}) })
+	r.after(ctx, watchdogPurpose(id), callWatchdog, cfResponse{ID: id, Err: errCallLost})
 	return id
 }
 
@@ -195,13 +216,15 @@ func (r *reconciler) ask(ctx actor.Context, prio int, account string, op cfOp) u
 // with the sources' claims, follows within milliseconds).
 func worthReconciling(settled bool, desired int) bool { return settled || desired > 0 }
 
-// drift schedules the periodic full reconcile.
+// drift schedules the next periodic full reconcile (one schedule: a drift
+// tick re-arms it, nothing else does).
 func (r *reconciler) drift(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(r.cfg.Interval, func() { root.Send(self, driftTick{}) })
+	r.after(ctx, "drift", r.cfg.Interval, driftTick{})
 }
 
-func (r *reconciler) mode() WritePolicy { return WritePolicy{Mode: r.cfg.Policy} }
+func watchdogPurpose(id uint64) string { return "watchdog/" + strconv.FormatUint(id, 10) }
+
+func (r *reconciler) mode() plan.Policy { return plan.Policy{Mode: r.cfg.Policy} }
 
 // common handles the messages every planner answers the same way; ready
 // says whether a reconcile can run at all yet.
@@ -214,6 +237,7 @@ func (r *reconciler) common(ctx actor.Context, ready bool) bool {
 			return true
 		}
 		delete(r.outstanding, m.ID)
+		r.cancel(watchdogPurpose(m.ID))
 		return false
 	case driftTick:
 		if ready {
@@ -238,6 +262,6 @@ func (r *reconciler) snapshot() PlannerStatus {
 	if r.counts != nil {
 		st.Desired, st.Applied = r.counts()
 	}
-	st.Conflicts = append([]string(nil), st.Conflicts...)
+	st.Conflicts = slices.Clone(st.Conflicts)
 	return st
 }

@@ -109,6 +109,7 @@ func (a *registryActor) window() time.Duration {
 }
 
 type registryActor struct {
+	timers
 	cfg     RegistryConfig
 	state   *registryState
 	loaded  bool
@@ -135,7 +136,7 @@ type registryActor struct {
 func NewRegistryProps(cfg RegistryConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &registryActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *registryActor) Receive(ctx actor.Context) {
@@ -146,7 +147,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		a.started = time.Now()
 		a.settleBy = a.started.Add(a.cfg.SettleTimeout)
 		ctx.Request(a.cfg.Store, storeLoadRegistry{})
-		a.after(ctx, a.cfg.SettleTimeout, registrySettleTimeout{})
+		a.after(ctx, "settle", a.cfg.SettleTimeout, registrySettleTimeout{})
 		if p := ctx.Parent(); p != nil {
 			ctx.Request(p, QueryChildren{}) // to ask the sources to resend
 		}
@@ -207,7 +208,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		// keep the window open while changes keep coming.
 		if a.dirty {
 			a.emit(ctx)
-			a.after(ctx, a.window(), registryEmit{})
+			a.after(ctx, "emit", a.window(), registryEmit{})
 		} else {
 			a.emitting = false
 		}
@@ -306,14 +307,14 @@ func (a *registryActor) flush(ctx actor.Context) {
 		// changes within the next window are gathered into one emission.
 		a.emit(ctx)
 		a.emitting = true
-		a.after(ctx, a.window(), registryEmit{})
+		a.after(ctx, "emit", a.window(), registryEmit{})
 	}
 	// Label errors held over a source's budget are summed up after a set
 	// or a tick once the budget allows; on a quiet main neither may come
 	// for long, so a summary is asked for when the budget has room again.
 	if a.state.heldLabelErrors() && !a.summaryDue {
 		a.summaryDue = true
-		a.after(ctx, errorEventEvery, registrySummaryDue{})
+		a.after(ctx, "summary", errorEventEvery, registrySummaryDue{})
 	}
 	// The next grace end moves only when a decision changed something or
 	// a tick ran (nextDue walks every hostname).
@@ -323,7 +324,7 @@ func (a *registryActor) flush(ctx actor.Context) {
 	a.recheckDue = false
 	if due := a.state.nextDue(); !due.IsZero() && (a.tickAt.IsZero() || due.Before(a.tickAt)) {
 		a.tickAt = due
-		a.after(ctx, time.Until(due), registryTick{})
+		a.after(ctx, "tick", time.Until(due), registryTick{})
 	}
 }
 
@@ -344,11 +345,6 @@ func (a *registryActor) emit(ctx actor.Context) {
 	for _, s := range a.subs {
 		ctx.Send(s, ds)
 	}
-}
-
-func (a *registryActor) after(ctx actor.Context, d time.Duration, msg any) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(max(d, 0), func() { root.Send(self, msg) })
 }
 
 func levelOf(s string) slog.Level {

@@ -90,13 +90,13 @@ type (
 )
 
 type storeActor struct {
+	timers
 	db     *store.Store
 	logger *slog.Logger
 	work   chan func(context.Context)
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	prune  *time.Timer
 	// pending are registry writes waiting for the batch in progress
 	// (writing) to finish.
 	pending pendingWrites
@@ -169,7 +169,7 @@ type storePruneEvents struct{}
 func NewStoreProps(db *store.Store, logger *slog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &storeActor{db: db, logger: logger}
-	}, actor.WithReceiverMiddleware(PanicLogger(logger)))
+	}, withMiddleware(logger))
 }
 
 func (a *storeActor) Receive(ctx actor.Context) {
@@ -190,12 +190,8 @@ func (a *storeActor) Receive(ctx actor.Context) {
 				a.logger.Info("pruned the event log", "removed", n, "kept_at_most", eventsKept, "max_age", eventsMaxAge)
 			}
 		})
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		a.prune = time.AfterFunc(pruneEvery, func() { root.Send(self, storePruneEvents{}) })
+		a.after(ctx, "prune", pruneEvery, storePruneEvents{})
 	case *actor.Stopping, *actor.Restarting:
-		if a.prune != nil {
-			a.prune.Stop()
-		}
 		if !a.pending.empty() {
 			a.writeBatch(ctx) // the worker drains it before it stops
 		}

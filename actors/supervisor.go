@@ -30,7 +30,7 @@ type supervisorActor struct {
 func NewSupervisorProps(specs []ChildSpec, logger *slog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &supervisorActor{specs: specs}
-	}, actor.WithSupervisor(DefaultBackoff(logger)), actor.WithReceiverMiddleware(PanicLogger(logger)))
+	}, actor.WithSupervisor(DefaultBackoff(logger)), withMiddleware(logger))
 }
 
 func (s *supervisorActor) Receive(ctx actor.Context) {

@@ -17,6 +17,7 @@ import (
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/store"
 	"github.com/labelgate/labelgate/web"
 )
@@ -200,7 +201,10 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 		tv := web.TunnelView{Name: name, ID: t.TunnelID}
 		if res, err := s.ask(ctx, s.pid(ChildTunnel(name)), QueryPlannerStatus{}); err == nil {
 			st := res.(PlannerStatus)
-			tv.LastSync, tv.Conflicts = st.LastSync, st.Conflicts
+			tv.LastSync = st.LastSync
+			for _, c := range st.Conflicts {
+				tv.Conflicts = append(tv.Conflicts, c.String())
+			}
 		}
 		live, err := s.once("tunnel:"+name, func() (any, error) {
 			return s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
@@ -413,11 +417,7 @@ func (s *Surface) Conflicts(ctx context.Context) ([]web.ConflictView, error) {
 	}
 	for _, st := range s.plannerStatuses(ctx) {
 		for _, c := range st.Conflicts {
-			host, _, _ := strings.Cut(c, ":")
-			if f := strings.Fields(host); len(f) > 0 {
-				host = f[len(f)-1]
-			}
-			out = append(out, web.ConflictView{Hostname: host, Kind: "foreign", Message: st.Planner + ": " + c})
+			out = append(out, web.ConflictView{Hostname: c.Hostname, Kind: string(c.Kind), Message: st.Planner + ": " + c.String()})
 		}
 	}
 	return out, nil
@@ -470,7 +470,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 	if err != nil {
 		return web.PlanPreview{}, err
 	}
-	pol := WritePolicy{Mode: string(s.cfg.Sync.Policy), Settled: rep.Settled}
+	pol := plan.Policy{Mode: string(s.cfg.Sync.Policy), Settled: rep.Settled}
 	pv := web.PlanPreview{At: time.Now()}
 	tunnels := s.cfg.ResolvedTunnels()
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
@@ -491,8 +491,8 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 			host, path, _ := strings.Cut(o.Key, " ")
 			owned[ruleKey{host, path}] = true
 		}
-		plan := planTunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
-		pp.Creates, pp.Updates, pp.Deletes, pp.Conflicts = plan.Added, plan.Updated, plan.Removed, plan.Conflicts
+		tp := planTunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
+		preview(&pp, tp.Changes, tp.Conflicts)
 		pv.Planner = append(pv.Planner, pp)
 	}
 	zones, err := s.zonesInUse(ctx)
@@ -522,8 +522,8 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 				want = append(want, r)
 			}
 		}
-		plan := planZone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
-		pp.Creates, pp.Updates, pp.Deletes, pp.Conflicts = plan.Creates, plan.Updates, plan.Deletes, slices.Concat(plan.Conflicts, plan.Orphans)
+		zp := planZone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
+		preview(&pp, slices.Concat(zp.Creates, zp.Updates, zp.Deletes), slices.Concat(zp.Conflicts, zp.Orphans))
 		pv.Planner = append(pv.Planner, pp)
 	}
 	if account, cred := s.accessAccount(); account != "" {
@@ -537,26 +537,8 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 			if err != nil {
 				return pv, err
 			}
-			plan := planAccess(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
-			for _, p := range plan.PolicyCreates {
-				pp.Creates = append(pp.Creates, "policy "+p.Name)
-			}
-			for _, c := range plan.AppCreates {
-				pp.Creates = append(pp.Creates, "app "+c.App.Name+" for "+c.App.Domain)
-			}
-			for _, p := range plan.PolicyUpdates {
-				pp.Updates = append(pp.Updates, "policy "+p.Name)
-			}
-			for _, c := range plan.AppUpdates {
-				pp.Updates = append(pp.Updates, "app "+c.App.Name+" for "+c.App.Domain)
-			}
-			for _, a := range plan.AppDeletes {
-				pp.Deletes = append(pp.Deletes, "app "+a.Name+" for "+a.Domain)
-			}
-			for _, p := range plan.PolicyDeletes {
-				pp.Deletes = append(pp.Deletes, "policy "+p.Name)
-			}
-			pp.Conflicts = plan.Conflicts
+			ap := planAccess(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
+			preview(&pp, ap.Changes(), ap.Conflicts)
 		}
 		pv.Planner = append(pv.Planner, pp)
 	}
@@ -676,4 +658,29 @@ func (s *Surface) ObjectCounts(ctx context.Context) map[string][2]int {
 		out[st.Kind] = c
 	}
 	return out
+}
+
+// preview fills a planner's preview from its typed plan: one line per change,
+// by action, and one per conflict.
+func preview(pp *web.PlannerPlan, changes []plan.Change, conflicts []plan.Conflict) {
+	for _, c := range changes {
+		line := c.String()
+		switch c.Object {
+		case plan.AccessPolicy:
+			line = "policy " + c.Name
+		case plan.AccessApp:
+			line = "app " + c.Name + " for " + c.Hostname
+		}
+		switch c.Action {
+		case plan.Create:
+			pp.Creates = append(pp.Creates, line)
+		case plan.Update:
+			pp.Updates = append(pp.Updates, line)
+		case plan.Delete:
+			pp.Deletes = append(pp.Deletes, line)
+		}
+	}
+	for _, c := range conflicts {
+		pp.Conflicts = append(pp.Conflicts, c.String())
+	}
 }

@@ -6,12 +6,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/store"
 )
 
@@ -39,7 +39,7 @@ func NewTunnelProps(name string, ref TunnelRef, cfg PlannerConfig) *actor.Props 
 		a.status.Kind = "tunnel_rule"
 		a.counts = func() (int, int) { return len(a.desired), len(a.owned) }
 		return a
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)))
+	}, withMiddleware(cfg.Logger))
 }
 
 func (a *tunnelActor) log() *slog.Logger {
@@ -69,7 +69,9 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 		}
 	case messages.DesiredState:
 		t := m.Tunnels[a.name]
-		if a.have && a.settled == m.Settled && sameRules(a.desired, t.Rules) {
+		same := a.have && a.settled == m.Settled && sameRules(a.desired, t.Rules)
+		a.observe(m.Version, m.Settled, !same)
+		if same {
 			return
 		}
 		a.desired, a.settled, a.have = t.Rules, m.Settled, true
@@ -108,7 +110,7 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 		return
 	}
 	if a.cfg.DryRun {
-		a.log().Info("dry run: would write the tunnel configuration", "add", a.plan.Added, "update", a.plan.Updated, "remove", a.plan.Removed)
+		a.log().Info("dry run: would write the tunnel configuration", "changes", changeStrings(a.plan.Changes))
 		a.end(ctx, nil)
 		return
 	}
@@ -122,45 +124,10 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 		return
 	}
 	a.recordOwned(ctx, a.plan.Owned)
-	var events []store.Event
-	now := time.Now()
-	owners := a.owners()
-	var lines changeLines
-	for _, what := range []struct {
-		kind  string
-		items []string
-	}{{"created", a.plan.Added}, {"updated", a.plan.Updated}, {"deleted", a.plan.Removed}} {
-		for _, k := range what.items {
-			if !lines.take(what.kind) {
-				continue
-			}
-			host, _, _ := strings.Cut(k, " ")
-			o := owners[host]
-			msg := "tunnel " + a.name + ": route " + k + " " + what.kind
-			a.log().Info(msg, "event", what.kind, "hostname", host, "source", o.Source, "container", o.Container)
-			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: what.kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
-		}
-	}
-	if e, ok := lines.summary(now, "tunnel "+a.name+": routes"); ok {
-		a.log().Info(e.Message, "event", e.Kind)
-		events = append(events, e)
-	}
-	if len(events) > 0 {
-		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
-	}
+	recordChanges(ctx, a.cfg, a.log(), a.plan.Changes, "tunnel "+a.name+": routes", func(c plan.Change) string {
+		return "tunnel " + a.name + ": route " + c.Name + " " + string(c.Action)
+	})
 	a.end(ctx, nil)
-}
-
-// owners maps each hostname of the desired rules to the claim its first
-// rule comes from (a removed route has none: nobody claims it any more).
-func (a *tunnelActor) owners() map[string]messages.Owner {
-	out := make(map[string]messages.Owner, len(a.desired))
-	for _, r := range a.desired {
-		if _, ok := out[r.Hostname]; !ok {
-			out[r.Hostname] = r.Owner
-		}
-	}
-	return out
 }
 
 // recordOwned brings the store's owned set in line with keys.
@@ -188,82 +155,13 @@ func (a *tunnelActor) recordOwned(ctx actor.Context, keys []ruleKey) {
 	ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts, Deletes: dels})
 }
 
-func (a *tunnelActor) reportConflicts(ctx actor.Context, conflicts []string) {
+func (a *tunnelActor) reportConflicts(ctx actor.Context, conflicts []plan.Conflict) {
 	a.status.Conflicts = conflicts
 	reportNew(ctx, a.cfg, a.log(), a.conflicts, conflicts)
-}
-
-// reportNew logs and records conflicts not reported before, and forgets
-// those that went away (so a recurrence is reported again).
-func reportNew(ctx actor.Context, cfg PlannerConfig, log *slog.Logger, seen map[string]bool, conflicts []string) {
-	now := map[string]bool{}
-	var events []store.Event
-	for _, c := range conflicts {
-		now[c] = true
-		if seen[c] {
-			continue
-		}
-		log.Warn(c, "event", "conflict")
-		host, _, _ := strings.Cut(c, ":")
-		host, _, _ = strings.Cut(host, " path ")
-		if f := strings.Fields(host); len(f) > 0 {
-			host = f[len(f)-1]
-		}
-		events = append(events, store.Event{At: time.Now(), Level: store.LevelWarn, Kind: "conflict", Hostname: host, Message: c})
-	}
-	for c := range seen {
-		if !now[c] {
-			delete(seen, c)
-		}
-	}
-	maps.Copy(seen, now)
-	if len(events) > 0 {
-		ctx.Send(cfg.Store, storeAppendEvents{Events: events})
-	}
 }
 
 func sameRules(a, b []messages.DesiredRule) bool {
 	return slices.EqualFunc(a, b, func(x, y messages.DesiredRule) bool {
 		return x.Hostname == y.Hostname && x.Path == y.Path && x.Service == y.Service && string(x.OriginRequest) == string(y.OriginRequest)
 	})
-}
-
-// maxChangeLines is how many changes of one write a planner logs and records
-// one by one; the rest are counted in one summary. A write can change
-// thousands of routes or records at once (an agent that rewrites its whole
-// set), and one line each would flood the log.
-const maxChangeLines = 20
-
-// changeLines counts the changes of one write, by kind.
-type changeLines struct {
-	n       int
-	skipped map[string]int
-}
-
-// take reports whether the next change of kind gets its own line.
-func (c *changeLines) take(kind string) bool {
-	if c.n < maxChangeLines {
-		c.n++
-		return true
-	}
-	if c.skipped == nil {
-		c.skipped = map[string]int{}
-	}
-	c.skipped[kind]++
-	return false
-}
-
-// summary is the event for the changes that got no line of their own.
-func (c *changeLines) summary(now time.Time, what string) (store.Event, bool) {
-	if len(c.skipped) == 0 {
-		return store.Event{}, false
-	}
-	var parts []string
-	total := 0
-	for _, k := range slices.Sorted(maps.Keys(c.skipped)) {
-		parts = append(parts, fmt.Sprintf("%d %s", c.skipped[k], k))
-		total += c.skipped[k]
-	}
-	return store.Event{At: now, Level: store.LevelInfo, Kind: "summary",
-		Message: fmt.Sprintf("%s: %d more changes in this write (%s)", what, total, strings.Join(parts, ", "))}, true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
 // ruleKey identifies an ingress rule within a tunnel.
@@ -23,28 +24,16 @@ func (k ruleKey) String() string {
 	return k.Hostname + " path " + k.Path
 }
 
-// WritePolicy is what a planner may do (DESIGN §5.6).
-type WritePolicy struct {
-	// Mode is sync, upsert-only or create-only.
-	Mode string
-	// Settled is false before the startup settle point: no deletes then.
-	Settled bool
-}
-
-func (p WritePolicy) mayDelete() bool { return p.Settled && (p.Mode == "" || p.Mode == "sync") }
-func (p WritePolicy) mayUpdate() bool { return p.Mode != "create-only" }
-
 // TunnelPlan is the outcome of merging owned rules into a live tunnel config.
 type TunnelPlan struct {
 	// Config is the document to PUT; meaningful only when Changed.
 	Config  cfapi.TunnelConfig
 	Changed bool
-	Added   []string
-	Updated []string
-	Removed []string
+	// Changes are the routes added, updated and removed, in that order.
+	Changes []plan.Change
 	// Conflicts are desired rules not applied because a rule Labelgate does
 	// not own already routes that hostname.
-	Conflicts []string
+	Conflicts []plan.Conflict
 	// Owned is the set of rules Labelgate owns once Config is written.
 	Owned []ruleKey
 }
@@ -66,8 +55,8 @@ type TunnelPlan struct {
 // more labels first, then lexical hostname, then longer path first, then
 // lexical path. The global originRequest and every other top-level key are
 // kept verbatim.
-func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned map[ruleKey]bool, pol WritePolicy) TunnelPlan {
-	var plan TunnelPlan
+func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned map[ruleKey]bool, pol plan.Policy) TunnelPlan {
+	var tp TunnelPlan
 	want := map[ruleKey]messages.DesiredRule{}
 	for _, d := range desired {
 		want[ruleKey{d.Hostname, d.Path}] = d
@@ -107,21 +96,29 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 
 	var ownedRules []cfapi.IngressRule
 	var ownedKeys []ruleKey
+	var adds, updates, removes []plan.Change
 	for _, k := range slices.SortedFunc(maps.Keys(want), compareRuleKeys) {
 		d := want[k]
 		if fr := foreignHosts[k.Hostname]; len(fr) > 0 {
-			plan.Conflicts = append(plan.Conflicts, fmt.Sprintf("%s: the tunnel already has a rule for %s that Labelgate does not own (service %s); it is left alone and this route is not added", k, k.Hostname, fr[0].Service))
+			tp.Conflicts = append(tp.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String(),
+				Reason: fmt.Sprintf("the tunnel already has a rule for %s that Labelgate does not own (service %s); it is left alone and this route is not added", k.Hostname, fr[0].Service)})
 			continue
 		}
 		cur, had := liveOwned[k]
+		change := plan.Change{Action: plan.Create, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String(), Owner: d.Owner}
 		switch {
 		case !had:
-			plan.Added = append(plan.Added, k.String())
+			adds = append(adds, change)
 			ownedRules = append(ownedRules, toIngress(d))
-		case sameRule(cur, d) || !pol.mayUpdate():
+		case sameRule(cur, d):
 			ownedRules = append(ownedRules, cur)
 		default:
-			plan.Updated = append(plan.Updated, k.String())
+			change.Action, change.Detail = plan.Update, describeRuleUpdate(cur, d)
+			if !pol.Allows(change) {
+				ownedRules = append(ownedRules, cur)
+				break
+			}
+			updates = append(updates, change)
 			ownedRules = append(ownedRules, toIngress(d))
 		}
 		ownedKeys = append(ownedKeys, k)
@@ -130,8 +127,8 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 		if _, ok := want[k]; ok {
 			continue
 		}
-		if pol.mayDelete() {
-			plan.Removed = append(plan.Removed, k.String())
+		if c := (plan.Change{Action: plan.Delete, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String()}); pol.Allows(c) {
+			removes = append(removes, c)
 			continue
 		}
 		ownedRules = append(ownedRules, liveOwned[k])
@@ -161,9 +158,18 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 	case len(next.Ingress) > 0:
 		next.Ingress = append(next.Ingress, cfapi.IngressRule{Service: "http_status:404"})
 	}
-	plan.Config, plan.Owned = next, ownedKeys
-	plan.Changed = canonicalIngress(live.Ingress) != canonicalIngress(next.Ingress)
-	return plan
+	tp.Config, tp.Owned = next, ownedKeys
+	tp.Changes = slices.Concat(adds, updates, removes)
+	tp.Changed = canonicalIngress(live.Ingress) != canonicalIngress(next.Ingress)
+	return tp
+}
+
+// describeRuleUpdate says what an update of a route changes.
+func describeRuleUpdate(live cfapi.IngressRule, d messages.DesiredRule) string {
+	if live.Service != d.Service {
+		return fmt.Sprintf("service %s → %s", live.Service, d.Service)
+	}
+	return "origin request settings"
 }
 
 // compareRuleKeys is the deterministic order of owned rules.

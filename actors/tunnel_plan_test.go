@@ -7,6 +7,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
 // liveConfig decodes a config document the way cfapi reads Cloudflare's.
@@ -53,8 +54,8 @@ func TestPlanTunnelMergeKeepsForeignInPlace(t *testing.T) {
 		want("*.dev.example.com", "", "http://dev:80", ""),
 		want("a.b.example.com", "", "http://ab:80", ""),
 	}
-	plan := planTunnel(live, desired, owned, WritePolicy{Mode: "sync", Settled: true})
-	eq(t, "order", order(plan.Config.Ingress), []string{
+	pl := planTunnel(live, desired, owned, plan.Policy{Mode: "sync", Settled: true})
+	eq(t, "order", order(pl.Config.Ingress), []string{
 		"a.b.example.com>http://ab:80",        // owned exact: more labels first
 		"app.example.com ^/api>http://api:80", // longer path first
 		"app.example.com>http://app:80",
@@ -63,16 +64,16 @@ func TestPlanTunnelMergeKeepsForeignInPlace(t *testing.T) {
 		"*.dev.example.com>http://dev:80", // owned wildcard before the catch-all
 		">http_status:418",                // the user's catch-all, kept
 	})
-	if !plan.Changed {
+	if !pl.Changed {
 		t.Fatal("want a change")
 	}
-	eq(t, "removed", plan.Removed, []string{"old.example.com"})
-	eq(t, "added", len(plan.Added), 4)
-	if string(plan.Config.OriginRequest) != `{"connectTimeout": 10, "noTLSVerify": true}` || string(plan.Config.WarpRouting) != `{"enabled": true}` {
-		t.Fatalf("top-level keys must be kept verbatim: %s %s", plan.Config.OriginRequest, plan.Config.WarpRouting)
+	eq(t, "removed", changeNames(pl.Changes, plan.Delete), []string{"old.example.com"})
+	eq(t, "added", len(changeNames(pl.Changes, plan.Create)), 4)
+	if string(pl.Config.OriginRequest) != `{"connectTimeout": 10, "noTLSVerify": true}` || string(pl.Config.WarpRouting) != `{"enabled": true}` {
+		t.Fatalf("top-level keys must be kept verbatim: %s %s", pl.Config.OriginRequest, pl.Config.WarpRouting)
 	}
 	// The foreign rule keeps keys Labelgate does not model, byte for byte.
-	b, _ := plan.Config.Ingress[3].MarshalJSON()
+	b, _ := pl.Config.Ingress[3].MarshalJSON()
 	if !strings.Contains(string(b), `"bastionMode":false`) && !strings.Contains(string(b), `"bastionMode": false`) {
 		t.Fatalf("foreign rule lost a key: %s", b)
 	}
@@ -85,31 +86,31 @@ func TestPlanTunnelNoChangeMeansNoPut(t *testing.T) {
 	owned := map[ruleKey]bool{{"app.example.com", ""}: true}
 	// 60 == 6e1 == 60.0 and an unset zero value are the same setting.
 	for _, origin := range []string{`{"connectTimeout":60}`, `{"connectTimeout":6e1}`, `{"connectTimeout":60.0}`} {
-		plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", origin)}, owned, WritePolicy{Mode: "sync", Settled: true})
-		if plan.Changed || len(plan.Updated) > 0 {
-			t.Fatalf("%s: no change expected, got %+v", origin, plan)
+		pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", origin)}, owned, plan.Policy{Mode: "sync", Settled: true})
+		if pl.Changed || len(changeNames(pl.Changes, plan.Update)) > 0 {
+			t.Fatalf("%s: no change expected, got %+v", origin, pl)
 		}
 	}
-	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", `{"connectTimeout":30}`)}, owned, WritePolicy{Mode: "sync", Settled: true})
-	if !plan.Changed || len(plan.Updated) != 1 {
-		t.Fatalf("a changed origin setting must update, got %+v", plan)
+	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", `{"connectTimeout":30}`)}, owned, plan.Policy{Mode: "sync", Settled: true})
+	if !pl.Changed || len(changeNames(pl.Changes, plan.Update)) != 1 {
+		t.Fatalf("a changed origin setting must update, got %+v", pl)
 	}
 }
 
 func TestPlanTunnelForeignSameHostnameIsConflict(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://theirs:80"},{"service":"http_status:404"}]}`)
-	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "^/x", "http://ours:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
-	if plan.Changed || len(plan.Conflicts) != 1 || !strings.Contains(plan.Conflicts[0], "does not own") {
-		t.Fatalf("want a conflict and no change, got %+v", plan)
+	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "^/x", "http://ours:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	if pl.Changed || len(pl.Conflicts) != 1 || !strings.Contains(pl.Conflicts[0].String(), "does not own") {
+		t.Fatalf("want a conflict and no change, got %+v", pl)
 	}
-	eq(t, "owned", len(plan.Owned), 0)
+	eq(t, "owned", len(pl.Owned), 0)
 }
 
 func TestPlanTunnelAdoptsIdenticalRule(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://app:80"},{"service":"http_status:404"}]}`)
-	plan := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
-	if plan.Changed || len(plan.Conflicts) != 0 || len(plan.Owned) != 1 {
-		t.Fatalf("an identical rule must be adopted without a write, got %+v", plan)
+	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	if pl.Changed || len(pl.Conflicts) != 0 || len(pl.Owned) != 1 {
+		t.Fatalf("an identical rule must be adopted without a write, got %+v", pl)
 	}
 }
 
@@ -118,28 +119,28 @@ func TestPlanTunnelPolicies(t *testing.T) {
 	owned := map[ruleKey]bool{{"a.example.com", ""}: true, {"gone.example.com", ""}: true}
 	desired := []messages.DesiredRule{want("a.example.com", "", "http://a:8080", ""), want("new.example.com", "", "http://n:80", "")}
 	tests := []struct {
-		pol                     WritePolicy
+		pol                     plan.Policy
 		added, updated, removed int
 	}{
-		{WritePolicy{Mode: "sync", Settled: true}, 1, 1, 1},
-		{WritePolicy{Mode: "sync", Settled: false}, 1, 1, 0},
-		{WritePolicy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
-		{WritePolicy{Mode: "create-only", Settled: true}, 1, 0, 0},
+		{plan.Policy{Mode: "sync", Settled: true}, 1, 1, 1},
+		{plan.Policy{Mode: "sync", Settled: false}, 1, 1, 0},
+		{plan.Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
+		{plan.Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
 	}
 	for _, tc := range tests {
-		plan := planTunnel(live, desired, owned, tc.pol)
-		if len(plan.Added) != tc.added || len(plan.Updated) != tc.updated || len(plan.Removed) != tc.removed {
-			t.Errorf("%+v: got +%d ~%d -%d", tc.pol, len(plan.Added), len(plan.Updated), len(plan.Removed))
+		pl := planTunnel(live, desired, owned, tc.pol)
+		if len(changeNames(pl.Changes, plan.Create)) != tc.added || len(changeNames(pl.Changes, plan.Update)) != tc.updated || len(changeNames(pl.Changes, plan.Delete)) != tc.removed {
+			t.Errorf("%+v: got +%d ~%d -%d", tc.pol, len(changeNames(pl.Changes, plan.Create)), len(changeNames(pl.Changes, plan.Update)), len(changeNames(pl.Changes, plan.Delete)))
 		}
-		if tc.removed == 0 && !strings.Contains(strings.Join(order(plan.Config.Ingress), ","), "gone.example.com") {
+		if tc.removed == 0 && !strings.Contains(strings.Join(order(pl.Config.Ingress), ","), "gone.example.com") {
 			t.Errorf("%+v: an owned rule must stay when deletes are not allowed", tc.pol)
 		}
 	}
 }
 
 func TestPlanTunnelEmptyConfigGetsCatchAll(t *testing.T) {
-	plan := planTunnel(cfapi.TunnelConfig{}, []messages.DesiredRule{want("a.example.com", "", "http://a:80", "")}, nil, WritePolicy{Mode: "sync", Settled: true})
-	eq(t, "order", order(plan.Config.Ingress), []string{"a.example.com>http://a:80", ">http_status:404"})
+	pl := planTunnel(cfapi.TunnelConfig{}, []messages.DesiredRule{want("a.example.com", "", "http://a:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	eq(t, "order", order(pl.Config.Ingress), []string{"a.example.com>http://a:80", ">http_status:404"})
 }
 
 func TestCompareRuleKeysIsTotal(t *testing.T) {
@@ -157,8 +158,19 @@ func TestCompareRuleKeysIsTotal(t *testing.T) {
 }
 
 func TestPlanTunnelNothingOwnedNothingWritten(t *testing.T) {
-	plan := planTunnel(cfapi.TunnelConfig{}, nil, nil, WritePolicy{Mode: "sync", Settled: true})
-	if plan.Changed {
-		t.Fatalf("an empty tunnel with nothing desired must not be written: %+v", plan.Config)
+	pl := planTunnel(cfapi.TunnelConfig{}, nil, nil, plan.Policy{Mode: "sync", Settled: true})
+	if pl.Changed {
+		t.Fatalf("an empty tunnel with nothing desired must not be written: %+v", pl.Config)
 	}
+}
+
+// changeNames lists the lines of the changes of one action.
+func changeNames(changes []plan.Change, a plan.Action) []string {
+	var out []string
+	for _, c := range changes {
+		if c.Action == a {
+			out = append(out, c.String())
+		}
+	}
+	return out
 }

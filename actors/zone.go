@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/store"
 )
 
@@ -19,6 +19,8 @@ import (
 type zoneDesired struct {
 	Records []messages.DesiredRecord
 	Settled bool
+	// Version is the registry's desired-state version these records are of.
+	Version uint64
 }
 
 // ZoneConfig configures one zone actor.
@@ -63,7 +65,7 @@ func NewZoneProps(zc ZoneConfig) *actor.Props {
 		a := &zoneActor{reconciler: rec, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
 		a.counts = func() (int, int) { return len(a.desired), len(a.stored) }
 		return a
-	}, actor.WithReceiverMiddleware(PanicLogger(zc.Logger)))
+	}, withMiddleware(zc.Logger))
 }
 
 func (a *zoneActor) Receive(ctx actor.Context) {
@@ -88,7 +90,10 @@ func (a *zoneActor) Receive(ctx actor.Context) {
 			a.request(ctx, 0)
 		}
 	case zoneDesired:
-		if a.have && a.settled == m.Settled && slices.EqualFunc(a.desired, m.Records, sameDesiredRecord) {
+		same := a.have && a.settled == m.Settled && slices.EqualFunc(a.desired, m.Records, sameDesiredRecord)
+		a.observe(m.Version, m.Settled, !same)
+		if same {
+			ctx.Send(ctx.Parent(), a.snapshot()) // the DNS actor answers for its zones
 			return
 		}
 		a.desired, a.settled, a.have = m.Records, m.Settled, true
@@ -158,7 +163,7 @@ func (a *zoneActor) onList(ctx actor.Context, m cfResponse) {
 		return
 	}
 	if a.cfg.DryRun {
-		log.Info("dry run: would change records", "create", a.plan.Creates, "update", a.plan.Updates, "delete", a.plan.Deletes)
+		log.Info("dry run: would change records", "changes", changeStrings(slices.Concat(a.plan.Deletes, a.plan.Updates, a.plan.Creates)))
 		a.end(ctx, nil)
 		return
 	}
@@ -210,52 +215,20 @@ func (a *zoneActor) onBatch(ctx actor.Context, m cfResponse) {
 	a.end(ctx, nil)
 }
 
-// recordEvents logs one line per change of a chunk (the plan's lines are
-// matched to the chunk by position, since chunks keep the plan's order).
+// recordEvents logs and records the changes of a chunk (the plan's changes
+// are matched to the chunk by position, since chunks keep the plan's order).
 func (a *zoneActor) recordEvents(ctx actor.Context, chunk cfapi.Batch) {
 	log := a.cfg.Logger.With("actor", "zone", "zone", a.zc.Zone.Name)
-	var events []store.Event
-	now := time.Now()
-	owners := make(map[string]messages.Owner, len(a.desired))
-	for _, d := range a.desired {
-		if _, ok := owners[d.Name]; !ok {
-			owners[d.Name] = d.Owner
-		}
+	take := func(changes *[]plan.Change, n int) []plan.Change {
+		n = min(n, len(*changes))
+		out := (*changes)[:n]
+		*changes = (*changes)[n:]
+		return out
 	}
-	var counted changeLines
-	take := func(lines *[]string, n int, kind string) {
-		for i := 0; i < n && len(*lines) > 0; i++ {
-			line := (*lines)[0]
-			*lines = (*lines)[1:]
-			if !counted.take(kind) {
-				continue
-			}
-			host := hostOfChange(line)
-			o := owners[host]
-			msg := "DNS record " + kind + ": " + line
-			log.Info(msg, "event", kind, "hostname", host, "source", o.Source, "container", o.Container)
-			events = append(events, store.Event{At: now, Level: store.LevelInfo, Kind: kind, Hostname: host, Source: o.Source, Container: o.Container, Message: msg})
-		}
-	}
-	take(&a.plan.Deletes, len(chunk.Deletes), "deleted")
-	take(&a.plan.Updates, len(chunk.Patches), "updated")
-	take(&a.plan.Creates, len(chunk.Posts), "created")
-	if e, ok := counted.summary(now, "zone "+a.zc.Zone.Name+": DNS records"); ok {
-		log.Info(e.Message, "event", e.Kind)
-		events = append(events, e)
-	}
-	if len(events) > 0 {
-		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
-	}
-}
-
-// hostOfChange picks the hostname out of a plan line ("A app.example.com …").
-func hostOfChange(line string) string {
-	f := strings.Fields(line)
-	if len(f) < 2 {
-		return ""
-	}
-	return strings.TrimSuffix(f[1], ":")
+	changes := slices.Concat(take(&a.plan.Deletes, len(chunk.Deletes)), take(&a.plan.Updates, len(chunk.Patches)), take(&a.plan.Creates, len(chunk.Posts)))
+	recordChanges(ctx, a.cfg, log, changes, "zone "+a.zc.Zone.Name+": DNS records", func(c plan.Change) string {
+		return "DNS record " + string(c.Action) + ": " + c.String()
+	})
 }
 
 func (a *zoneActor) owned(r cfapi.Record) store.OwnedObject {

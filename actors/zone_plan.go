@@ -10,6 +10,7 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
 // OwnerMarker ends the comment of every DNS record Labelgate creates. With
@@ -46,14 +47,15 @@ func markedComment(user string, limit int) string {
 // live records: one batch of changes plus what could not be done.
 type ZonePlan struct {
 	Batch cfapi.Batch
-	// Changes describe the batch for logs and events, one line per change.
-	Creates, Updates, Deletes []string
+	// Creates, Updates and Deletes describe the batch, one change per
+	// operation, in the batch's order within each kind.
+	Creates, Updates, Deletes []plan.Change
 	// Conflicts are desired records not written because a record Labelgate
 	// does not own is in the way.
-	Conflicts []string
+	Conflicts []plan.Conflict
 	// Orphans are marked records nothing claims and the store does not know:
 	// probably Labelgate's, but unprovable, so never deleted.
-	Orphans []string
+	Orphans []plan.Conflict
 	// Adopted are marked records taken over because they match a desired one.
 	Adopted []cfapi.Record
 }
@@ -72,8 +74,8 @@ type ZonePlan struct {
 // desired record whose content is unresolved (a public IP not discovered
 // yet) freezes its name and type: nothing is created, changed or deleted
 // there until it resolves.
-func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[string]bool, commentLimit int, pol WritePolicy) ZonePlan {
-	var plan ZonePlan
+func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[string]bool, commentLimit int, pol plan.Policy) ZonePlan {
+	var zp ZonePlan
 	type group struct{ name, typ string }
 	owned := map[group][]cfapi.Record{}
 	foreign := map[string][]cfapi.Record{} // by name
@@ -122,39 +124,43 @@ func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[
 				unmatched = append(unmatched, d)
 				continue
 			}
-			plan.patch(have[i], d, stored, commentLimit, pol)
+			zp.patch(have[i], d, stored, commentLimit, pol)
 			have = slices.Delete(have, i, i+1)
 		}
 		for _, d := range unmatched {
 			if len(have) > 0 {
-				plan.patch(have[0], d, stored, commentLimit, pol)
+				zp.patch(have[0], d, stored, commentLimit, pol)
 				have = have[1:]
 				continue
 			}
-			if why := blocked(foreign[g.name], d); why != "" {
-				plan.Conflicts = append(plan.Conflicts, why)
+			if why, ok := blocked(foreign[g.name], d); ok {
+				zp.Conflicts = append(zp.Conflicts, why)
 				continue
 			}
-			plan.Creates = append(plan.Creates, fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)))
-			plan.Batch.Posts = append(plan.Batch.Posts, toRecord(d, commentLimit))
+			zp.Creates = append(zp.Creates, plan.Change{Action: plan.Create, Object: plan.DNSRecord, Hostname: d.Name,
+				Name: fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)), Owner: d.Owner})
+			zp.Batch.Posts = append(zp.Batch.Posts, toRecord(d, commentLimit))
 		}
 		for _, r := range have {
-			switch {
-			case !stored[r.ID]:
-				plan.Orphans = append(plan.Orphans, fmt.Sprintf("%s %s %s (id %s) carries the Labelgate marker but nothing claims it and the store does not know it; it is left alone", r.Type, r.Name, r.Content, r.ID))
-			case pol.mayDelete():
-				plan.Deletes = append(plan.Deletes, fmt.Sprintf("%s %s %s", r.Type, r.Name, r.Content))
-				plan.Batch.Deletes = append(plan.Batch.Deletes, r.ID)
+			if !stored[r.ID] {
+				zp.Orphans = append(zp.Orphans, plan.Conflict{Kind: plan.Orphan, Object: plan.DNSRecord, Hostname: g.name,
+					Name:   fmt.Sprintf("%s %s %s (id %s)", r.Type, r.Name, r.Content, r.ID),
+					Reason: "carries the Labelgate marker but nothing claims it and the store does not know it; it is left alone"})
+				continue
+			}
+			if c := (plan.Change{Action: plan.Delete, Object: plan.DNSRecord, Hostname: g.name, Name: fmt.Sprintf("%s %s %s", r.Type, r.Name, r.Content)}); pol.Allows(c) {
+				zp.Deletes = append(zp.Deletes, c)
+				zp.Batch.Deletes = append(zp.Batch.Deletes, r.ID)
 			}
 		}
 	}
-	return plan
+	return zp
 }
 
 // patch brings an owned record to the desired one, if anything differs.
-func (plan *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[string]bool, limit int, pol WritePolicy) {
+func (zp *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[string]bool, limit int, pol plan.Policy) {
 	if !stored[r.ID] {
-		plan.Adopted = append(plan.Adopted, r)
+		zp.Adopted = append(zp.Adopted, r)
 	}
 	want := toRecord(d, limit)
 	var p cfapi.RecordPatch
@@ -182,30 +188,35 @@ func (plan *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map
 		p.Priority = want.Priority
 		what = append(what, "priority")
 	}
-	if len(what) == 0 || !pol.mayUpdate() {
+	c := plan.Change{Action: plan.Update, Object: plan.DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name, Detail: strings.Join(what, ", "), Owner: d.Owner}
+	if len(what) == 0 || !pol.Allows(c) {
 		return
 	}
 	p.ID = r.ID
-	plan.Updates = append(plan.Updates, fmt.Sprintf("%s %s: %s", d.Type, d.Name, strings.Join(what, ", ")))
-	plan.Batch.Patches = append(plan.Batch.Patches, p)
+	zp.Updates = append(zp.Updates, c)
+	zp.Batch.Patches = append(zp.Batch.Patches, p)
 }
 
 // blocked says why a foreign record at the name prevents creating d:
 // a CNAME stands alone, address records are not mixed with someone else's,
 // and an identical record exists already.
-func blocked(foreign []cfapi.Record, d messages.DesiredRecord) string {
+func blocked(foreign []cfapi.Record, d messages.DesiredRecord) (plan.Conflict, bool) {
+	c := plan.Conflict{Kind: plan.Foreign, Object: plan.DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name}
 	for _, f := range foreign {
 		address := func(t string) bool { return t == "A" || t == "AAAA" || t == "CNAME" }
 		switch {
 		case f.Type == "CNAME" || d.Type == "CNAME":
-			return fmt.Sprintf("%s %s: a %s record Labelgate does not own is at that name (id %s); it is left alone and this record is not created", d.Type, d.Name, f.Type, f.ID)
+			c.Reason = fmt.Sprintf("a %s record Labelgate does not own is at that name (id %s); it is left alone and this record is not created", f.Type, f.ID)
 		case address(d.Type) && address(f.Type):
-			return fmt.Sprintf("%s %s: a %s record Labelgate does not own (%s, id %s) already answers for that name; it is left alone and this record is not created", d.Type, d.Name, f.Type, f.Content, f.ID)
+			c.Reason = fmt.Sprintf("a %s record Labelgate does not own (%s, id %s) already answers for that name; it is left alone and this record is not created", f.Type, f.Content, f.ID)
 		case f.Type == d.Type && sameContent(f, d):
-			return fmt.Sprintf("%s %s: an identical record exists that Labelgate does not own (id %s); it is left alone", d.Type, d.Name, f.ID)
+			c.Reason = fmt.Sprintf("an identical record exists that Labelgate does not own (id %s); it is left alone", f.ID)
+		default:
+			continue
 		}
+		return c, true
 	}
-	return ""
+	return c, false
 }
 
 func sameContent(r cfapi.Record, d messages.DesiredRecord) bool {

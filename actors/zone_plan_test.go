@@ -6,9 +6,10 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 )
 
-var settledSync = WritePolicy{Mode: "sync", Settled: true}
+var settledSync = plan.Policy{Mode: "sync", Settled: true}
 
 func rec(id, name, typ, content, comment string) cfapi.Record {
 	return cfapi.Record{ID: id, Name: name, Type: typ, Content: content, Comment: comment, TTL: 1, Proxied: typ != "TXT" && typ != "MX"}
@@ -62,26 +63,26 @@ func TestPlanZone(t *testing.T) {
 		drec("new.example.com", "AAAA", "2001:db8::1"),
 		{Name: "commented.example.com", Type: "A", Content: "203.0.113.10", TTL: 1, Proxied: true, Comment: "new note"},
 	}
-	plan := planZone(live, desired, stored, 100, settledSync)
-	eq(t, "creates", plan.Creates, []string{"TXT example.com google-site-verification=abc", "AAAA new.example.com 2001:db8::1"})
-	eq(t, "updates", plan.Updates, []string{"A commented.example.com: comment", "A ip.example.com: content 203.0.113.1 → 203.0.113.2, comment"})
-	eq(t, "deletes", plan.Deletes, []string{"A gone.example.com 203.0.113.3"})
-	eq(t, "batch deletes", plan.Batch.Deletes, []string{"r3"})
-	if len(plan.Conflicts) != 2 || !strings.Contains(plan.Conflicts[0], "cname.example.com") || !strings.Contains(plan.Conflicts[1], "taken.example.com") {
-		t.Fatalf("want conflicts for cname and taken, got %q", plan.Conflicts)
+	pl := planZone(live, desired, stored, 100, settledSync)
+	eq(t, "creates", changeNames(pl.Creates, plan.Create), []string{"TXT example.com google-site-verification=abc", "AAAA new.example.com 2001:db8::1"})
+	eq(t, "updates", changeNames(pl.Updates, plan.Update), []string{"A commented.example.com: comment", "A ip.example.com: content 203.0.113.1 → 203.0.113.2, comment"})
+	eq(t, "deletes", changeNames(pl.Deletes, plan.Delete), []string{"A gone.example.com 203.0.113.3"})
+	eq(t, "batch deletes", pl.Batch.Deletes, []string{"r3"})
+	if len(pl.Conflicts) != 2 || !strings.Contains(pl.Conflicts[0].String(), "cname.example.com") || !strings.Contains(pl.Conflicts[1].String(), "taken.example.com") {
+		t.Fatalf("want conflicts for cname and taken, got %q", pl.Conflicts)
 	}
-	if len(plan.Orphans) != 1 || !strings.Contains(plan.Orphans[0], "orphan.example.com") {
-		t.Fatalf("want the orphan reported, got %q", plan.Orphans)
+	if len(pl.Orphans) != 1 || !strings.Contains(pl.Orphans[0].String(), "orphan.example.com") {
+		t.Fatalf("want the orphan reported, got %q", pl.Orphans)
 	}
-	if len(plan.Adopted) != 1 || plan.Adopted[0].ID != "r9" {
-		t.Fatalf("want r9 adopted, got %+v", plan.Adopted)
+	if len(pl.Adopted) != 1 || pl.Adopted[0].ID != "r9" {
+		t.Fatalf("want r9 adopted, got %+v", pl.Adopted)
 	}
-	for _, p := range plan.Batch.Posts {
+	for _, p := range pl.Batch.Posts {
 		if !hasMarker(p.Comment) {
 			t.Fatalf("created record without the marker: %+v", p)
 		}
 	}
-	for _, p := range plan.Batch.Patches {
+	for _, p := range pl.Batch.Patches {
 		if p.ID == "r2" && (p.Comment == nil || *p.Comment != "[labelgate]") {
 			t.Fatalf("the marker must be kept (and the stale user comment dropped) on update: %+v", p)
 		}
@@ -101,9 +102,9 @@ func TestPlanZoneSteadyStateIsEmpty(t *testing.T) {
 		{Name: "example.com", Type: "MX", Content: "mail.example.com", TTL: 1, Priority: ptrInt(10)},
 		{Name: "example.com", Type: "CAA", TTL: 1, CAA: &messages.CAA{Flags: 0, Tag: "issue", Value: "letsencrypt.org"}},
 	}
-	plan := planZone(live, desired, map[string]bool{"r1": true, "r2": true, "r3": true, "r4": true}, 100, settledSync)
-	if plan.Batch.Len() != 0 {
-		t.Fatalf("steady state must plan nothing, got %+v", plan)
+	pl := planZone(live, desired, map[string]bool{"r1": true, "r2": true, "r3": true, "r4": true}, 100, settledSync)
+	if pl.Batch.Len() != 0 {
+		t.Fatalf("steady state must pl nothing, got %+v", pl)
 	}
 }
 
@@ -112,18 +113,18 @@ func TestPlanZonePolicies(t *testing.T) {
 	stored := map[string]bool{"r1": true, "r2": true}
 	desired := []messages.DesiredRecord{drec("a.example.com", "A", "203.0.113.9"), drec("c.example.com", "A", "203.0.113.3")}
 	tests := []struct {
-		pol               WritePolicy
+		pol               plan.Policy
 		posts, patch, del int
 	}{
 		{settledSync, 1, 1, 1},
-		{WritePolicy{Mode: "sync"}, 1, 1, 0},
-		{WritePolicy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
-		{WritePolicy{Mode: "create-only", Settled: true}, 1, 0, 0},
+		{plan.Policy{Mode: "sync"}, 1, 1, 0},
+		{plan.Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
+		{plan.Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
 	}
 	for _, tc := range tests {
-		plan := planZone(live, desired, stored, 100, tc.pol)
-		if len(plan.Batch.Posts) != tc.posts || len(plan.Batch.Patches) != tc.patch || len(plan.Batch.Deletes) != tc.del {
-			t.Errorf("%+v: got %d/%d/%d", tc.pol, len(plan.Batch.Posts), len(plan.Batch.Patches), len(plan.Batch.Deletes))
+		pl := planZone(live, desired, stored, 100, tc.pol)
+		if len(pl.Batch.Posts) != tc.posts || len(pl.Batch.Patches) != tc.patch || len(pl.Batch.Deletes) != tc.del {
+			t.Errorf("%+v: got %d/%d/%d", tc.pol, len(pl.Batch.Posts), len(pl.Batch.Patches), len(pl.Batch.Deletes))
 		}
 	}
 }

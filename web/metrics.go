@@ -207,7 +207,7 @@ func (l promLogger) Println(v ...any) {
 var (
 	hostnameStates = []string{"active", "frozen", "leaving", "retained", "refused"}
 	agentStates    = []string{"connected", "disconnected", "stale", "decommissioned"}
-	conflictKinds  = []string{"claim", "foreign"}
+	conflictKinds  = []string{"claim", "foreign", "orphan", "definition", "unplaced"}
 )
 
 var (
