@@ -42,7 +42,7 @@ type accessActor struct {
 	gotApps      bool
 	gotPolicies  bool
 
-	plan      AccessPlan
+	plan      plan.AccessPlan
 	steps     []accessStep
 	stepID    uint64
 	failed    error
@@ -157,7 +157,7 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 	}
 	pol := a.mode()
 	pol.Settled = a.settled
-	a.plan = planAccess(a.liveApps, a.livePolicies, a.desired, a.apps, a.policies, pol)
+	a.plan = plan.Access(a.liveApps, a.livePolicies, a.desired, a.apps, a.policies, pol)
 	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
 	a.status.Conflicts = a.plan.Conflicts
 	a.recordAdopted(ctx)
@@ -171,7 +171,7 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 		a.end(ctx, nil)
 		return
 	}
-	// One step per change, in the order of AccessPlan.Changes.
+	// One step per change, in the order of plan.AccessPlan.Changes.
 	changes := a.plan.Changes()
 	a.steps = nil
 	for _, p := range a.plan.PolicyCreates {

@@ -230,21 +230,21 @@ func benchLive(b *testing.B, rules []messages.DesiredRule) cfapi.TunnelConfig {
 func BenchmarkPlanTunnel(b *testing.B) {
 	const n = 1000
 	desired := benchRules(n)
-	owned := map[ruleKey]bool{}
+	owned := map[plan.RuleKey]bool{}
 	for _, r := range desired {
-		owned[ruleKey{r.Hostname, r.Path}] = true
+		owned[plan.RuleKey{Hostname: r.Hostname, Path: r.Path}] = true
 	}
 	pol := plan.Policy{Mode: "sync", Settled: true}
 	cases := []struct {
 		name    string
 		live    cfapi.TunnelConfig
-		owned   map[ruleKey]bool
+		owned   map[plan.RuleKey]bool
 		changed bool
 	}{
 		// Drift reconcile: everything is in place, no PUT.
 		{"unchanged", benchLive(b, desired), owned, false},
 		// Cold start: 1,000 rules to add to a config holding only foreign ones.
-		{"cold", benchLive(b, nil), map[ruleKey]bool{}, true},
+		{"cold", benchLive(b, nil), map[plan.RuleKey]bool{}, true},
 		// One service changed among 1,000.
 		{"one-changed", benchLive(b, append([]messages.DesiredRule{{Hostname: desired[0].Hostname, Service: "http://old:80"}}, desired[1:]...)), owned, true},
 	}
@@ -252,7 +252,7 @@ func BenchmarkPlanTunnel(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d/%s", n, c.name), func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				pl := planTunnel(c.live, desired, c.owned, pol)
+				pl := plan.Tunnel(c.live, desired, c.owned, pol)
 				if pl.Changed != c.changed {
 					b.Fatalf("changed = %v, want %v", pl.Changed, c.changed)
 				}

@@ -20,6 +20,7 @@ import (
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/publicip"
 	"github.com/labelgate/labelgate/store"
 	"github.com/labelgate/labelgate/web"
@@ -283,7 +284,7 @@ func TestPipelineRouteLifecycle(t *testing.T) {
 	if !strings.Contains(string(cfg.Config), `"bastionMode":false`) || !strings.Contains(string(cfg.Config), `"connectTimeout":5`) {
 		t.Fatalf("unmodelled keys of foreign rules and the global originRequest must survive: %s", cfg.Config)
 	}
-	if !hasMarker(p.records()["CNAME app.example.com"].Comment) {
+	if !plan.HasMarker(p.records()["CNAME app.example.com"].Comment) {
 		t.Fatal("the CNAME must carry the ownership marker")
 	}
 

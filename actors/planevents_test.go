@@ -57,14 +57,14 @@ func TestTunnelPlanEventHostnames(t *testing.T) {
 		{Hostname: "taken.example.com", Service: "http://someone-else:80"},
 		{Service: "http_status:404"},
 	}}
-	owned := map[ruleKey]bool{{"upd.example.com", ""}: true, {"gone.example.com", "^/api"}: true}
+	owned := map[plan.RuleKey]bool{{Hostname: "upd.example.com"}: true, {Hostname: "gone.example.com", Path: "^/api"}: true}
 	desired := []messages.DesiredRule{
 		{Hostname: "new.example.com", Path: "^/v1/", Service: "http://new:80", Owner: ownerA},
 		{Hostname: "*.wild.example.com", Service: "http://wild:80", Owner: ownerB},
 		{Hostname: "upd.example.com", Service: "http://new:80", Owner: ownerB},
 		{Hostname: "taken.example.com", Service: "http://mine:80", Owner: ownerA},
 	}
-	tp := planTunnel(live, desired, owned, plan.Policy{Settled: true})
+	tp := plan.Tunnel(live, desired, owned, plan.Policy{Settled: true})
 	checkKeys(t, "changes", changeKeys(tp.Changes), []eventKey{
 		{"created", "new.example.com", "local", "app-a"},
 		{"created", "*.wild.example.com", "agent:edge", "app-b"},
@@ -78,9 +78,9 @@ func TestTunnelPlanEventHostnames(t *testing.T) {
 // IPv6 contents, orphans and each kind of foreign block included.
 func TestZonePlanEventHostnames(t *testing.T) {
 	live := []cfapi.Record{
-		{ID: "u1", Name: "upd.example.com", Type: "A", Content: "192.0.2.1", TTL: 1, Comment: OwnerMarker},
-		{ID: "d1", Name: "gone.example.com", Type: "AAAA", Content: "2001:db8::9", TTL: 1, Comment: OwnerMarker},
-		{ID: "o1", Name: "alone.example.com", Type: "TXT", Content: "x", TTL: 1, Comment: "left " + OwnerMarker},
+		{ID: "u1", Name: "upd.example.com", Type: "A", Content: "192.0.2.1", TTL: 1, Comment: plan.OwnerMarker},
+		{ID: "d1", Name: "gone.example.com", Type: "AAAA", Content: "2001:db8::9", TTL: 1, Comment: plan.OwnerMarker},
+		{ID: "o1", Name: "alone.example.com", Type: "TXT", Content: "x", TTL: 1, Comment: "left " + plan.OwnerMarker},
 		{ID: "f1", Name: "cname.example.com", Type: "CNAME", Content: "elsewhere.example.net", TTL: 1},
 		{ID: "f2", Name: "addr.example.com", Type: "A", Content: "198.51.100.1", TTL: 1},
 		{ID: "f3", Name: "same.example.com", Type: "MX", Content: "mx.example.com", TTL: 1, Priority: new(10)},
@@ -93,7 +93,7 @@ func TestZonePlanEventHostnames(t *testing.T) {
 		{Name: "addr.example.com", Type: "AAAA", Content: "2001:db8::3", TTL: 1, Owner: ownerA},
 		{Name: "same.example.com", Type: "MX", Content: "mx.example.com", TTL: 1, Priority: new(10), Owner: ownerB},
 	}
-	zp := planZone(live, desired, stored, 100, plan.Policy{Settled: true})
+	zp := plan.Zone(live, desired, stored, 100, plan.Policy{Settled: true})
 	checkKeys(t, "changes", changeKeys(slices.Concat(zp.Deletes, zp.Updates, zp.Creates)), []eventKey{
 		{"deleted", "gone.example.com", "", ""},
 		{"updated", "upd.example.com", "agent:edge", "app-b"},
@@ -112,9 +112,12 @@ func TestZonePlanEventHostnames(t *testing.T) {
 // hostname whose app it holds back.
 func TestAccessPlanEventHostnames(t *testing.T) {
 	app := func(host, tpl string, o messages.Owner, emails ...string) messages.DesiredApp {
-		d := dapp(host, tpl, emails...)
-		d.Owner = o
-		return d
+		var inc []messages.AccessRule
+		for _, e := range emails {
+			inc = append(inc, messages.AccessRule{Selector: "emails", Value: e})
+		}
+		return messages.DesiredApp{Hostname: host, Name: "labelgate-" + tpl, SessionDuration: "24h", Template: tpl, Owner: o,
+			Policy: messages.DesiredPolicy{Name: "labelgate:" + tpl, Decision: "allow", Include: inc}}
 	}
 	livePolicies := []cfapi.AccessPolicy{
 		{ID: "p-upd", Name: "labelgate:team", Decision: "allow", Include: []cfapi.Rule{{Kind: cfapi.RuleEmail, Value: "old@example.com"}}},
@@ -137,7 +140,7 @@ func TestAccessPlanEventHostnames(t *testing.T) {
 		used,
 		app("zdiff.example.com", "team", ownerA, "someone-else@example.com"),
 	}
-	ap := planAccess(liveApps, livePolicies, desired, stApps, stPolicies, plan.Policy{Settled: true})
+	ap := plan.Access(liveApps, livePolicies, desired, stApps, stPolicies, plan.Policy{Settled: true})
 	checkKeys(t, "changes", changeKeys(ap.Changes()), []eventKey{
 		{"created", "", "", ""}, // policy labelgate:other
 		{"updated", "", "", ""}, // policy labelgate:team

@@ -294,7 +294,7 @@ func (s *Surface) DNSRecords(ctx context.Context) ([]web.RecordView, error) {
 		}
 		for _, r := range v.([]cfapi.Record) {
 			out = append(out, web.RecordView{Zone: z.Name, ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content,
-				Proxied: r.Proxied, TTL: r.TTL, Comment: r.Comment, Owned: ids[r.ID] || hasMarker(r.Comment)})
+				Proxied: r.Proxied, TTL: r.TTL, Comment: r.Comment, Owned: ids[r.ID] || plan.HasMarker(r.Comment)})
 		}
 	}
 	return out, nil
@@ -486,12 +486,12 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 		if err != nil {
 			return pv, err
 		}
-		owned := map[ruleKey]bool{}
+		owned := map[plan.RuleKey]bool{}
 		for _, o := range objs {
 			host, path, _ := strings.Cut(o.Key, " ")
-			owned[ruleKey{host, path}] = true
+			owned[plan.RuleKey{Hostname: host, Path: path}] = true
 		}
-		tp := planTunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
+		tp := plan.Tunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
 		preview(&pp, tp.Changes, tp.Conflicts)
 		pv.Planner = append(pv.Planner, pp)
 	}
@@ -522,7 +522,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 				want = append(want, r)
 			}
 		}
-		zp := planZone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
+		zp := plan.Zone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
 		preview(&pp, slices.Concat(zp.Creates, zp.Updates, zp.Deletes), slices.Concat(zp.Conflicts, zp.Orphans))
 		pv.Planner = append(pv.Planner, pp)
 	}
@@ -537,7 +537,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 			if err != nil {
 				return pv, err
 			}
-			ap := planAccess(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
+			ap := plan.Access(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
 			preview(&pp, ap.Changes(), ap.Conflicts)
 		}
 		pv.Planner = append(pv.Planner, pp)

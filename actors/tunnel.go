@@ -24,11 +24,11 @@ type tunnelActor struct {
 	desired   []messages.DesiredRule
 	settled   bool
 	have      bool // a desired state arrived
-	owned     map[ruleKey]bool
+	owned     map[plan.RuleKey]bool
 	loaded    bool
 	getID     uint64
 	putID     uint64
-	plan      TunnelPlan
+	plan      plan.TunnelPlan
 	conflicts map[string]bool
 }
 
@@ -58,10 +58,10 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 		if m.Err != nil {
 			panic(m.Err) // the supervisor retries with backoff
 		}
-		a.owned = map[ruleKey]bool{}
+		a.owned = map[plan.RuleKey]bool{}
 		for _, o := range m.Objects {
 			host, path, _ := strings.Cut(o.Key, " ")
-			a.owned[ruleKey{host, path}] = true
+			a.owned[plan.RuleKey{Hostname: host, Path: path}] = true
 		}
 		a.loaded = true
 		if a.have && worthReconciling(a.settled, len(a.desired)) {
@@ -102,7 +102,7 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 	live := m.Result.(cfapi.TunnelConfig)
 	pol := a.mode()
 	pol.Settled = a.settled
-	a.plan = planTunnel(live, a.desired, a.owned, pol)
+	a.plan = plan.Tunnel(live, a.desired, a.owned, pol)
 	a.reportConflicts(ctx, a.plan.Conflicts)
 	if !a.plan.Changed {
 		a.recordOwned(ctx, a.plan.Owned)
@@ -131,8 +131,8 @@ func (a *tunnelActor) onPut(ctx actor.Context, m cfResponse) {
 }
 
 // recordOwned brings the store's owned set in line with keys.
-func (a *tunnelActor) recordOwned(ctx actor.Context, keys []ruleKey) {
-	next := map[ruleKey]bool{}
+func (a *tunnelActor) recordOwned(ctx actor.Context, keys []plan.RuleKey) {
+	next := map[plan.RuleKey]bool{}
 	for _, k := range keys {
 		next[k] = true
 	}

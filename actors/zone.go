@@ -45,7 +45,7 @@ type zoneActor struct {
 	listID    uint64
 	batchID   uint64
 	chunks    []cfapi.Batch
-	plan      ZonePlan
+	plan      plan.ZonePlan
 	conflicts map[string]bool
 	orphans   map[string]bool
 }
@@ -130,7 +130,7 @@ func (a *zoneActor) onList(ctx actor.Context, m cfResponse) {
 	}
 	pol := a.mode()
 	pol.Settled = a.settled
-	a.plan = planZone(live, a.desired, ids, a.zc.CommentLimit, pol)
+	a.plan = plan.Zone(live, a.desired, ids, a.zc.CommentLimit, pol)
 	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
 	reportNew(ctx, a.cfg, log, a.orphans, a.plan.Orphans)
 	a.status.Conflicts = slices.Concat(a.plan.Conflicts, a.plan.Orphans)

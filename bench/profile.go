@@ -64,7 +64,7 @@ var FleetHotspots = map[string]string{
 	"store PutHostname":     "store.(*Store).PutHostname",
 	"DNS list (cloudflare)": "cfapi.(*Client).ListRecords",
 	"cloudflare calls":      "actors.(*cloudflareActor).start.func1",
-	"tunnel planTunnel":     "actors.planTunnel",
+	"tunnel plan.Tunnel":    "plan.Tunnel",
 	"garbage collector":     "runtime.gcBgMarkWorker",
 	"cfsim (harness)":       "cfsim.(*Server).ServeHTTP",
 	"load generator":        "bench.(*LoadGen).run",

@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"strings"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
 func dapp(host, tpl string, emails ...string) messages.DesiredApp {
@@ -19,7 +18,7 @@ func dapp(host, tpl string, emails ...string) messages.DesiredApp {
 }
 
 func TestPlanAccessCreatesSharedPolicyOnce(t *testing.T) {
-	pl := planAccess(nil, nil, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com"), dapp("b.example.com", "team", "x@example.com")}, nil, nil, settledSync)
+	pl := Access(nil, nil, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com"), dapp("b.example.com", "team", "x@example.com")}, nil, nil, settledSync)
 	if len(pl.PolicyCreates) != 1 || len(pl.AppCreates) != 2 || pl.AppCreates[0].PolicyName != "labelgate:team" {
 		t.Fatalf("want one shared policy and two apps, got %+v", pl)
 	}
@@ -33,21 +32,21 @@ func TestPlanAccessUpdatesInPlaceAndSteadyState(t *testing.T) {
 	liveApp := cfapi.AccessApp{ID: "a1", Name: "labelgate-team", Domain: "a.example.com", Type: "self_hosted", SessionDuration: "24h", Policies: []cfapi.AppPolicy{{ID: "p1", Precedence: 1}}}
 	stA, stP := map[string]bool{"a1": true}, map[string]bool{"p1": true}
 
-	pl := planAccess([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com")}, stA, stP, settledSync)
+	pl := Access([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com")}, stA, stP, settledSync)
 	if !pl.Empty() {
 		t.Fatalf("steady state must write nothing, got %+v", pl)
 	}
 	// A label change (another email) updates the policy in place.
-	pl = planAccess([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com", "y@example.com")}, stA, stP, settledSync)
+	pl = Access([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com", "y@example.com")}, stA, stP, settledSync)
 	if len(pl.PolicyUpdates) != 1 || pl.PolicyUpdates[0].ID != "p1" || len(pl.PolicyCreates) != 0 || len(pl.AppUpdates) != 0 {
 		t.Fatalf("want the policy updated in place, got %+v", pl)
 	}
 	// Nothing desired: app then policy deleted, only when allowed.
-	pl = planAccess([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, nil, stA, stP, settledSync)
+	pl = Access([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, nil, stA, stP, settledSync)
 	if len(pl.AppDeletes) != 1 || len(pl.PolicyDeletes) != 1 {
 		t.Fatalf("want both deleted, got %+v", pl)
 	}
-	if pl = planAccess([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, nil, stA, stP, plan.Policy{Mode: "upsert-only", Settled: true}); !pl.Empty() {
+	if pl = Access([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, nil, stA, stP, Policy{Mode: "upsert-only", Settled: true}); !pl.Empty() {
 		t.Fatalf("upsert-only must not delete, got %+v", pl)
 	}
 }
@@ -58,7 +57,7 @@ func TestPlanAccessNeverTouchesForeign(t *testing.T) {
 	d := dapp("a.example.com", "team", "x@example.com")
 	d2 := dapp("b.example.com", "adm", "x@example.com")
 	d2.Policy.Name = "admins"
-	pl := planAccess([]cfapi.AccessApp{foreignApp}, []cfapi.AccessPolicy{foreignPol}, []messages.DesiredApp{d, d2}, nil, nil, settledSync)
+	pl := Access([]cfapi.AccessApp{foreignApp}, []cfapi.AccessPolicy{foreignPol}, []messages.DesiredApp{d, d2}, nil, nil, settledSync)
 	if len(pl.AppCreates) != 0 || len(pl.AppUpdates) != 0 || len(pl.PolicyUpdates) != 0 || len(pl.Conflicts) != 2 {
 		t.Fatalf("foreign objects must be conflicts, not writes: %+v", pl)
 	}
@@ -66,7 +65,7 @@ func TestPlanAccessNeverTouchesForeign(t *testing.T) {
 		t.Fatalf("conflicts: %q", pl.Conflicts)
 	}
 	// Nothing desired: foreign objects are never deleted.
-	if pl := planAccess([]cfapi.AccessApp{foreignApp}, []cfapi.AccessPolicy{foreignPol}, nil, nil, nil, settledSync); !pl.Empty() {
+	if pl := Access([]cfapi.AccessApp{foreignApp}, []cfapi.AccessPolicy{foreignPol}, nil, nil, nil, settledSync); !pl.Empty() {
 		t.Fatalf("foreign objects deleted: %+v", pl)
 	}
 }
@@ -74,7 +73,7 @@ func TestPlanAccessNeverTouchesForeign(t *testing.T) {
 func TestPlanAccessAdoptsOwnNamesAfterDatabaseLoss(t *testing.T) {
 	livePol := cfapi.AccessPolicy{ID: "p1", Name: "labelgate:team", Decision: "allow", Include: []cfapi.Rule{{Kind: cfapi.RuleEmail, Value: "x@example.com"}}}
 	liveApp := cfapi.AccessApp{ID: "a1", Name: "labelgate-team", Domain: "a.example.com", SessionDuration: "24h", Policies: []cfapi.AppPolicy{{ID: "p1", Precedence: 1}}}
-	pl := planAccess([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com")}, nil, nil, settledSync)
+	pl := Access([]cfapi.AccessApp{liveApp}, []cfapi.AccessPolicy{livePol}, []messages.DesiredApp{dapp("a.example.com", "team", "x@example.com")}, nil, nil, settledSync)
 	if !pl.Empty() || len(pl.AdoptedApps) != 1 || len(pl.AdoptedPolicies) != 1 {
 		t.Fatalf("want adoption without writes (no duplicates), got %+v", pl)
 	}

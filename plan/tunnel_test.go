@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"encoding/json"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
 // liveConfig decodes a config document the way cfapi reads Cloudflare's.
@@ -47,14 +46,14 @@ func TestPlanTunnelMergeKeepsForeignInPlace(t *testing.T) {
 	    {"hostname": "old.example.com", "service": "http://old:80"},
 	    {"service": "http_status:418"}
 	  ]}`)
-	owned := map[ruleKey]bool{{"old.example.com", ""}: true}
+	owned := map[RuleKey]bool{{"old.example.com", ""}: true}
 	desired := []messages.DesiredRule{
 		want("app.example.com", "", "http://app:80", ""),
 		want("app.example.com", "^/api", "http://api:80", `{"connectTimeout":30}`),
 		want("*.dev.example.com", "", "http://dev:80", ""),
 		want("a.b.example.com", "", "http://ab:80", ""),
 	}
-	pl := planTunnel(live, desired, owned, plan.Policy{Mode: "sync", Settled: true})
+	pl := Tunnel(live, desired, owned, Policy{Mode: "sync", Settled: true})
 	eq(t, "order", order(pl.Config.Ingress), []string{
 		"a.b.example.com>http://ab:80",        // owned exact: more labels first
 		"app.example.com ^/api>http://api:80", // longer path first
@@ -67,8 +66,8 @@ func TestPlanTunnelMergeKeepsForeignInPlace(t *testing.T) {
 	if !pl.Changed {
 		t.Fatal("want a change")
 	}
-	eq(t, "removed", changeNames(pl.Changes, plan.Delete), []string{"old.example.com"})
-	eq(t, "added", len(changeNames(pl.Changes, plan.Create)), 4)
+	eq(t, "removed", changeNames(pl.Changes, Delete), []string{"old.example.com"})
+	eq(t, "added", len(changeNames(pl.Changes, Create)), 4)
 	if string(pl.Config.OriginRequest) != `{"connectTimeout": 10, "noTLSVerify": true}` || string(pl.Config.WarpRouting) != `{"enabled": true}` {
 		t.Fatalf("top-level keys must be kept verbatim: %s %s", pl.Config.OriginRequest, pl.Config.WarpRouting)
 	}
@@ -83,23 +82,23 @@ func TestPlanTunnelNoChangeMeansNoPut(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[
 	  {"hostname":"app.example.com","service":"http://app:80","originRequest":{"connectTimeout":60,"noHappyEyeballs":false}},
 	  {"service":"http_status:404"}]}`)
-	owned := map[ruleKey]bool{{"app.example.com", ""}: true}
+	owned := map[RuleKey]bool{{"app.example.com", ""}: true}
 	// 60 == 6e1 == 60.0 and an unset zero value are the same setting.
 	for _, origin := range []string{`{"connectTimeout":60}`, `{"connectTimeout":6e1}`, `{"connectTimeout":60.0}`} {
-		pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", origin)}, owned, plan.Policy{Mode: "sync", Settled: true})
-		if pl.Changed || len(changeNames(pl.Changes, plan.Update)) > 0 {
+		pl := Tunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", origin)}, owned, Policy{Mode: "sync", Settled: true})
+		if pl.Changed || len(changeNames(pl.Changes, Update)) > 0 {
 			t.Fatalf("%s: no change expected, got %+v", origin, pl)
 		}
 	}
-	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", `{"connectTimeout":30}`)}, owned, plan.Policy{Mode: "sync", Settled: true})
-	if !pl.Changed || len(changeNames(pl.Changes, plan.Update)) != 1 {
+	pl := Tunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", `{"connectTimeout":30}`)}, owned, Policy{Mode: "sync", Settled: true})
+	if !pl.Changed || len(changeNames(pl.Changes, Update)) != 1 {
 		t.Fatalf("a changed origin setting must update, got %+v", pl)
 	}
 }
 
 func TestPlanTunnelForeignSameHostnameIsConflict(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://theirs:80"},{"service":"http_status:404"}]}`)
-	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "^/x", "http://ours:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	pl := Tunnel(live, []messages.DesiredRule{want("app.example.com", "^/x", "http://ours:80", "")}, nil, Policy{Mode: "sync", Settled: true})
 	if pl.Changed || len(pl.Conflicts) != 1 || !strings.Contains(pl.Conflicts[0].String(), "does not own") {
 		t.Fatalf("want a conflict and no change, got %+v", pl)
 	}
@@ -108,7 +107,7 @@ func TestPlanTunnelForeignSameHostnameIsConflict(t *testing.T) {
 
 func TestPlanTunnelAdoptsIdenticalRule(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[{"hostname":"app.example.com","service":"http://app:80"},{"service":"http_status:404"}]}`)
-	pl := planTunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	pl := Tunnel(live, []messages.DesiredRule{want("app.example.com", "", "http://app:80", "")}, nil, Policy{Mode: "sync", Settled: true})
 	if pl.Changed || len(pl.Conflicts) != 0 || len(pl.Owned) != 1 {
 		t.Fatalf("an identical rule must be adopted without a write, got %+v", pl)
 	}
@@ -116,21 +115,21 @@ func TestPlanTunnelAdoptsIdenticalRule(t *testing.T) {
 
 func TestPlanTunnelPolicies(t *testing.T) {
 	live := liveConfig(t, `{"ingress":[{"hostname":"a.example.com","service":"http://a:80"},{"hostname":"gone.example.com","service":"http://g:80"},{"service":"http_status:404"}]}`)
-	owned := map[ruleKey]bool{{"a.example.com", ""}: true, {"gone.example.com", ""}: true}
+	owned := map[RuleKey]bool{{"a.example.com", ""}: true, {"gone.example.com", ""}: true}
 	desired := []messages.DesiredRule{want("a.example.com", "", "http://a:8080", ""), want("new.example.com", "", "http://n:80", "")}
 	tests := []struct {
-		pol                     plan.Policy
+		pol                     Policy
 		added, updated, removed int
 	}{
-		{plan.Policy{Mode: "sync", Settled: true}, 1, 1, 1},
-		{plan.Policy{Mode: "sync", Settled: false}, 1, 1, 0},
-		{plan.Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
-		{plan.Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
+		{Policy{Mode: "sync", Settled: true}, 1, 1, 1},
+		{Policy{Mode: "sync", Settled: false}, 1, 1, 0},
+		{Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
+		{Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
 	}
 	for _, tc := range tests {
-		pl := planTunnel(live, desired, owned, tc.pol)
-		if len(changeNames(pl.Changes, plan.Create)) != tc.added || len(changeNames(pl.Changes, plan.Update)) != tc.updated || len(changeNames(pl.Changes, plan.Delete)) != tc.removed {
-			t.Errorf("%+v: got +%d ~%d -%d", tc.pol, len(changeNames(pl.Changes, plan.Create)), len(changeNames(pl.Changes, plan.Update)), len(changeNames(pl.Changes, plan.Delete)))
+		pl := Tunnel(live, desired, owned, tc.pol)
+		if len(changeNames(pl.Changes, Create)) != tc.added || len(changeNames(pl.Changes, Update)) != tc.updated || len(changeNames(pl.Changes, Delete)) != tc.removed {
+			t.Errorf("%+v: got +%d ~%d -%d", tc.pol, len(changeNames(pl.Changes, Create)), len(changeNames(pl.Changes, Update)), len(changeNames(pl.Changes, Delete)))
 		}
 		if tc.removed == 0 && !strings.Contains(strings.Join(order(pl.Config.Ingress), ","), "gone.example.com") {
 			t.Errorf("%+v: an owned rule must stay when deletes are not allowed", tc.pol)
@@ -139,12 +138,12 @@ func TestPlanTunnelPolicies(t *testing.T) {
 }
 
 func TestPlanTunnelEmptyConfigGetsCatchAll(t *testing.T) {
-	pl := planTunnel(cfapi.TunnelConfig{}, []messages.DesiredRule{want("a.example.com", "", "http://a:80", "")}, nil, plan.Policy{Mode: "sync", Settled: true})
+	pl := Tunnel(cfapi.TunnelConfig{}, []messages.DesiredRule{want("a.example.com", "", "http://a:80", "")}, nil, Policy{Mode: "sync", Settled: true})
 	eq(t, "order", order(pl.Config.Ingress), []string{"a.example.com>http://a:80", ">http_status:404"})
 }
 
 func TestCompareRuleKeysIsTotal(t *testing.T) {
-	keys := []ruleKey{{"*.example.com", ""}, {"b.example.com", ""}, {"a.example.com", "^/a"}, {"a.example.com", "^/api"}, {"*.x.example.com", ""}, {"x.y.example.com", ""}}
+	keys := []RuleKey{{"*.example.com", ""}, {"b.example.com", ""}, {"a.example.com", "^/a"}, {"a.example.com", "^/api"}, {"*.x.example.com", ""}, {"x.y.example.com", ""}}
 	for i := 0; i < len(keys); i++ {
 		for j := 0; j < len(keys); j++ {
 			if (compareRuleKeys(keys[i], keys[j]) == 0) != (i == j) {
@@ -158,14 +157,14 @@ func TestCompareRuleKeysIsTotal(t *testing.T) {
 }
 
 func TestPlanTunnelNothingOwnedNothingWritten(t *testing.T) {
-	pl := planTunnel(cfapi.TunnelConfig{}, nil, nil, plan.Policy{Mode: "sync", Settled: true})
+	pl := Tunnel(cfapi.TunnelConfig{}, nil, nil, Policy{Mode: "sync", Settled: true})
 	if pl.Changed {
 		t.Fatalf("an empty tunnel with nothing desired must not be written: %+v", pl.Config)
 	}
 }
 
 // changeNames lists the lines of the changes of one action.
-func changeNames(changes []plan.Change, a plan.Action) []string {
+func changeNames(changes []Change, a Action) []string {
 	var out []string
 	for _, c := range changes {
 		if c.Action == a {
@@ -173,4 +172,13 @@ func changeNames(changes []plan.Change, a plan.Action) []string {
 		}
 	}
 	return out
+}
+
+func eq(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	}
 }

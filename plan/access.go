@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"cmp"
@@ -10,7 +10,6 @@ import (
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
 // selectorRule maps a label selector to Cloudflare's rule kind.
@@ -46,7 +45,7 @@ type AccessPlan struct {
 	PolicyDeletes []cfapi.AccessPolicy
 	// PolicyIDs are the ids of desired policies that exist already.
 	PolicyIDs map[string]string
-	Conflicts []plan.Conflict
+	Conflicts []Conflict
 	// Adopted are unstored objects taken over by name.
 	AdoptedApps     []cfapi.AccessApp
 	AdoptedPolicies []cfapi.AccessPolicy
@@ -65,7 +64,7 @@ func (p AccessPlan) Empty() bool {
 	return len(p.PolicyCreates)+len(p.PolicyUpdates)+len(p.AppCreates)+len(p.AppUpdates)+len(p.AppDeletes)+len(p.PolicyDeletes) == 0
 }
 
-// planAccess compares desired apps with live apps and policies.
+// Access compares desired apps with live apps and policies.
 //
 //	live object                           desired?  result
 //	owned (stored id, or adoptable name)  yes       kept, or updated in place
@@ -75,7 +74,7 @@ func (p AccessPlan) Empty() bool {
 //	foreign                               –         never touched
 //
 // Apps bound to one template share one reusable policy.
-func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, desired []messages.DesiredApp, storedApps, storedPolicies map[string]bool, pol plan.Policy) AccessPlan {
+func Access(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, desired []messages.DesiredApp, storedApps, storedPolicies map[string]bool, pol Policy) AccessPlan {
 	ap := AccessPlan{PolicyIDs: map[string]string{}}
 
 	// Desired policies, deduplicated by name (first hostname in order wins).
@@ -85,7 +84,7 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 	var apps []messages.DesiredApp
 	for _, d := range slices.SortedFunc(slices.Values(desired), func(a, b messages.DesiredApp) int { return cmp.Compare(a.Hostname, b.Hostname) }) {
 		if cur, ok := policies[d.Policy.Name]; ok && !samePolicy(toPolicy(cur), toPolicy(d.Policy)) {
-			ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Definition, Object: plan.AccessPolicy, Hostname: d.Hostname, Name: fmt.Sprintf("policy %q", d.Policy.Name),
+			ap.Conflicts = append(ap.Conflicts, Conflict{Kind: Definition, Object: AccessPolicy, Hostname: d.Hostname, Name: fmt.Sprintf("policy %q", d.Policy.Name),
 				Reason: fmt.Sprintf("defined differently by the template of %s; the first definition is used", d.Hostname)})
 		} else if !ok {
 			policies[d.Policy.Name] = d.Policy
@@ -120,14 +119,14 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 		switch {
 		case ok:
 			ap.PolicyIDs[name] = cur.ID
-			if !samePolicy(cur, want) && pol.Allows(plan.Change{Action: plan.Update, Object: plan.AccessPolicy, Name: name}) {
+			if !samePolicy(cur, want) && pol.Allows(Change{Action: Update, Object: AccessPolicy, Name: name}) {
 				want.ID = cur.ID
 				ap.PolicyUpdates = append(ap.PolicyUpdates, want)
 			}
 		case foreignPolicy[name]:
 			blockedPolicy[name] = true
 			for _, host := range hostsOf[name] {
-				ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.AccessPolicy, Hostname: host, Name: fmt.Sprintf("policy %q", name),
+				ap.Conflicts = append(ap.Conflicts, Conflict{Kind: Foreign, Object: AccessPolicy, Hostname: host, Name: fmt.Sprintf("policy %q", name),
 					Reason: "an Access policy with that name exists that Labelgate does not own; it is left alone and the app of " + host + " is not written"})
 			}
 		default:
@@ -166,19 +165,19 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 		case ok:
 			id := ap.PolicyIDs[name]
 			if id == "" || cur.Name != want.Name || cur.SessionDuration != want.SessionDuration || len(cur.Policies) != 1 || cur.Policies[0].ID != id {
-				if pol.Allows(plan.Change{Action: plan.Update, Object: plan.AccessApp, Hostname: a.Hostname}) {
+				if pol.Allows(Change{Action: Update, Object: AccessApp, Hostname: a.Hostname}) {
 					want.ID = cur.ID
 					ap.AppUpdates = append(ap.AppUpdates, AppChange{App: want, PolicyName: name, Owner: a.Owner})
 				}
 			}
 		case foreignApp[a.Hostname].ID != "":
-			ap.Conflicts = append(ap.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.AccessApp, Hostname: a.Hostname, Name: a.Hostname,
+			ap.Conflicts = append(ap.Conflicts, Conflict{Kind: Foreign, Object: AccessApp, Hostname: a.Hostname, Name: a.Hostname,
 				Reason: fmt.Sprintf("an Access application Labelgate does not own (%q, id %s) already covers this domain; it is left alone", foreignApp[a.Hostname].Name, foreignApp[a.Hostname].ID)})
 		default:
 			ap.AppCreates = append(ap.AppCreates, AppChange{App: want, PolicyName: name, Owner: a.Owner})
 		}
 	}
-	if pol.Allows(plan.Change{Action: plan.Delete}) {
+	if pol.Allows(Change{Action: Delete}) {
 		for _, domain := range slices.Sorted(maps.Keys(ownedApp)) {
 			if _, ok := wantedApp[domain]; !ok && storedApps[ownedApp[domain].ID] {
 				ap.AppDeletes = append(ap.AppDeletes, ownedApp[domain])
@@ -194,31 +193,31 @@ func planAccess(liveApps []cfapi.AccessApp, livePolicies []cfapi.AccessPolicy, d
 }
 
 // Changes lists the plan's writes in the order the access actor runs them.
-func (p AccessPlan) Changes() []plan.Change {
-	var out []plan.Change
-	policy := func(a plan.Action, name string) plan.Change {
-		return plan.Change{Action: a, Object: plan.AccessPolicy, Name: name}
+func (p AccessPlan) Changes() []Change {
+	var out []Change
+	policy := func(a Action, name string) Change {
+		return Change{Action: a, Object: AccessPolicy, Name: name}
 	}
-	app := func(a plan.Action, c AppChange) plan.Change {
-		return plan.Change{Action: a, Object: plan.AccessApp, Hostname: strings.ToLower(c.App.Domain), Name: c.App.Name, Owner: c.Owner}
+	app := func(a Action, c AppChange) Change {
+		return Change{Action: a, Object: AccessApp, Hostname: strings.ToLower(c.App.Domain), Name: c.App.Name, Owner: c.Owner}
 	}
 	for _, x := range p.PolicyCreates {
-		out = append(out, policy(plan.Create, x.Name))
+		out = append(out, policy(Create, x.Name))
 	}
 	for _, x := range p.PolicyUpdates {
-		out = append(out, policy(plan.Update, x.Name))
+		out = append(out, policy(Update, x.Name))
 	}
 	for _, c := range p.AppCreates {
-		out = append(out, app(plan.Create, c))
+		out = append(out, app(Create, c))
 	}
 	for _, c := range p.AppUpdates {
-		out = append(out, app(plan.Update, c))
+		out = append(out, app(Update, c))
 	}
 	for _, x := range p.AppDeletes {
-		out = append(out, app(plan.Delete, AppChange{App: x}))
+		out = append(out, app(Delete, AppChange{App: x}))
 	}
 	for _, x := range p.PolicyDeletes {
-		out = append(out, policy(plan.Delete, x.Name))
+		out = append(out, policy(Delete, x.Name))
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"bytes"
@@ -11,13 +11,12 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
-// ruleKey identifies an ingress rule within a tunnel.
-type ruleKey struct{ Hostname, Path string }
+// RuleKey identifies an ingress rule within a tunnel.
+type RuleKey struct{ Hostname, Path string }
 
-func (k ruleKey) String() string {
+func (k RuleKey) String() string {
 	if k.Path == "" {
 		return k.Hostname
 	}
@@ -30,15 +29,15 @@ type TunnelPlan struct {
 	Config  cfapi.TunnelConfig
 	Changed bool
 	// Changes are the routes added, updated and removed, in that order.
-	Changes []plan.Change
+	Changes []Change
 	// Conflicts are desired rules not applied because a rule Labelgate does
 	// not own already routes that hostname.
-	Conflicts []plan.Conflict
+	Conflicts []Conflict
 	// Owned is the set of rules Labelgate owns once Config is written.
-	Owned []ruleKey
+	Owned []RuleKey
 }
 
-// planTunnel merges the desired owned rules into the live configuration.
+// Tunnel merges the desired owned rules into the live configuration.
 //
 //	live rule            desired?   result
 //	owned                yes        replaced by the desired rule
@@ -55,19 +54,19 @@ type TunnelPlan struct {
 // more labels first, then lexical hostname, then longer path first, then
 // lexical path. The global originRequest and every other top-level key are
 // kept verbatim.
-func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned map[ruleKey]bool, pol plan.Policy) TunnelPlan {
+func Tunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned map[RuleKey]bool, pol Policy) TunnelPlan {
 	var tp TunnelPlan
-	want := map[ruleKey]messages.DesiredRule{}
+	want := map[RuleKey]messages.DesiredRule{}
 	for _, d := range desired {
-		want[ruleKey{d.Hostname, d.Path}] = d
+		want[RuleKey{d.Hostname, d.Path}] = d
 	}
 
 	var foreign []cfapi.IngressRule
 	var catchAll *cfapi.IngressRule
-	liveOwned := map[ruleKey]cfapi.IngressRule{}
+	liveOwned := map[RuleKey]cfapi.IngressRule{}
 	foreignHosts := map[string][]cfapi.IngressRule{}
 	for i, r := range live.Ingress {
-		k := ruleKey{strings.ToLower(r.Hostname), r.Path}
+		k := RuleKey{strings.ToLower(r.Hostname), r.Path}
 		switch {
 		case i == len(live.Ingress)-1 && r.IsCatchAll():
 			rc := r
@@ -84,7 +83,7 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 	// effect (for example after the database was lost); take it over.
 	var stillForeign []cfapi.IngressRule
 	for _, r := range foreign {
-		k := ruleKey{strings.ToLower(r.Hostname), r.Path}
+		k := RuleKey{strings.ToLower(r.Hostname), r.Path}
 		if d, ok := want[k]; ok && len(foreignHosts[k.Hostname]) == 1 && sameRule(r, d) {
 			liveOwned[k] = r
 			delete(foreignHosts, k.Hostname)
@@ -95,17 +94,17 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 	foreign = stillForeign
 
 	var ownedRules []cfapi.IngressRule
-	var ownedKeys []ruleKey
-	var adds, updates, removes []plan.Change
+	var ownedKeys []RuleKey
+	var adds, updates, removes []Change
 	for _, k := range slices.SortedFunc(maps.Keys(want), compareRuleKeys) {
 		d := want[k]
 		if fr := foreignHosts[k.Hostname]; len(fr) > 0 {
-			tp.Conflicts = append(tp.Conflicts, plan.Conflict{Kind: plan.Foreign, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String(),
+			tp.Conflicts = append(tp.Conflicts, Conflict{Kind: Foreign, Object: TunnelRule, Hostname: k.Hostname, Name: k.String(),
 				Reason: fmt.Sprintf("the tunnel already has a rule for %s that Labelgate does not own (service %s); it is left alone and this route is not added", k.Hostname, fr[0].Service)})
 			continue
 		}
 		cur, had := liveOwned[k]
-		change := plan.Change{Action: plan.Create, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String(), Owner: d.Owner}
+		change := Change{Action: Create, Object: TunnelRule, Hostname: k.Hostname, Name: k.String(), Owner: d.Owner}
 		switch {
 		case !had:
 			adds = append(adds, change)
@@ -113,7 +112,7 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 		case sameRule(cur, d):
 			ownedRules = append(ownedRules, cur)
 		default:
-			change.Action, change.Detail = plan.Update, describeRuleUpdate(cur, d)
+			change.Action, change.Detail = Update, describeRuleUpdate(cur, d)
 			if !pol.Allows(change) {
 				ownedRules = append(ownedRules, cur)
 				break
@@ -127,7 +126,7 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 		if _, ok := want[k]; ok {
 			continue
 		}
-		if c := (plan.Change{Action: plan.Delete, Object: plan.TunnelRule, Hostname: k.Hostname, Name: k.String()}); pol.Allows(c) {
+		if c := (Change{Action: Delete, Object: TunnelRule, Hostname: k.Hostname, Name: k.String()}); pol.Allows(c) {
 			removes = append(removes, c)
 			continue
 		}
@@ -135,7 +134,7 @@ func planTunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned m
 		ownedKeys = append(ownedKeys, k)
 	}
 	slices.SortFunc(ownedRules, func(a, b cfapi.IngressRule) int {
-		return compareRuleKeys(ruleKey{strings.ToLower(a.Hostname), a.Path}, ruleKey{strings.ToLower(b.Hostname), b.Path})
+		return compareRuleKeys(RuleKey{strings.ToLower(a.Hostname), a.Path}, RuleKey{strings.ToLower(b.Hostname), b.Path})
 	})
 	slices.SortFunc(ownedKeys, compareRuleKeys)
 
@@ -173,7 +172,7 @@ func describeRuleUpdate(live cfapi.IngressRule, d messages.DesiredRule) string {
 }
 
 // compareRuleKeys is the deterministic order of owned rules.
-func compareRuleKeys(a, b ruleKey) int {
+func compareRuleKeys(a, b RuleKey) int {
 	aw, bw := strings.HasPrefix(a.Hostname, "*."), strings.HasPrefix(b.Hostname, "*.")
 	if aw != bw {
 		if aw {

@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"cmp"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
 // OwnerMarker ends the comment of every DNS record Labelgate creates. With
@@ -18,8 +17,8 @@ import (
 // by adopting marked records, and only those.
 const OwnerMarker = "[labelgate]"
 
-// hasMarker reports whether a record comment carries the ownership marker.
-func hasMarker(comment string) bool {
+// HasMarker reports whether a record comment carries the ownership marker.
+func HasMarker(comment string) bool {
 	return strings.HasSuffix(strings.TrimSpace(comment), OwnerMarker)
 }
 
@@ -49,18 +48,18 @@ type ZonePlan struct {
 	Batch cfapi.Batch
 	// Creates, Updates and Deletes describe the batch, one change per
 	// operation, in the batch's order within each kind.
-	Creates, Updates, Deletes []plan.Change
+	Creates, Updates, Deletes []Change
 	// Conflicts are desired records not written because a record Labelgate
 	// does not own is in the way.
-	Conflicts []plan.Conflict
+	Conflicts []Conflict
 	// Orphans are marked records nothing claims and the store does not know:
 	// probably Labelgate's, but unprovable, so never deleted.
-	Orphans []plan.Conflict
+	Orphans []Conflict
 	// Adopted are marked records taken over because they match a desired one.
 	Adopted []cfapi.Record
 }
 
-// planZone compares the desired records of one zone with its live records.
+// Zone compares the desired records of one zone with its live records.
 //
 //	live record                      desired?   result
 //	owned (store id or marker)       yes        kept, or patched in place
@@ -74,14 +73,14 @@ type ZonePlan struct {
 // desired record whose content is unresolved (a public IP not discovered
 // yet) freezes its name and type: nothing is created, changed or deleted
 // there until it resolves.
-func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[string]bool, commentLimit int, pol plan.Policy) ZonePlan {
+func Zone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[string]bool, commentLimit int, pol Policy) ZonePlan {
 	var zp ZonePlan
 	type group struct{ name, typ string }
 	owned := map[group][]cfapi.Record{}
 	foreign := map[string][]cfapi.Record{} // by name
 	for _, r := range live {
 		name := strings.ToLower(r.Name)
-		if stored[r.ID] || hasMarker(r.Comment) {
+		if stored[r.ID] || HasMarker(r.Comment) {
 			owned[group{name, r.Type}] = append(owned[group{name, r.Type}], r)
 		} else {
 			foreign[name] = append(foreign[name], r)
@@ -137,18 +136,18 @@ func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[
 				zp.Conflicts = append(zp.Conflicts, why)
 				continue
 			}
-			zp.Creates = append(zp.Creates, plan.Change{Action: plan.Create, Object: plan.DNSRecord, Hostname: d.Name,
+			zp.Creates = append(zp.Creates, Change{Action: Create, Object: DNSRecord, Hostname: d.Name,
 				Name: fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)), Owner: d.Owner})
 			zp.Batch.Posts = append(zp.Batch.Posts, toRecord(d, commentLimit))
 		}
 		for _, r := range have {
 			if !stored[r.ID] {
-				zp.Orphans = append(zp.Orphans, plan.Conflict{Kind: plan.Orphan, Object: plan.DNSRecord, Hostname: g.name,
+				zp.Orphans = append(zp.Orphans, Conflict{Kind: Orphan, Object: DNSRecord, Hostname: g.name,
 					Name:   fmt.Sprintf("%s %s %s (id %s)", r.Type, r.Name, r.Content, r.ID),
 					Reason: "carries the Labelgate marker but nothing claims it and the store does not know it; it is left alone"})
 				continue
 			}
-			if c := (plan.Change{Action: plan.Delete, Object: plan.DNSRecord, Hostname: g.name, Name: fmt.Sprintf("%s %s %s", r.Type, r.Name, r.Content)}); pol.Allows(c) {
+			if c := (Change{Action: Delete, Object: DNSRecord, Hostname: g.name, Name: fmt.Sprintf("%s %s %s", r.Type, r.Name, r.Content)}); pol.Allows(c) {
 				zp.Deletes = append(zp.Deletes, c)
 				zp.Batch.Deletes = append(zp.Batch.Deletes, r.ID)
 			}
@@ -158,7 +157,7 @@ func planZone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[
 }
 
 // patch brings an owned record to the desired one, if anything differs.
-func (zp *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[string]bool, limit int, pol plan.Policy) {
+func (zp *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[string]bool, limit int, pol Policy) {
 	if !stored[r.ID] {
 		zp.Adopted = append(zp.Adopted, r)
 	}
@@ -188,7 +187,7 @@ func (zp *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[s
 		p.Priority = want.Priority
 		what = append(what, "priority")
 	}
-	c := plan.Change{Action: plan.Update, Object: plan.DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name, Detail: strings.Join(what, ", "), Owner: d.Owner}
+	c := Change{Action: Update, Object: DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name, Detail: strings.Join(what, ", "), Owner: d.Owner}
 	if len(what) == 0 || !pol.Allows(c) {
 		return
 	}
@@ -200,8 +199,8 @@ func (zp *ZonePlan) patch(r cfapi.Record, d messages.DesiredRecord, stored map[s
 // blocked says why a foreign record at the name prevents creating d:
 // a CNAME stands alone, address records are not mixed with someone else's,
 // and an identical record exists already.
-func blocked(foreign []cfapi.Record, d messages.DesiredRecord) (plan.Conflict, bool) {
-	c := plan.Conflict{Kind: plan.Foreign, Object: plan.DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name}
+func blocked(foreign []cfapi.Record, d messages.DesiredRecord) (Conflict, bool) {
+	c := Conflict{Kind: Foreign, Object: DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name}
 	for _, f := range foreign {
 		address := func(t string) bool { return t == "A" || t == "AAAA" || t == "CNAME" }
 		switch {

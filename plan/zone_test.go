@@ -1,4 +1,4 @@
-package actors
+package plan
 
 import (
 	"strings"
@@ -6,10 +6,9 @@ import (
 
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
-	"github.com/labelgate/labelgate/plan"
 )
 
-var settledSync = plan.Policy{Mode: "sync", Settled: true}
+var settledSync = Policy{Mode: "sync", Settled: true}
 
 func rec(id, name, typ, content, comment string) cfapi.Record {
 	return cfapi.Record{ID: id, Name: name, Type: typ, Content: content, Comment: comment, TTL: 1, Proxied: typ != "TXT" && typ != "MX"}
@@ -32,7 +31,7 @@ func TestMarkedComment(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got := markedComment(tc.user, tc.limit)
-		if got != tc.want || len(got) > tc.limit || !hasMarker(got) {
+		if got != tc.want || len(got) > tc.limit || !HasMarker(got) {
 			t.Errorf("markedComment(%q, %d) = %q (%d bytes), want %q", tc.user, tc.limit, got, len(got), tc.want)
 		}
 	}
@@ -63,10 +62,10 @@ func TestPlanZone(t *testing.T) {
 		drec("new.example.com", "AAAA", "2001:db8::1"),
 		{Name: "commented.example.com", Type: "A", Content: "203.0.113.10", TTL: 1, Proxied: true, Comment: "new note"},
 	}
-	pl := planZone(live, desired, stored, 100, settledSync)
-	eq(t, "creates", changeNames(pl.Creates, plan.Create), []string{"TXT example.com google-site-verification=abc", "AAAA new.example.com 2001:db8::1"})
-	eq(t, "updates", changeNames(pl.Updates, plan.Update), []string{"A commented.example.com: comment", "A ip.example.com: content 203.0.113.1 → 203.0.113.2, comment"})
-	eq(t, "deletes", changeNames(pl.Deletes, plan.Delete), []string{"A gone.example.com 203.0.113.3"})
+	pl := Zone(live, desired, stored, 100, settledSync)
+	eq(t, "creates", changeNames(pl.Creates, Create), []string{"TXT example.com google-site-verification=abc", "AAAA new.example.com 2001:db8::1"})
+	eq(t, "updates", changeNames(pl.Updates, Update), []string{"A commented.example.com: comment", "A ip.example.com: content 203.0.113.1 → 203.0.113.2, comment"})
+	eq(t, "deletes", changeNames(pl.Deletes, Delete), []string{"A gone.example.com 203.0.113.3"})
 	eq(t, "batch deletes", pl.Batch.Deletes, []string{"r3"})
 	if len(pl.Conflicts) != 2 || !strings.Contains(pl.Conflicts[0].String(), "cname.example.com") || !strings.Contains(pl.Conflicts[1].String(), "taken.example.com") {
 		t.Fatalf("want conflicts for cname and taken, got %q", pl.Conflicts)
@@ -78,7 +77,7 @@ func TestPlanZone(t *testing.T) {
 		t.Fatalf("want r9 adopted, got %+v", pl.Adopted)
 	}
 	for _, p := range pl.Batch.Posts {
-		if !hasMarker(p.Comment) {
+		if !HasMarker(p.Comment) {
 			t.Fatalf("created record without the marker: %+v", p)
 		}
 	}
@@ -102,7 +101,7 @@ func TestPlanZoneSteadyStateIsEmpty(t *testing.T) {
 		{Name: "example.com", Type: "MX", Content: "mail.example.com", TTL: 1, Priority: ptrInt(10)},
 		{Name: "example.com", Type: "CAA", TTL: 1, CAA: &messages.CAA{Flags: 0, Tag: "issue", Value: "letsencrypt.org"}},
 	}
-	pl := planZone(live, desired, map[string]bool{"r1": true, "r2": true, "r3": true, "r4": true}, 100, settledSync)
+	pl := Zone(live, desired, map[string]bool{"r1": true, "r2": true, "r3": true, "r4": true}, 100, settledSync)
 	if pl.Batch.Len() != 0 {
 		t.Fatalf("steady state must pl nothing, got %+v", pl)
 	}
@@ -113,16 +112,16 @@ func TestPlanZonePolicies(t *testing.T) {
 	stored := map[string]bool{"r1": true, "r2": true}
 	desired := []messages.DesiredRecord{drec("a.example.com", "A", "203.0.113.9"), drec("c.example.com", "A", "203.0.113.3")}
 	tests := []struct {
-		pol               plan.Policy
+		pol               Policy
 		posts, patch, del int
 	}{
 		{settledSync, 1, 1, 1},
-		{plan.Policy{Mode: "sync"}, 1, 1, 0},
-		{plan.Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
-		{plan.Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
+		{Policy{Mode: "sync"}, 1, 1, 0},
+		{Policy{Mode: "upsert-only", Settled: true}, 1, 1, 0},
+		{Policy{Mode: "create-only", Settled: true}, 1, 0, 0},
 	}
 	for _, tc := range tests {
-		pl := planZone(live, desired, stored, 100, tc.pol)
+		pl := Zone(live, desired, stored, 100, tc.pol)
 		if len(pl.Batch.Posts) != tc.posts || len(pl.Batch.Patches) != tc.patch || len(pl.Batch.Deletes) != tc.del {
 			t.Errorf("%+v: got %d/%d/%d", tc.pol, len(pl.Batch.Posts), len(pl.Batch.Patches), len(pl.Batch.Deletes))
 		}
