@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -23,64 +24,40 @@ type AgentDialerConfig struct {
 type dialedConn struct{ conn *bridge.Conn }
 
 // agentDialerActor owns the reconnect loop for one agent that main dials
-// (inbound mode): a goroutine dials with capped, jittered backoff, hands
-// each authenticated connection over as an agentsession child, waits for it
-// to end, and dials again. Each agent has its own loop and its own backoff.
+// (inbound mode): a bridge redial loop dials with capped, jittered backoff,
+// and the actor runs each authenticated connection as an agentsession
+// child; the loop waits for it to end and dials again. Each agent has its
+// own loop and its own backoff.
 type agentDialerActor struct {
-	cfg    AgentDialerConfig
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg  AgentDialerConfig
+	stop func()
 }
 
 // NewAgentDialerProps builds the dialer of one inbound agent.
 func NewAgentDialerProps(cfg AgentDialerConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &agentDialerActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)),
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	return sessionParentProps(cfg.Logger, func() actor.Actor { return &agentDialerActor{cfg: cfg} })
 }
 
 func (a *agentDialerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		c, cancel := context.WithCancel(context.Background())
-		a.cancel, a.done = cancel, make(chan struct{})
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		log := a.cfg.Logger.With("actor", "agentdialer", "agent", a.cfg.Name, "url", a.cfg.Dial.URL)
-		go func() {
-			defer close(a.done)
-			b := bridge.NewBackoff(a.cfg.Backoff)
-			for c.Err() == nil {
-				conn, err := bridge.Dial(c, a.cfg.Dial)
-				if err != nil {
-					if c.Err() != nil {
-						return
-					}
-					wait := b.Next()
-					log.Warn("dialing the agent failed; retrying", "err", err, "in", wait.Round(1e6))
-					if sleepCtx(c, wait) != nil {
-						return
-					}
-					continue
-				}
-				b.Connected()
+		a.stop = bridge.StartRedial(bridge.RedialConfig{
+			Dial: a.cfg.Dial, Backoff: a.cfg.Backoff, StopReason: "main is stopping",
+			OnConnected: func(conn *bridge.Conn) {
 				logTLSMode(log, conn.Peer())
 				root.Send(self, dialedConn{conn})
-				select {
-				case <-conn.Done():
-				case <-c.Done():
-					conn.Close(bridge.CodeGoingAway, "main is stopping")
-					<-conn.Done()
-					return
-				}
-				if err := conn.Err(); err != nil && !errors.Is(err, context.Canceled) {
+			},
+			OnFailed: func(err error, wait time.Duration) {
+				log.Warn("dialing the agent failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
+			},
+			OnEnded: func(err error) {
+				if err != nil && !errors.Is(err, context.Canceled) {
 					log.Warn("the connection to the agent ended", "err", err)
 				}
-				if sleepCtx(c, b.Next()) != nil {
-					return
-				}
-			}
-		}()
+			},
+		})
 	case ResendSets:
 		// The registry restarted: the session asks its agent to resend.
 		for _, c := range ctx.Children() {
@@ -89,9 +66,8 @@ func (a *agentDialerActor) Receive(ctx actor.Context) {
 	case dialedConn:
 		ctx.Spawn(NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger}))
 	case *actor.Stopping, *actor.Restarting:
-		if a.cancel != nil {
-			a.cancel()
-			<-a.done
+		if a.stop != nil {
+			a.stop()
 		}
 	}
 }

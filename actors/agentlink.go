@@ -78,12 +78,11 @@ type agentLinkActor struct {
 	docker dockerwatch.Status
 	conn   *bridge.Conn
 	status LinkStatus
-	cancel context.CancelFunc
-	done   chan struct{}
-	// listener and stopListener serve main in inbound mode.
-	listener     *bridge.Listener
-	stopListener func()
-	log          *slog.Logger
+	// stopDial ends the dial loop (outbound mode); port serves main
+	// (inbound mode).
+	stopDial func()
+	port     *bridge.Port
+	log      *slog.Logger
 }
 
 // NewAgentLinkProps builds the agent's link to main.
@@ -104,20 +103,17 @@ func (a *agentLinkActor) Receive(ctx actor.Context) {
 		if a.cfg.Inbound {
 			a.listen(ctx)
 		} else {
-			c, cancel := context.WithCancel(context.Background())
-			a.cancel, a.done = cancel, make(chan struct{})
-			a.dialLoop(ctx, c)
+			a.dial(ctx)
 		}
 	case *actor.Stopping, *actor.Restarting:
 		if a.conn != nil {
 			a.conn.Close(bridge.CodeGoingAway, "the agent is stopping")
 		}
-		if a.cancel != nil {
-			a.cancel()
-			<-a.done
+		if a.stopDial != nil {
+			a.stopDial()
 		}
-		if a.stopListener != nil {
-			a.stopListener()
+		if a.port != nil {
+			a.port.Stop()
 		}
 	case linkOffer:
 		if a.conn != nil {
@@ -168,8 +164,8 @@ func (a *agentLinkActor) Receive(ctx actor.Context) {
 		panic(m.err)
 	case QueryLink:
 		st := a.status
-		if a.listener != nil {
-			if err := a.listener.Health(); err != nil {
+		if a.port != nil {
+			if err := a.port.Health(); err != nil {
 				st.ListenerError = err.Error()
 			}
 		}
@@ -229,44 +225,23 @@ func (a *agentLinkActor) sendSnapshot() {
 	a.status.Sent = a.last.Version
 }
 
-// dialLoop dials main with capped, jittered backoff, forever.
-func (a *agentLinkActor) dialLoop(ctx actor.Context, c context.Context) {
+// dial dials main with capped, jittered backoff, forever.
+func (a *agentLinkActor) dial(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	log := a.log.With("url", a.cfg.Dial.URL)
-	go func() {
-		defer close(a.done)
-		b := bridge.NewBackoff(a.cfg.Backoff)
-		for c.Err() == nil {
-			conn, err := bridge.Dial(c, a.cfg.Dial)
-			if err != nil {
-				if c.Err() != nil {
-					return
-				}
-				wait := b.Next()
-				log.Warn("connecting to main failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
-				if sleepCtx(c, wait) != nil {
-					return
-				}
-				continue
-			}
-			b.Connected()
-			root.Send(self, linkUp{conn})
-			select {
-			case <-conn.Done():
-			case <-c.Done():
-				return
-			}
-			if sleepCtx(c, b.Next()) != nil {
-				return
-			}
-		}
-	}()
+	a.stopDial = bridge.StartRedial(bridge.RedialConfig{
+		Dial: a.cfg.Dial, Backoff: a.cfg.Backoff, StopReason: "the agent is stopping",
+		OnConnected: func(conn *bridge.Conn) { root.Send(self, linkUp{conn}) },
+		OnFailed: func(err error, wait time.Duration) {
+			log.Warn("connecting to main failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		},
+	})
 }
 
 // listen serves the bridge for main (inbound mode): one main at a time.
 func (a *agentLinkActor) listen(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	l, err := bridge.NewListener(bridge.ListenConfig{
+	port, err := bridge.ServePort(a.cfg.Listen, bridge.ListenConfig{
 		Role: bridge.RoleAgent, Keys: bridge.Keys{a.cfg.Key}, Options: a.cfg.Options,
 		TLS: a.cfg.TLS, RequireTLS: a.cfg.RequireTLS,
 		Accept: func(conn *bridge.Conn) error {
@@ -279,16 +254,12 @@ func (a *agentLinkActor) listen(ctx actor.Context) {
 			}
 			return nil
 		},
-	})
-	if err != nil {
-		panic(err)
-	}
-	stop, addr, err := l.Start(a.cfg.Listen, func(err error) {
+	}, func(err error) {
 		root.Send(self, linkDied{fmt.Errorf("the listener for main stopped: %w", err)})
 	})
 	if err != nil {
 		panic(fmt.Errorf("listening for main: %w", err))
 	}
-	a.listener, a.stopListener = l, stop
-	a.log.Info("listening for main", "addr", addr.String(), "tls_required", a.cfg.RequireTLS)
+	a.port = port
+	a.log.Info("listening for main", "addr", port.Addr().String(), "tls_required", a.cfg.RequireTLS)
 }

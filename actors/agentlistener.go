@@ -48,28 +48,24 @@ type listenerStopped struct{ err error }
 
 // agentListenerActor serves the bridge on the agent port and runs one
 // agentsession child per authenticated connection. A failing session is
-// stopped (the agent reconnects) and touches no other. The bridge listener
+// stopped (the agent reconnects) and touches no other. The bridge port
 // keeps accepting through temporary accept errors; its health is what
 // QueryListenerHealth reports.
 type agentListenerActor struct {
 	cfg  AgentListenerConfig
-	l    *bridge.Listener
-	stop func()
+	port *bridge.Port
 }
 
 // NewAgentListenerProps builds main's agent listener.
 func NewAgentListenerProps(cfg AgentListenerConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &agentListenerActor{cfg: cfg}
-	}, actor.WithReceiverMiddleware(PanicLogger(cfg.Logger)),
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	return sessionParentProps(cfg.Logger, func() actor.Actor { return &agentListenerActor{cfg: cfg} })
 }
 
 func (a *agentListenerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		l, err := bridge.NewListener(bridge.ListenConfig{
+		port, err := bridge.ServePort(a.cfg.Addr, bridge.ListenConfig{
 			Role: bridge.RoleMain, Keys: a.cfg.Keys, Options: a.cfg.Options,
 			TLS: a.cfg.TLS, RequireTLS: a.cfg.RequireTLS,
 			MaxPending: a.cfg.MaxPending, MaxPendingPerAddress: a.cfg.MaxPendingPerAddress,
@@ -83,16 +79,12 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 				root.Send(self, acceptedConn{c})
 				return nil
 			},
-		})
-		if err != nil {
-			panic(err)
-		}
-		stop, addr, err := l.Start(a.cfg.Addr, func(err error) { root.Send(self, listenerStopped{err}) })
+		}, func(err error) { root.Send(self, listenerStopped{err}) })
 		if err != nil {
 			panic(fmt.Errorf("listening for agents: %w", err))
 		}
-		a.l, a.stop = l, stop
-		a.cfg.Logger.Info("listening for agents", "addr", addr.String(), "tls_required", a.cfg.RequireTLS)
+		a.port = port
+		a.cfg.Logger.Info("listening for agents", "addr", port.Addr().String(), "tls_required", a.cfg.RequireTLS)
 	case acceptedConn:
 		props := NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger})
 		ctx.Spawn(props)
@@ -103,15 +95,15 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 		}
 	case QueryListenerHealth:
 		err := errors.New("the agent listener is starting")
-		if a.l != nil {
-			err = a.l.Health()
+		if a.port != nil {
+			err = a.port.Health()
 		}
 		ctx.Respond(ListenerHealth{Err: err})
 	case listenerStopped:
 		panic(fmt.Errorf("the agent listener stopped: %w", m.err))
 	case *actor.Stopping, *actor.Restarting:
-		if a.stop != nil {
-			a.stop()
+		if a.port != nil {
+			a.port.Stop()
 		}
 	}
 }

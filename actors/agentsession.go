@@ -108,6 +108,14 @@ func NewAgentSessionProps(cfg AgentSessionConfig) *actor.Props {
 	}, withMiddleware(cfg.Logger))
 }
 
+// sessionParentProps builds an actor that runs agentsession children (main's
+// agent listener, a dialer of an inbound agent): a failing session is
+// stopped, its agent reconnects, and no other session is touched.
+func sessionParentProps(log *slog.Logger, produce actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(produce, actor.WithReceiverMiddleware(PanicLogger(log)),
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+}
+
 func (a *agentSessionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:

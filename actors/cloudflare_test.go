@@ -53,8 +53,6 @@ type fakeAPI struct {
 	maxRunning   int
 }
 
-var errNotImplemented = errors.New("fakeAPI: not implemented")
-
 func newFakeAPI(name string, t0 time.Time) *fakeAPI {
 	return &fakeAPI{name: name, t0: t0, script: map[string][]fakeStep{}}
 }
@@ -135,31 +133,11 @@ func (f *fakeAPI) VerifyToken(ctx context.Context) (cfapi.TokenStatus, error) {
 func (f *fakeAPI) ListZones(ctx context.Context) ([]cfapi.Zone, error) {
 	return []cfapi.Zone{{ID: "zone-of-" + f.name}}, f.do(ctx, "ListZones", "")
 }
-func (f *fakeAPI) ZoneForHostname(context.Context, string) (cfapi.Zone, error) {
-	return cfapi.Zone{}, errNotImplemented
-}
 func (f *fakeAPI) ListRecords(ctx context.Context, zoneID string, _ cfapi.RecordFilter) ([]cfapi.Record, error) {
 	return []cfapi.Record{{ID: "rec", ZoneID: zoneID}}, f.do(ctx, "ListRecords", zoneID)
 }
-func (f *fakeAPI) GetRecord(context.Context, string, string) (cfapi.Record, error) {
-	return cfapi.Record{}, errNotImplemented
-}
-func (f *fakeAPI) CreateRecord(context.Context, string, cfapi.Record) (cfapi.Record, error) {
-	return cfapi.Record{}, errNotImplemented
-}
-func (f *fakeAPI) UpdateRecord(context.Context, string, cfapi.Record) (cfapi.Record, error) {
-	return cfapi.Record{}, errNotImplemented
-}
-func (f *fakeAPI) EditRecord(context.Context, string, cfapi.RecordPatch) (cfapi.Record, error) {
-	return cfapi.Record{}, errNotImplemented
-}
-func (f *fakeAPI) DeleteRecord(context.Context, string, string) error { return errNotImplemented }
 func (f *fakeAPI) BatchRecords(ctx context.Context, zoneID string, b cfapi.Batch) (cfapi.BatchResult, error) {
 	return cfapi.BatchResult{Posts: b.Posts}, f.do(ctx, "BatchRecords", zoneID)
-}
-func (f *fakeAPI) ListTunnels(context.Context) ([]cfapi.Tunnel, error) { return nil, errNotImplemented }
-func (f *fakeAPI) GetTunnel(context.Context, string) (cfapi.Tunnel, error) {
-	return cfapi.Tunnel{}, errNotImplemented
 }
 func (f *fakeAPI) GetTunnelConfig(ctx context.Context, tunnelID string) (cfapi.TunnelConfig, error) {
 	return cfapi.TunnelConfig{TunnelID: tunnelID, Source: f.name}, f.do(ctx, "GetTunnelConfig", tunnelID)
@@ -169,9 +147,6 @@ func (f *fakeAPI) PutTunnelConfig(ctx context.Context, tunnelID string, cfg cfap
 }
 func (f *fakeAPI) ListAccessApps(ctx context.Context) ([]cfapi.AccessApp, error) {
 	return []cfapi.AccessApp{{ID: "app-of-" + f.name}}, f.do(ctx, "ListAccessApps", "")
-}
-func (f *fakeAPI) GetAccessApp(context.Context, string) (cfapi.AccessApp, error) {
-	return cfapi.AccessApp{}, errNotImplemented
 }
 func (f *fakeAPI) CreateAccessApp(ctx context.Context, app cfapi.AccessApp) (cfapi.AccessApp, error) {
 	app.ID = "new-app"
@@ -185,9 +160,6 @@ func (f *fakeAPI) DeleteAccessApp(ctx context.Context, appID string) error {
 }
 func (f *fakeAPI) ListAccessPolicies(ctx context.Context) ([]cfapi.AccessPolicy, error) {
 	return nil, f.do(ctx, "ListAccessPolicies", "")
-}
-func (f *fakeAPI) GetAccessPolicy(context.Context, string) (cfapi.AccessPolicy, error) {
-	return cfapi.AccessPolicy{}, errNotImplemented
 }
 func (f *fakeAPI) CreateAccessPolicy(ctx context.Context, p cfapi.AccessPolicy) (cfapi.AccessPolicy, error) {
 	p.ID = "new-policy"

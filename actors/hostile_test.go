@@ -45,17 +45,14 @@ func (s *syncBuf) count(substr string) int {
 func bridgePair(t *testing.T) (mainEnd, agentEnd *bridge.Conn) {
 	t.Helper()
 	accepted := make(chan *bridge.Conn, 1)
-	l, err := bridge.NewListener(bridge.ListenConfig{Role: bridge.RoleMain, Keys: bridge.Keys{{Name: "hostile", Token: []byte(tokenA)}},
-		Accept: func(c *bridge.Conn) error { accepted <- c; return nil }})
+	port, err := bridge.ServePort("127.0.0.1:0", bridge.ListenConfig{Role: bridge.RoleMain, Keys: bridge.Keys{{Name: "hostile", Token: []byte(tokenA)}},
+		Accept: func(c *bridge.Conn) error { accepted <- c; return nil }},
+		func(err error) { t.Errorf("listener: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, addr, err := l.Start("127.0.0.1:0", func(err error) { t.Errorf("listener: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	agentEnd, err = bridge.Dial(t.Context(), bridge.DialConfig{URL: "ws://" + addr.String(), Role: bridge.RoleAgent, Key: bridge.Key{Name: "main", Token: []byte(tokenA)}})
+	t.Cleanup(port.Stop)
+	agentEnd, err = bridge.Dial(t.Context(), bridge.DialConfig{URL: "ws://" + port.Addr().String(), Role: bridge.RoleAgent, Key: bridge.Key{Name: "main", Token: []byte(tokenA)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -18,16 +17,4 @@ func backoffDelay(base, max time.Duration, attempt int) time.Duration {
 	}
 	d = min(d, max)
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
-// sleepCtx waits for d or until ctx ends (then it returns ctx.Err()).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

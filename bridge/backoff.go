@@ -95,8 +95,11 @@ func (b *Backoff) Attempts() int { return b.attempts }
 
 // Wait sleeps for Next(), or until ctx ends, whichever is first; it returns
 // ctx.Err() in the second case.
-func (b *Backoff) Wait(ctx context.Context) error {
-	t := time.NewTimer(b.Next())
+func (b *Backoff) Wait(ctx context.Context) error { return sleep(ctx, b.Next()) }
+
+// sleep waits for d, or until ctx ends (then it returns ctx.Err()).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -122,4 +122,16 @@
 // Backoff paces a reconnect loop: 1 s doubling to 60 s, each wait drawn from
 // [base/2, base], back to 1 s after a connection that lasted 60 s, every
 // wait stoppable by its context. One Backoff per loop; it is not shared.
+//
+// # Running both ends
+//
+// StartRedial is the one reconnect loop, for whichever side dials: it dials
+// (each attempt bounded by HandshakeTimeout), hands the connection to a
+// callback, waits for it to end, waits its Backoff and dials again, and
+// reports failed attempts and ended connections through callbacks; its stop
+// closes an open connection with 1001. ServePort is the one start-up of a
+// listening side: a Listener served on a TCP port in the background, with
+// Health and a callback for a failure for good. The callbacks run on the
+// helpers' goroutines, so an actor turns them into messages to itself
+// instead of dialing or serving from its Receive.
 package bridge

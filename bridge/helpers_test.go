@@ -95,12 +95,18 @@ func serveListener(t *testing.T, cfg ListenConfig, ln net.Listener) (*Listener, 
 
 func (tl *testListener) next(t *testing.T) *Conn {
 	t.Helper()
+	return receive(t, tl.accepted, "connection accepted")
+}
+
+// receive returns the next value on ch, or fails the test after waitFor.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case c := <-tl.accepted:
-		return c
+	case v := <-ch:
+		return v
 	case <-time.After(waitFor):
-		t.Fatal("no connection accepted")
-		return nil
+		t.Fatalf("no %s within %s", what, waitFor)
+		panic("unreachable")
 	}
 }
 

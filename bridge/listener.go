@@ -247,13 +247,28 @@ func (l *Listener) ListenAndServe(ctx context.Context, addr string) error {
 	return l.Serve(ctx, ln)
 }
 
-// Start listens on addr and serves in the background. A serving failure that
-// is not a temporary accept error goes to onFail (once, from another
-// goroutine). stop ends serving and returns once Serve has returned.
-func (l *Listener) Start(addr string, onFail func(error)) (stop func(), bound net.Addr, err error) {
+// Port is a Listener serving a TCP port in the background: main's agent
+// port in outbound mode, an inbound agent's port for main. ServePort starts
+// one.
+type Port struct {
+	l    *Listener
+	addr net.Addr
+	stop func()
+}
+
+// ServePort builds a Listener from cfg, listens on addr and serves in the
+// background. A bad cfg or a port that cannot be bound is its error. A
+// serving failure that is not a temporary accept error goes to onFail (once,
+// from another goroutine); temporary ones are retried and reported by
+// Health.
+func ServePort(addr string, cfg ListenConfig, onFail func(error)) (*Port, error) {
+	l, err := NewListener(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listening on %s: %w", addr, err)
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -263,5 +278,16 @@ func (l *Listener) Start(addr string, onFail func(error)) (stop func(), bound ne
 			onFail(err)
 		}
 	}()
-	return func() { cancel(); <-done }, ln.Addr(), nil
+	return &Port{l: l, addr: ln.Addr(), stop: func() { cancel(); <-done }}, nil
 }
+
+// Addr is the address bound (with the port chosen for ":0").
+func (p *Port) Addr() net.Addr { return p.addr }
+
+// Health is nil while the port accepts connections, else why it cannot
+// (see Listener.Health).
+func (p *Port) Health() error { return p.l.Health() }
+
+// Stop ends serving and returns once Serve has returned. Connections already
+// accepted stay open: they belong to whoever took them.
+func (p *Port) Stop() { p.stop() }

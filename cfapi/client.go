@@ -39,27 +39,19 @@ type Verifier interface {
 	VerifyToken(ctx context.Context) (TokenStatus, error)
 }
 
-// Zones lists zones and finds the zone of a hostname.
+// Zones lists the zones the token can see.
 type Zones interface {
 	ListZones(ctx context.Context) ([]Zone, error)
-	ZoneForHostname(ctx context.Context, hostname string) (Zone, error)
 }
 
-// DNS reads and writes DNS records of one zone at a time.
+// DNS reads the records of one zone and writes them in batches.
 type DNS interface {
 	ListRecords(ctx context.Context, zoneID string, f RecordFilter) ([]Record, error)
-	GetRecord(ctx context.Context, zoneID, recordID string) (Record, error)
-	CreateRecord(ctx context.Context, zoneID string, r Record) (Record, error)
-	UpdateRecord(ctx context.Context, zoneID string, r Record) (Record, error)
-	EditRecord(ctx context.Context, zoneID string, p RecordPatch) (Record, error)
-	DeleteRecord(ctx context.Context, zoneID, recordID string) error
 	BatchRecords(ctx context.Context, zoneID string, b Batch) (BatchResult, error)
 }
 
-// Tunnels reads tunnels and reads/replaces their configuration.
+// Tunnels reads and replaces a tunnel's configuration.
 type Tunnels interface {
-	ListTunnels(ctx context.Context) ([]Tunnel, error)
-	GetTunnel(ctx context.Context, tunnelID string) (Tunnel, error)
 	GetTunnelConfig(ctx context.Context, tunnelID string) (TunnelConfig, error)
 	PutTunnelConfig(ctx context.Context, tunnelID string, cfg TunnelConfig) (TunnelConfig, error)
 }
@@ -67,18 +59,18 @@ type Tunnels interface {
 // Access manages self-hosted Access applications and reusable policies.
 type Access interface {
 	ListAccessApps(ctx context.Context) ([]AccessApp, error)
-	GetAccessApp(ctx context.Context, appID string) (AccessApp, error)
 	CreateAccessApp(ctx context.Context, app AccessApp) (AccessApp, error)
 	UpdateAccessApp(ctx context.Context, app AccessApp) (AccessApp, error)
 	DeleteAccessApp(ctx context.Context, appID string) error
 	ListAccessPolicies(ctx context.Context) ([]AccessPolicy, error)
-	GetAccessPolicy(ctx context.Context, policyID string) (AccessPolicy, error)
 	CreateAccessPolicy(ctx context.Context, p AccessPolicy) (AccessPolicy, error)
 	UpdateAccessPolicy(ctx context.Context, p AccessPolicy) (AccessPolicy, error)
 	DeleteAccessPolicy(ctx context.Context, policyID string) error
 }
 
-// API is everything Labelgate asks of Cloudflare.
+// API is everything Labelgate asks of Cloudflare: the cloudflare actor's
+// calls and nothing more. Client's other methods are for tests (see the
+// package documentation).
 type API interface {
 	Verifier
 	Zones

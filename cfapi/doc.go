@@ -3,6 +3,14 @@
 // implementation, Client, over github.com/cloudflare/cloudflare-go/v7. No SDK
 // type appears in its exported API.
 //
+// The interfaces hold exactly the calls the cloudflare actor makes: list
+// zones and records, batch DNS changes, get and put a tunnel configuration,
+// list, create, update and delete Access applications and policies, verify
+// the token. Client has a few more methods (one record read, created,
+// updated, edited or deleted at a time, ZoneForHostname, ListTunnels,
+// GetTunnel, GetAccessApp, GetAccessPolicy) that tests use to set up and
+// check what Cloudflare holds; nothing in Labelgate calls them.
+//
 // # What it owns
 //
 //   - Building the SDK services with explicit options only: base URL, bearer
@@ -21,7 +29,7 @@
 //     structs would drop them), so foreign rules, the user's catch-all and
 //     the global originRequest/warp-routing are written back verbatim.
 //   - Zone lookup by the longest label-aligned suffix (ZoneFor, a pure
-//     function, and Client.ZoneForHostname).
+//     function the actors use on listed zones, and Client.ZoneForHostname).
 //
 // # What it never does
 //
