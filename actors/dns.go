@@ -2,7 +2,6 @@ package actors
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -20,18 +19,22 @@ type DNSConfig struct {
 	PlannerConfig
 	// Credentials maps each API credential to its cloudflare actor.
 	Credentials map[string]*actor.PID
-	// CredentialFor picks the credential of a hostname whose record names
-	// none (by zone patterns, else the default).
-	CredentialFor func(hostname string) string
-	CommentLimit  int
-	BatchSize     int
+	// RecordCredential picks the credential whose zones a record is looked
+	// up in (config.CredentialRules.Record); "" when none applies.
+	RecordCredential func(r messages.DesiredRecord) string
+	// ZoneCredential picks the one credential that reconciles a zone the
+	// given credentials see (config.CredentialRules.Zone).
+	ZoneCredential func(zone string, visible []string) string
+	CommentLimit   int
+	BatchSize      int
 }
 
 // dnsActor assigns desired records to zones and runs one zone actor per
 // zone in use (and per zone that still holds records Labelgate owns, so
 // those can be cleaned up). Zone lists come from each credential's
 // cloudflare actor, refreshed every Interval and when a hostname matches no
-// known zone.
+// known zone. A zone several credentials see is reconciled by one of them
+// (assignZones), so no two actors ever write one zone.
 type dnsActor struct {
 	timers
 	cfg      DNSConfig
@@ -40,12 +43,19 @@ type dnsActor struct {
 	seq      uint64
 	lastAsk  time.Time
 	desired  *messages.DesiredState
-	children map[string]*actor.PID // by credential + "/" + zone id
-	ownedIn  map[string]bool       // zone ids holding owned records
+	children map[string]zoneChild // by zone id
+	notes    map[string]bool      // zones shared by credentials, logged
+	ownedIn  map[string]bool      // zone ids holding owned records
 	storeOK  bool
 	noZone   map[string]bool          // the lines of unplaced records already reported
 	unplaced []plan.Conflict          // records no zone of their credential contains
 	statuses map[string]PlannerStatus // by zone planner name
+}
+
+// zoneChild is a running zone actor and the credential it writes with.
+type zoneChild struct {
+	pid  *actor.PID
+	cred string
 }
 
 type dnsRefresh struct{}
@@ -61,7 +71,8 @@ func NewDNSProps(cfg DNSConfig) *actor.Props {
 func (a *dnsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.zones, a.asked, a.children, a.noZone = map[string][]cfapi.Zone{}, map[uint64]string{}, map[string]*actor.PID{}, map[string]bool{}
+		a.zones, a.asked, a.children, a.noZone = map[string][]cfapi.Zone{}, map[uint64]string{}, map[string]zoneChild{}, map[string]bool{}
+		a.notes = map[string]bool{}
 		a.statuses = map[string]PlannerStatus{}
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindDNSRecord})
 		a.listZones(ctx)
@@ -98,8 +109,8 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 		a.desired = &m
 		a.distribute(ctx)
 	case ResyncNow:
-		for _, pid := range a.children {
-			ctx.Send(pid, m)
+		for _, c := range a.children {
+			ctx.Send(c.pid, m)
 		}
 		a.listZones(ctx)
 	case PlannerStatus:
@@ -132,54 +143,47 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 	if a.desired == nil || !a.storeOK || len(a.zones) < len(a.cfg.Credentials) {
 		return
 	}
-	type target struct {
-		cred string
-		zone cfapi.Zone
-	}
+	owners, lost, notes := assignZones(a.zones, a.cfg.ZoneCredential)
+	a.logNotes(notes)
 	groups := map[string][]messages.DesiredRecord{}
-	targets := map[string]target{}
+	targets := map[string]zoneOwner{}
 	missing := map[string]plan.Conflict{}
 	for _, r := range a.desired.Records {
-		cred := r.Credential
-		if cred == "" {
-			cred = a.cfg.CredentialFor(r.Name)
-		}
-		zones, ok := a.zones[cred]
-		if !ok {
-			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: fmt.Sprintf("credential %q is not configured", cred)}
+		o, problem := placeRecord(r.Name, a.cfg.RecordCredential(r), a.zones, owners, lost)
+		if problem != "" {
+			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: problem}
 			continue
 		}
-		z, ok := cfapi.ZoneFor(zones, r.Name)
-		if !ok {
-			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: fmt.Sprintf("no zone visible to credential %q contains this hostname", cred)}
-			continue
-		}
-		key := cred + "/" + z.ID
-		groups[key] = append(groups[key], r)
-		targets[key] = target{cred, z}
+		groups[o.Zone.ID] = append(groups[o.Zone.ID], r)
+		targets[o.Zone.ID] = o
 	}
 	// Zones that hold owned records but no desired ones get an empty list,
 	// so what is no longer wanted there is cleaned up.
-	for cred, zones := range a.zones {
-		for _, z := range zones {
-			key := cred + "/" + z.ID
-			if _, ok := targets[key]; !ok && (a.ownedIn[z.ID] || a.children[key] != nil) {
-				targets[key] = target{cred, z}
-			}
+	for id, o := range owners {
+		if _, ok := targets[id]; !ok && (a.ownedIn[id] || a.children[id].pid != nil) {
+			targets[id] = o
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(targets)) {
 		t := targets[key]
-		pid := a.children[key]
+		child := a.children[key]
+		if child.pid != nil && child.cred != t.Credential {
+			// The zone is now another credential's: its old actor stops and
+			// a new one, under a new name, starts with the new credential.
+			ctx.Stop(child.pid)
+			delete(a.children, key)
+			child = zoneChild{}
+		}
+		pid := child.pid
 		if pid == nil {
-			props := NewZoneProps(ZoneConfig{PlannerConfig: a.zonePlanner(t.cred), Zone: t.zone, CommentLimit: a.cfg.CommentLimit, BatchSize: a.cfg.BatchSize})
+			props := NewZoneProps(ZoneConfig{PlannerConfig: a.zonePlanner(t.Credential), Zone: t.Zone, CommentLimit: a.cfg.CommentLimit, BatchSize: a.cfg.BatchSize})
 			var err error
-			pid, err = ctx.SpawnNamed(props, "zone-"+t.zone.Name)
+			pid, err = ctx.SpawnNamed(props, ChildZone(t.Zone, t.Credential))
 			if err != nil {
-				a.cfg.Logger.Error("starting a zone actor failed", "zone", t.zone.Name, "err", err)
+				a.cfg.Logger.Error("starting a zone actor failed", "zone", t.Zone.Name, "credential", t.Credential, "err", err)
 				continue
 			}
-			a.children[key] = pid
+			a.children[key] = zoneChild{pid: pid, cred: t.Credential}
 		}
 		recs := groups[key]
 		slices.SortFunc(recs, func(x, y messages.DesiredRecord) int {
@@ -196,6 +200,19 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 	if len(problems) > 0 && time.Since(a.lastAsk) > 5*time.Minute {
 		a.listZones(ctx) // a zone may have been added to the account
 	}
+}
+
+// logNotes logs, once, each zone that several credentials see and the one
+// that reconciles it.
+func (a *dnsActor) logNotes(notes []string) {
+	now := map[string]bool{}
+	for _, n := range notes {
+		now[n] = true
+		if !a.notes[n] {
+			a.cfg.Logger.Info(n, "actor", "dns")
+		}
+	}
+	a.notes = now
 }
 
 func (a *dnsActor) zonePlanner(cred string) PlannerConfig {

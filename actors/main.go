@@ -85,7 +85,7 @@ func ChildTunnel(name string) string { return "tunnel-" + name }
 //	├── store
 //	├── cloudflare-<credential>   one per API token: the budget
 //	├── tunnel-<name>             one per configured tunnel
-//	├── dns → zone-<zone>         one per zone in use
+//	├── dns → zone-<zone>-<id>@<credential>  one per zone in use, one credential each
 //	├── access
 //	├── registry                  the single decider
 //	├── agents                    the directory of agents: connected, frozen, stale
@@ -120,6 +120,19 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	tunnels := cfg.ResolvedTunnels()
 	if len(creds) == 0 {
 		return nil, fmt.Errorf("no Cloudflare credential is configured")
+	}
+	// Every consumer's credential is resolved once, here, and must be a
+	// configured one: no actor is ever started with a nil cloudflare PID.
+	// config.Load has reported all of this already; this guards callers
+	// that build a Config by hand.
+	rules, err := cfg.CredentialRules()
+	if err != nil {
+		return nil, fmt.Errorf("cloudflare credentials: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
+		if c := tunnels[name].Credential; !rules.Has(c) {
+			return nil, fmt.Errorf("tunnel %s uses credential %q, which is not configured", name, c)
+		}
 	}
 
 	planner := func(pids map[string]*actor.PID, credential string) PlannerConfig {
@@ -160,15 +173,22 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 		for name := range creds {
 			cpids[name] = pids[ChildCloudflare(name)]
 		}
+		// The DNS actor has no credential of its own: each zone actor gets
+		// its zone's (ZoneCredential) from Credentials.
+		pc := planner(pids, "")
+		pc.Cloudflare = nil
 		return NewDNSProps(DNSConfig{
-			PlannerConfig: planner(pids, config.DefaultCredentialName), Credentials: cpids,
-			CredentialFor: func(h string) string { c, _ := cfg.CredentialFor(h); return c }, CommentLimit: cfg.Cloudflare.CommentLimit, BatchSize: cfg.Cloudflare.BatchSize,
+			PlannerConfig: pc, Credentials: cpids,
+			RecordCredential: func(r messages.DesiredRecord) string { return rules.Record(r.Name, r.Credential, r.Tunnel) },
+			ZoneCredential:   rules.Zone,
+			CommentLimit:     cfg.Cloudflare.CommentLimit, BatchSize: cfg.Cloudflare.BatchSize,
 		})
 	}})
 	subscribers = append(subscribers, ChildDNS)
-	if account, cred := accessAccount(cfg, tunnels); account != "" {
+	if acc := rules.Access; acc.AccountID != "" {
+		log.Info("Access applications are managed in one account", "account", acc.AccountID, "credential", acc.Credential, "chosen_by", acc.From)
 		specs = append(specs, ChildSpec{Name: ChildAccess, Props: func(pids map[string]*actor.PID) *actor.Props {
-			return NewAccessProps(AccessConfig{PlannerConfig: planner(pids, cred), AccountID: account})
+			return NewAccessProps(AccessConfig{PlannerConfig: planner(pids, acc.Credential), AccountID: acc.AccountID})
 		}})
 		subscribers = append(subscribers, ChildAccess)
 	} else {
@@ -260,18 +280,6 @@ func startTree(name string, specs []ChildSpec, log *slog.Logger) (*Main, error) 
 func (m *Main) Stop() {
 	_ = m.System.Root.PoisonFuture(m.Root).Wait()
 	m.System.Shutdown()
-}
-
-// accessAccount picks the account and credential Access objects live in:
-// the configured account id, else the default tunnel's.
-func accessAccount(cfg config.Config, tunnels map[string]config.Tunnel) (string, string) {
-	if cfg.Cloudflare.AccountID != "" {
-		return cfg.Cloudflare.AccountID, config.DefaultCredentialName
-	}
-	if t, ok := tunnels[cfg.DefaultTunnel]; ok && t.AccountID != "" {
-		return t.AccountID, t.Credential
-	}
-	return "", ""
 }
 
 func pidsOf(pids map[string]*actor.PID, names []string) []*actor.PID {

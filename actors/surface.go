@@ -32,6 +32,10 @@ type Surface struct {
 	cfg     config.Config
 	version string
 	started time.Time
+	// rules are the credential rules main's actors follow; accessErr says
+	// why Access has no credential (never, after config.Load).
+	rules     config.CredentialRules
+	accessErr error
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -50,7 +54,8 @@ var _ web.Backend = (*Surface)(nil)
 
 // NewSurface builds the web backend of a running main.
 func NewSurface(m *Main, cfg config.Config, version string) *Surface {
-	return &Surface{m: m, cfg: cfg, version: version, started: time.Now(), cache: map[string]cached{}}
+	rules, err := cfg.CredentialRules()
+	return &Surface{m: m, cfg: cfg, version: version, started: time.Now(), cache: map[string]cached{}, rules: rules, accessErr: err}
 }
 
 func (s *Surface) pid(name string) *actor.PID { return s.m.Children[name] }
@@ -198,7 +203,7 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 	var out []web.TunnelView
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
-		tv := web.TunnelView{Name: name, ID: t.TunnelID}
+		tv := web.TunnelView{Name: name, ID: t.TunnelID, Credential: t.Credential}
 		if res, err := s.ask(ctx, s.pid(ChildTunnel(name)), QueryPlannerStatus{}); err == nil {
 			st := res.(PlannerStatus)
 			tv.LastSync = st.LastSync
@@ -236,50 +241,78 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 	return out, nil
 }
 
-// zonesInUse are the zones holding owned records or desired ones.
-func (s *Surface) zonesInUse(ctx context.Context) (map[string]cfapi.Zone, error) {
-	v, err := s.once("zones", func() (any, error) {
-		return s.call(ctx, config.DefaultCredentialName, "", opListZones{})
-	})
-	if err != nil {
-		return nil, err
+// zones lists the zones of every credential (each list cached) and assigns
+// each zone the credential that reconciles it, exactly as the DNS actor
+// does (assignZones).
+func (s *Surface) zones(ctx context.Context) (all map[string][]cfapi.Zone, owners map[string]zoneOwner, lost map[string]string, err error) {
+	all = map[string][]cfapi.Zone{}
+	var errs []error
+	for _, cred := range s.rules.Names() {
+		v, err := s.once("zones:"+cred, func() (any, error) {
+			return s.call(ctx, cred, "", opListZones{})
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing the zones of credential %s: %w", cred, err))
+			continue
+		}
+		all[cred] = v.([]cfapi.Zone)
 	}
-	zones := v.([]cfapi.Zone)
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, nil, err
+	}
+	owners, lost, _ = assignZones(all, s.rules.Zone)
+	return all, owners, lost, nil
+}
+
+// recordZone places a desired record in its zone as the DNS actor does.
+func (s *Surface) recordZone(r messages.DesiredRecord, all map[string][]cfapi.Zone, owners map[string]zoneOwner, lost map[string]string) (zoneOwner, bool) {
+	o, problem := placeRecord(r.Name, s.rules.Record(r.Name, r.Credential, r.Tunnel), all, owners, lost)
+	return o, problem == ""
+}
+
+// zonesInUse are the zones holding owned records or desired ones, by id,
+// each with the credential that reconciles it, and the desired records of
+// each.
+func (s *Surface) zonesInUse(ctx context.Context) (map[string]zoneOwner, map[string][]messages.DesiredRecord, error) {
+	all, owners, lost, err := s.zones(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	objs, err := s.owned(ctx, store.KindDNSRecord, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep, err := s.registry(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	use := map[string]cfapi.Zone{}
-	for _, z := range zones {
-		for _, o := range objs {
-			if o.Scope == z.ID {
-				use[z.ID] = z
-			}
+	use := map[string]zoneOwner{}
+	for _, o := range objs {
+		if z, ok := owners[o.Scope]; ok {
+			use[o.Scope] = z
 		}
 	}
+	want := map[string][]messages.DesiredRecord{}
 	for _, r := range rep.Desired.Records {
-		if z, ok := cfapi.ZoneFor(zones, r.Name); ok {
-			use[z.ID] = z
+		if z, ok := s.recordZone(r, all, owners, lost); ok {
+			use[z.Zone.ID] = z
+			want[z.Zone.ID] = append(want[z.Zone.ID], r)
 		}
 	}
-	return use, nil
+	return use, want, nil
 }
 
 // DNSRecords implements web.Backend.
 func (s *Surface) DNSRecords(ctx context.Context) ([]web.RecordView, error) {
-	zones, err := s.zonesInUse(ctx)
+	zones, _, err := s.zonesInUse(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []web.RecordView
 	for _, id := range slices.Sorted(maps.Keys(zones)) {
-		z := zones[id]
-		v, err := s.once("records:"+id, func() (any, error) {
-			return s.call(ctx, config.DefaultCredentialName, "", opListRecords{ZoneID: id})
+		z, cred := zones[id].Zone, zones[id].Credential
+		v, err := s.once("records:"+id+"@"+cred, func() (any, error) {
+			return s.call(ctx, cred, "", opListRecords{ZoneID: id})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing the records of %s: %w", z.Name, err)
@@ -294,32 +327,32 @@ func (s *Surface) DNSRecords(ctx context.Context) ([]web.RecordView, error) {
 		}
 		for _, r := range v.([]cfapi.Record) {
 			out = append(out, web.RecordView{Zone: z.Name, ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content,
-				Proxied: r.Proxied, TTL: r.TTL, Comment: r.Comment, Owned: ids[r.ID] || plan.HasMarker(r.Comment)})
+				Proxied: r.Proxied, TTL: r.TTL, Comment: r.Comment, Owned: ids[r.ID] || plan.HasMarker(r.Comment), Credential: cred})
 		}
 	}
 	return out, nil
 }
 
-func (s *Surface) accessAccount() (string, string) {
-	return accessAccount(s.cfg, s.cfg.ResolvedTunnels())
-}
-
-// Access implements web.Backend.
+// Access implements web.Backend: the Access account's objects, read with
+// the credential the access actor uses (config.CredentialRules).
 func (s *Surface) Access(ctx context.Context) (web.AccessView, error) {
-	account, cred := s.accessAccount()
+	if s.accessErr != nil {
+		return web.AccessView{Error: s.accessErr.Error()}, nil
+	}
+	account, cred := s.rules.Access.AccountID, s.rules.Access.Credential
 	if account == "" {
 		return web.AccessView{Error: "no Cloudflare account id is configured"}, nil
 	}
 	apps, policies, err := s.liveAccess(ctx, account, cred)
 	if err != nil {
-		return web.AccessView{Error: err.Error()}, nil
+		return web.AccessView{Error: err.Error(), AccountID: account, Credential: cred}, nil
 	}
 	ownedApps, ownedPolicies, err := s.ownedAccess(ctx, account)
 	if err != nil {
 		return web.AccessView{}, err
 	}
 	names := map[string]string{}
-	var av web.AccessView
+	av := web.AccessView{AccountID: account, Credential: cred}
 	for _, p := range policies {
 		names[p.ID] = p.Name
 		av.Policies = append(av.Policies, web.PolicyView{ID: p.ID, Name: p.Name, Decision: p.Decision, Owned: ownedPolicies[p.ID]})
@@ -475,7 +508,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 	tunnels := s.cfg.ResolvedTunnels()
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
-		pp := web.PlannerPlan{Planner: "tunnel:" + name}
+		pp := web.PlannerPlan{Planner: "tunnel:" + name, Credential: t.Credential}
 		live, err := s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
 		if err != nil {
 			pp.Error = err.Error()
@@ -495,14 +528,14 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 		preview(&pp, tp.Changes, tp.Conflicts)
 		pv.Planner = append(pv.Planner, pp)
 	}
-	zones, err := s.zonesInUse(ctx)
+	zones, wanted, err := s.zonesInUse(ctx)
 	if err != nil {
 		pv.Planner = append(pv.Planner, web.PlannerPlan{Planner: "dns", Error: err.Error()})
 	}
 	for _, id := range slices.Sorted(maps.Keys(zones)) {
-		z := zones[id]
-		pp := web.PlannerPlan{Planner: "zone:" + z.Name}
-		live, err := s.call(ctx, config.DefaultCredentialName, "", opListRecords{ZoneID: id})
+		z, cred := zones[id].Zone, zones[id].Credential
+		pp := web.PlannerPlan{Planner: "zone:" + z.Name, Credential: cred}
+		live, err := s.call(ctx, cred, "", opListRecords{ZoneID: id})
 		if err != nil {
 			pp.Error = err.Error()
 			pv.Planner = append(pv.Planner, pp)
@@ -516,18 +549,14 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 		for _, o := range objs {
 			ids[o.CFID] = true
 		}
-		var want []messages.DesiredRecord
-		for _, r := range rep.Desired.Records {
-			if zz, ok := cfapi.ZoneFor([]cfapi.Zone{z}, r.Name); ok && zz.ID == id {
-				want = append(want, r)
-			}
-		}
-		zp := plan.Zone(live.([]cfapi.Record), want, ids, s.cfg.Cloudflare.CommentLimit, pol)
+		zp := plan.Zone(live.([]cfapi.Record), wanted[id], ids, s.cfg.Cloudflare.CommentLimit, pol)
 		preview(&pp, slices.Concat(zp.Creates, zp.Updates, zp.Deletes), slices.Concat(zp.Conflicts, zp.Orphans))
 		pv.Planner = append(pv.Planner, pp)
 	}
-	if account, cred := s.accessAccount(); account != "" {
-		pp := web.PlannerPlan{Planner: "access"}
+	if s.accessErr != nil {
+		pv.Planner = append(pv.Planner, web.PlannerPlan{Planner: "access", Error: s.accessErr.Error()})
+	} else if account, cred := s.rules.Access.AccountID, s.rules.Access.Credential; account != "" {
+		pp := web.PlannerPlan{Planner: "access", Credential: cred}
 		apps, err1 := s.call(ctx, cred, account, opListApps{})
 		policies, err2 := s.call(ctx, cred, account, opListPolicies{})
 		if err := errors.Join(err1, err2); err != nil {
@@ -557,17 +586,22 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 			h.DockerError = st.LastError.Error()
 		}
 	}
-	v, err := s.once("verify", func() (any, error) {
-		return s.call(ctx, config.DefaultCredentialName, s.cfg.Cloudflare.AccountID, opVerifyToken{})
-	})
-	switch {
-	case err != nil:
-		h.TokenError = err.Error()
-	case v.(cfapi.TokenStatus).Status != "active":
-		h.TokenError = "the token's status is " + v.(cfapi.TokenStatus).Status
-	default:
-		h.TokenVerified = true
+	// Every credential's token is verified; the check passes when all are
+	// active, and the error names each one that is not.
+	var tokenErrs []string
+	for _, cred := range s.rules.Names() {
+		v, err := s.once("verify:"+cred, func() (any, error) {
+			return s.call(ctx, cred, s.cfg.Cloudflare.AccountID, opVerifyToken{})
+		})
+		switch {
+		case err != nil:
+			tokenErrs = append(tokenErrs, "credential "+cred+": "+err.Error())
+		case v.(cfapi.TokenStatus).Status != "active":
+			tokenErrs = append(tokenErrs, "credential "+cred+": the token's status is "+v.(cfapi.TokenStatus).Status)
+		}
 	}
+	h.TokenVerified = len(tokenErrs) == 0 && len(s.rules.Names()) > 0
+	h.TokenError = strings.Join(tokenErrs, "; ")
 	if res, err := s.ask(ctx, s.pid(ChildStore), StoreCheck{}); err != nil {
 		h.StoreError = err.Error()
 	} else if e := res.(StoreChecked).Err; e != nil {

@@ -89,9 +89,10 @@ func TestDNSZoneListFailuresKeepOneSchedule(t *testing.T) {
 		st := sys.Root.Spawn(fakeOwnedStore(0))
 		logger := slog.New(slog.DiscardHandler)
 		dns := sys.Root.Spawn(NewDNSProps(DNSConfig{
-			PlannerConfig: PlannerConfig{Interval: interval, Store: st, Logger: logger, Debounce: time.Millisecond},
-			Credentials:   map[string]*actor.PID{"default": cfPID},
-			CredentialFor: func(string) string { return "default" },
+			PlannerConfig:    PlannerConfig{Interval: interval, Store: st, Logger: logger, Debounce: time.Millisecond},
+			Credentials:      map[string]*actor.PID{"default": cfPID},
+			RecordCredential: func(messages.DesiredRecord) string { return "default" },
+			ZoneCredential:   func(string, []string) string { return "default" },
 		}))
 		// The first list and the failures' retries (retryDelay apart).
 		time.Sleep(failures*retryDelay + time.Second)

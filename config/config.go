@@ -93,6 +93,10 @@ type Access struct {
 	// A pinned template protects the hostnames of every source that binds
 	// it, and no container label can redefine it.
 	Templates map[string]map[string]string `env:"TEMPLATES" yaml:"templates"`
+	// Credential names the credential that manages the Access account's
+	// applications and policies; empty lets CredentialRules choose (see
+	// AccessTarget).
+	Credential string `env:"CREDENTIAL" yaml:"credential"`
 }
 
 // Docker is the local Docker engine labelgate watches.

@@ -48,24 +48,9 @@ func (c Config) ResolvedCredentials() map[string]Credential {
 
 // CredentialFor picks the credential for a hostname when no label names one:
 // the credential with the longest zone pattern that matches (ties go to the
-// name that sorts first), else "default" if it exists.
+// name that sorts first), else "default" if it exists. See CredentialRules.
 func (c Config) CredentialFor(hostname string) (string, bool) {
-	creds := c.ResolvedCredentials()
-	best, bestLen := "", -1
-	for _, name := range slices.Sorted(maps.Keys(creds)) {
-		for _, z := range creds[name].Zones {
-			if MatchZone(z, hostname) && len(z) > bestLen {
-				best, bestLen = name, len(z)
-			}
-		}
-	}
-	if best != "" {
-		return best, true
-	}
-	if _, ok := creds[DefaultCredentialName]; ok {
-		return DefaultCredentialName, true
-	}
-	return "", false
+	return c.credentialRules().Hostname(hostname)
 }
 
 // MatchZone reports whether hostname lies in the zone a pattern names. The

@@ -234,6 +234,12 @@ func (l *loader) validateCloudflare(c *Config) {
 			ps.add("default_tunnel", "%q is not a configured tunnel; configured: %s", c.DefaultTunnel, list(tunnels))
 		}
 	}
+	// Access's credential is resolved here, at start-up, so main never runs
+	// an Access actor without one (CredentialRules). Without any credential
+	// the cloudflare.api_token problem above says it all.
+	if _, key, err := c.resolveAccess(c.credentialRules()); err != nil && key != "" && len(creds) > 0 {
+		ps.add(key, "%s", err.Error())
+	}
 }
 
 func (l *loader) validateSync(c *Config) {

@@ -93,13 +93,15 @@ type HostnameView struct {
 
 // TunnelView is a tunnel's live configuration with each rule marked.
 type TunnelView struct {
-	Name      string
-	ID        string
-	Version   int
-	Rules     []RuleView
-	Error     string // why the live config could not be read
-	LastSync  time.Time
-	Conflicts []string
+	Name string
+	ID   string
+	// Credential is the Cloudflare credential that manages the tunnel.
+	Credential string
+	Version    int
+	Rules      []RuleView
+	Error      string // why the live config could not be read
+	LastSync   time.Time
+	Conflicts  []string
 }
 
 // RuleView is one ingress rule.
@@ -122,6 +124,9 @@ type RecordView struct {
 	TTL     int
 	Comment string
 	Owned   bool
+	// Credential is the Cloudflare credential that reads and writes the
+	// record's zone (one per zone).
+	Credential string
 }
 
 // AccessView is the account's Access applications and reusable policies.
@@ -129,6 +134,10 @@ type AccessView struct {
 	Apps     []AppView
 	Policies []PolicyView
 	Error    string
+	// AccountID and Credential say where the Access objects live and which
+	// Cloudflare credential manages them.
+	AccountID  string
+	Credential string
 }
 
 // AppView is one Access application.
@@ -209,12 +218,15 @@ type PlanPreview struct {
 
 // PlannerPlan is one planner's preview.
 type PlannerPlan struct {
-	Planner   string // tunnel:<name>, zone:<name>, access
-	Creates   []string
-	Updates   []string
-	Deletes   []string
-	Conflicts []string
-	Error     string
+	Planner string // tunnel:<name>, zone:<name>, access
+	// Credential is the Cloudflare credential the planner reads and
+	// writes with.
+	Credential string
+	Creates    []string
+	Updates    []string
+	Deletes    []string
+	Conflicts  []string
+	Error      string
 }
 
 // Health is what /readyz reports.

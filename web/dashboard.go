@@ -368,6 +368,8 @@ type zoneRecords struct {
 	Zone    string
 	Records []RecordView
 	Owned   int
+	// Credential is the credential that reconciles the zone.
+	Credential string
 }
 
 func (s *server) loadDNS(ctx context.Context, r *http.Request) (any, []error) {
@@ -378,7 +380,7 @@ func (s *server) loadDNS(ctx context.Context, r *http.Request) (any, []error) {
 	}
 	p := dnsPage{Total: len(rs)}
 	for _, z := range sortedKeys(byZone) {
-		zr := zoneRecords{Zone: z, Records: byZone[z]}
+		zr := zoneRecords{Zone: z, Records: byZone[z], Credential: byZone[z][0].Credential}
 		for _, rec := range zr.Records {
 			if rec.Owned {
 				zr.Owned++

@@ -159,6 +159,8 @@ type tunnelJSON struct {
 	Error     string     `json:"error,omitempty"`
 	LastSync  time.Time  `json:"last_sync,omitzero"`
 	Conflicts []string   `json:"conflicts"`
+	// Credential names the Cloudflare credential that manages the tunnel.
+	Credential string `json:"credential,omitempty"`
 }
 
 type ruleJSON struct {
@@ -172,7 +174,7 @@ type ruleJSON struct {
 
 func toTunnel(t TunnelView) tunnelJSON {
 	out := tunnelJSON{
-		Name: t.Name, ID: t.ID, Version: t.Version, Error: t.Error, LastSync: t.LastSync,
+		Name: t.Name, ID: t.ID, Version: t.Version, Error: t.Error, LastSync: t.LastSync, Credential: t.Credential,
 		Rules:     make([]ruleJSON, 0, len(t.Rules)),
 		Conflicts: nonNil(t.Conflicts),
 	}
@@ -192,6 +194,8 @@ type recordJSON struct {
 	TTL     int    `json:"ttl"`
 	Comment string `json:"comment,omitempty"`
 	Owned   bool   `json:"owned"`
+	// Credential names the Cloudflare credential of the record's zone.
+	Credential string `json:"credential,omitempty"`
 }
 
 func toRecord(r RecordView) recordJSON {
@@ -202,6 +206,10 @@ type accessJSON struct {
 	Apps     []appJSON    `json:"apps"`
 	Policies []policyJSON `json:"policies"`
 	Error    string       `json:"error,omitempty"`
+	// AccountID and Credential say where the Access objects live and which
+	// Cloudflare credential manages them.
+	AccountID  string `json:"account_id,omitempty"`
+	Credential string `json:"credential,omitempty"`
 }
 
 type appJSON struct {
@@ -221,9 +229,10 @@ type policyJSON struct {
 
 func toAccess(a AccessView) accessJSON {
 	out := accessJSON{
-		Apps:     make([]appJSON, 0, len(a.Apps)),
-		Policies: make([]policyJSON, 0, len(a.Policies)),
-		Error:    a.Error,
+		Apps:      make([]appJSON, 0, len(a.Apps)),
+		Policies:  make([]policyJSON, 0, len(a.Policies)),
+		Error:     a.Error,
+		AccountID: a.AccountID, Credential: a.Credential,
 	}
 	for _, app := range a.Apps {
 		out.Apps = append(out.Apps, appJSON{ID: app.ID, Name: app.Name, Domain: app.Domain, Policies: nonNil(app.Policies), Owned: app.Owned})
@@ -333,6 +342,8 @@ type plannerPlanJSON struct {
 	Deletes   []string `json:"deletes"`
 	Conflicts []string `json:"conflicts"`
 	Error     string   `json:"error,omitempty"`
+	// Credential names the Cloudflare credential the planner works with.
+	Credential string `json:"credential,omitempty"`
 }
 
 func toPlan(p PlanPreview) planJSON {
@@ -340,7 +351,7 @@ func toPlan(p PlanPreview) planJSON {
 	for _, pp := range p.Planner {
 		out.Planners = append(out.Planners, plannerPlanJSON{
 			Planner: pp.Planner, Creates: nonNil(pp.Creates), Updates: nonNil(pp.Updates),
-			Deletes: nonNil(pp.Deletes), Conflicts: nonNil(pp.Conflicts), Error: pp.Error,
+			Deletes: nonNil(pp.Deletes), Conflicts: nonNil(pp.Conflicts), Error: pp.Error, Credential: pp.Credential,
 		})
 	}
 	return out

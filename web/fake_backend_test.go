@@ -82,24 +82,25 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 				Kinds: []string{"tunnel"}, Tunnel: "edge"}, Zone: "example.com"},
 		},
 		tunnels: []TunnelView{{
-			Name: "default", ID: "2f4c1e7a-0000-4000-8000-000000000001", Version: 7, LastSync: now.Add(-30 * time.Second),
+			Name: "default", ID: "2f4c1e7a-0000-4000-8000-000000000001", Version: 7, LastSync: now.Add(-30 * time.Second), Credential: "default",
 			Rules: []RuleView{
 				{Hostname: "app.example.com", Service: "http://web-1:8080", Owned: true},
 				{Hostname: "legacy.example.com", Path: "/v1", Service: "http://10.0.0.5:80"},
 				{Service: "http_status:404", CatchAll: true},
 			},
 		}, {
-			Name: "edge", ID: "2f4c1e7a-0000-4000-8000-000000000002", Error: "reading the tunnel configuration: HTTP 403",
+			Name: "edge", ID: "2f4c1e7a-0000-4000-8000-000000000002", Error: "reading the tunnel configuration: HTTP 403", Credential: "lab",
 		}},
 		records: []RecordView{
 			{Zone: "example.com", ID: "rec1", Name: "app.example.com", Type: "CNAME",
 				Content: "2f4c1e7a-0000-4000-8000-000000000001.cfargotunnel.com", Proxied: true, TTL: 1,
-				Comment: "[labelgate]", Owned: true},
-			{Zone: "example.com", ID: "rec2", Name: "mail.example.com", Type: "MX", Content: "mx.example.net", TTL: 3600},
+				Comment: "[labelgate]", Owned: true, Credential: "default"},
+			{Zone: "example.com", ID: "rec2", Name: "mail.example.com", Type: "MX", Content: "mx.example.net", TTL: 3600, Credential: "default"},
 		},
 		access: AccessView{
-			Apps:     []AppView{{ID: "app1", Name: "labelgate app.example.com", Domain: "app.example.com", Policies: []string{"labelgate staff"}, Owned: true}},
-			Policies: []PolicyView{{ID: "pol1", Name: "labelgate staff", Decision: "allow", Owned: true}, {ID: "pol2", Name: "Admins", Decision: "allow"}},
+			Apps:      []AppView{{ID: "app1", Name: "labelgate app.example.com", Domain: "app.example.com", Policies: []string{"labelgate staff"}, Owned: true}},
+			Policies:  []PolicyView{{ID: "pol1", Name: "labelgate staff", Decision: "allow", Owned: true}, {ID: "pol2", Name: "Admins", Decision: "allow"}},
+			AccountID: "0123456789abcdef0123456789abcdef", Credential: "default",
 		},
 		agents: []AgentView{
 			{Name: "agent-a", Connected: true, State: "connected", LastSeen: now.Add(-10 * time.Second),
@@ -124,9 +125,9 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 				Source: "local", Container: "web-1", Message: "tunnel route and CNAME created"},
 		},
 		plan: PlanPreview{At: now, Planner: []PlannerPlan{
-			{Planner: "tunnel:default", Updates: []string{"app.example.com → http://web-1:8080"}},
-			{Planner: "zone:example.com", Creates: []string{"CNAME api.example.com"}, Conflicts: []string{"mail.example.com: foreign MX record"}},
-			{Planner: "access", Error: "listing Access applications: HTTP 500"},
+			{Planner: "tunnel:default", Updates: []string{"app.example.com → http://web-1:8080"}, Credential: "default"},
+			{Planner: "zone:example.com", Creates: []string{"CNAME api.example.com"}, Conflicts: []string{"mail.example.com: foreign MX record"}, Credential: "default"},
+			{Planner: "access", Error: "listing Access applications: HTTP 500", Credential: "default"},
 		}},
 		health: Health{DockerConnected: true, TokenVerified: true, StoreWritable: true, Settled: true},
 	}
