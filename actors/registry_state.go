@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/labelgate/labelgate/claims"
 	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
 	"github.com/labelgate/labelgate/store"
@@ -645,7 +646,7 @@ func (r *registryState) rebuildTemplates(source string, now time.Time) {
 		for _, t := range r.reports[k].Templates {
 			key := tplKey{source, t.Name}
 			if pin, ok := r.cfg.Pinned[t.Name]; ok {
-				if !sameTemplate(pin, t) {
+				if !claims.SameTemplate(pin, t) {
 					clash[key] = true
 					if !r.tplClash[key] {
 						r.event(now, "warn", "conflict", "", k, fmt.Sprintf("access template %q is pinned in main's configuration; the different definition on %s is ignored", t.Name, k))
@@ -658,7 +659,7 @@ func (r *registryState) rebuildTemplates(source string, now time.Time) {
 				next[t.Name] = templateEntry{tpl: t, owner: k}
 				continue
 			}
-			if !sameTemplate(cur.tpl, t) {
+			if !claims.SameTemplate(cur.tpl, t) {
 				clash[key] = true
 				if !r.tplClash[key] {
 					r.event(now, "warn", "conflict", "", k, fmt.Sprintf("access template %q is defined differently by %s and %s; the definition of %s is used", t.Name, cur.owner, k, cur.owner))
@@ -679,12 +680,6 @@ func (r *registryState) rebuildTemplates(source string, now time.Time) {
 		return
 	}
 	r.templates[source] = next
-}
-
-func sameTemplate(a, b labels.AccessTemplate) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // claimsOf reports whether source still has a claimant for host.

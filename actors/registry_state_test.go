@@ -258,29 +258,6 @@ func TestRegistryRestartRestoresDesiredState(t *testing.T) {
 	eq(t, "winner kept during grace", h2.rules("default"), []string{"a.example.com -> http://a:80"})
 }
 
-func TestTunnelAssignment(t *testing.T) {
-	cfg := testClaimConfig()
-	cfg.AgentDefaults = map[string]string{"agent:cfg": "edge"}
-	cfg.AnnouncedDefaults = map[string]string{"agent:ann": "edge", "agent:cfg": "default", "agent:bad": "nope"}
-	tests := []struct {
-		source, label, want, err string
-	}{
-		{source: "local", want: "default"},
-		{source: "local", label: "edge", want: "edge"},
-		{source: "agent:cfg", want: "edge"},
-		{source: "agent:cfg", label: "default", want: "default"},
-		{source: "agent:ann", want: "edge"},
-		{source: "agent:bad", err: `tunnel "nope" (from the default tunnel the agent announced) is not configured`},
-		{source: "local", label: "typo", err: `tunnel "typo" (from its tunnel label) is not configured; configured tunnels: default, edge`},
-	}
-	for _, tc := range tests {
-		got, why := assignTunnel(tc.source, tc.label, cfg)
-		if got != tc.want || !strings.Contains(why, tc.err) || (tc.err == "") != (why == "") {
-			t.Errorf("%s/%q: got %q, %q; want %q, %q", tc.source, tc.label, got, why, tc.want, tc.err)
-		}
-	}
-}
-
 func TestBuildClaimsChecks(t *testing.T) {
 	cfg := testClaimConfig()
 	cfg.Scopes = map[string]Scope{
@@ -342,35 +319,6 @@ func TestBuildClaimsChecks(t *testing.T) {
 			eq(t, "hosts", hosts, tc.hosts)
 			eq(t, "errors", errs, tc.errs)
 		})
-	}
-}
-
-func TestRecordTargets(t *testing.T) {
-	c := ctr("c", t0)
-	c.Networks = []messages.Network{{Name: "zeta", IPv4: "172.20.0.9", IPv6: "fd00::9"}, {Name: "alpha", IPv4: "172.18.0.5"}}
-	tests := []struct {
-		target, typ, want, unresolved string
-	}{
-		{target: "auto", typ: "A", want: "198.51.100.7"},
-		{target: "auto", typ: "AAAA", unresolved: "public IPv6 address of local is not known"},
-		{target: "container", typ: "A", want: "172.18.0.5"},
-		{target: "container:zeta", typ: "A", want: "172.20.0.9"},
-		{target: "container", typ: "AAAA", want: "fd00::9"},
-		{target: "container:nope", typ: "A", unresolved: "no IPv4 address on network nope"},
-	}
-	for _, tc := range tests {
-		d := labels.DNSService{Hostname: "x.example.com", Type: tc.typ}
-		switch {
-		case tc.target == "auto":
-			d.Target = labels.Target{Kind: labels.TargetAuto}
-		default:
-			_, network, _ := strings.Cut(tc.target, ":")
-			d.Target = labels.Target{Kind: labels.TargetContainer, Network: network}
-		}
-		got := resolveRecord(d, c, "local", PublicIPs{V4: "198.51.100.7"})
-		if got.Content != tc.want || !strings.Contains(got.Unresolved, tc.unresolved) {
-			t.Errorf("%s/%s: got %q (%q), want %q (%q)", tc.target, tc.typ, got.Content, got.Unresolved, tc.want, tc.unresolved)
-		}
 	}
 }
 

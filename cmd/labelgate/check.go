@@ -12,30 +12,51 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labelgate/labelgate/claims"
 	"github.com/labelgate/labelgate/composefile"
+	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/labels"
+	"github.com/labelgate/labelgate/messages"
 )
 
-const checkUsage = `Usage: labelgate check [--json] [--prefix P] <compose.yaml | -> ...
+const checkUsage = `Usage: labelgate check [--json] [--prefix P] [--agent NAME] <compose.yaml | -> ...
 
-Lints Labelgate labels before you deploy. For a compose file it reads every
-service's labels (map and list forms, with ${VAR} interpolation from the
-environment and a .env file beside the compose file). With "-" it reads
-KEY=VALUE lines from standard input as the labels of one container.
+Lints Labelgate labels before you deploy, with the checks main makes for
+each container (package claims): the label schema, tunnel names, an agent's
+scope, and the rules within one container (one tunnel per hostname, no DNS
+record on a tunnel hostname, a CNAME alone at its name, ...). For a compose
+file it reads every service's labels (map and list forms, with ${VAR}
+interpolation from the environment and a .env file beside the compose
+file). With "-" it reads KEY=VALUE lines from standard input as the labels
+of one container.
+
+Main's configuration is read as main reads it (LABELGATE_* variables and
+the file $LABELGATE_CONFIG, else /etc/labelgate/labelgate.yaml if present);
+its own problems are left to "labelgate run". Tunnel names are checked only
+when it names at least one tunnel.
 
 It prints, per service, the resources Labelgate would create or the errors,
-then warnings about the file as a whole. Exit status: 0 when there is no
-error, 1 when any label is invalid, 2 for bad usage or unreadable input.
+then notes and warnings about the input as a whole. Exit status: 0 when
+there is no error, 1 when any label is invalid or refused, 2 for bad usage
+or unreadable input.
 
   --json         print the same as JSON
-  --prefix P     label prefix (default: $LABELGATE_LABEL_PREFIX, else labelgate)
+  --prefix P     label prefix (default: main's label_prefix, else labelgate)
+  --agent NAME   judge the labels as agent NAME's containers: its scope and
+                 default tunnel in main's configuration (agent.agents) apply
 `
+
+// checkDefaultConfigFile is the file main reads when LABELGATE_CONFIG is
+// unset; tests point it elsewhere.
+var checkDefaultConfigFile = config.DefaultFile
 
 // checkReport is the JSON form of one `check` run.
 type checkReport struct {
-	Sources    []checkSource `json:"sources"`
-	Warnings   []string      `json:"warnings,omitempty"`
-	ErrorCount int           `json:"errorCount"`
+	Sources []checkSource `json:"sources"`
+	// Notes say which of main's checks could not be made here.
+	Notes      []string `json:"notes,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+	ErrorCount int      `json:"errorCount"`
 }
 
 type checkSource struct {
@@ -43,6 +64,8 @@ type checkSource struct {
 	Services []checkService `json:"services"`
 }
 
+// checkService is one container: what main would create (services that a
+// check refused are left out) and every error, label and claim alike.
 type checkService struct {
 	Name string `json:"name"`
 	labels.Result
@@ -50,21 +73,27 @@ type checkService struct {
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[string]string) int {
 	asJSON := false
-	prefix := env["LABELGATE_LABEL_PREFIX"]
+	prefix, agent := "", ""
 	var inputs []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--json" || a == "-json":
 			asJSON = true
-		case a == "--prefix" || a == "-prefix":
+		case a == "--prefix" || a == "-prefix" || a == "--agent" || a == "-agent":
 			if i+1 >= len(args) {
-				fmt.Fprint(stderr, "labelgate check: --prefix needs a value\n\n"+checkUsage)
+				fmt.Fprintf(stderr, "labelgate check: %s needs a value\n\n%s", a, checkUsage)
 				return 2
 			}
 			i++
-			prefix = args[i]
+			if strings.HasSuffix(a, "prefix") {
+				prefix = args[i]
+			} else {
+				agent = args[i]
+			}
 		case strings.HasPrefix(a, "--prefix="):
 			prefix = strings.TrimPrefix(a, "--prefix=")
+		case strings.HasPrefix(a, "--agent="):
+			agent = strings.TrimPrefix(a, "--agent=")
 		case a == "-h" || a == "--help":
 			fmt.Fprint(stdout, checkUsage)
 			return 0
@@ -79,15 +108,15 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[
 		fmt.Fprint(stderr, "labelgate check: give a compose file, or - for KEY=VALUE lines on standard input\n\n"+checkUsage)
 		return 2
 	}
-	opts := labels.Options{Prefix: prefix}
-	if fl := env["LABELGATE_DOCKER_FILTER_LABEL"]; fl != "" {
-		key, _, _ := strings.Cut(fl, "=")
-		opts.Ignore = append(opts.Ignore, key)
+	j, err := newJudge(env, prefix, agent)
+	if err != nil {
+		fmt.Fprintf(stderr, "labelgate check: %v\n", err)
+		return 2
 	}
 
 	var rep checkReport
 	for _, in := range inputs {
-		src, warnings, err := checkInput(in, stdin, opts, env)
+		src, warnings, err := checkInput(in, stdin, j, env)
 		if err != nil {
 			fmt.Fprintf(stderr, "labelgate check: %v\n", err)
 			return 2
@@ -95,7 +124,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[
 		rep.Sources = append(rep.Sources, src)
 		rep.Warnings = append(rep.Warnings, warnings...)
 	}
-	rep.Warnings = append(rep.Warnings, crossServiceWarnings(rep.Sources, cmp.Or(prefix, labels.DefaultPrefix))...)
+	rep.Notes = j.notes(rep.Sources)
+	rep.Warnings = append(rep.Warnings, crossServiceWarnings(rep.Sources, cmp.Or(j.cfg.Labels.Prefix, labels.DefaultPrefix), j.cfg.Pinned)...)
 	for _, s := range rep.Sources {
 		for _, svc := range s.Services {
 			rep.ErrorCount += len(svc.Errors)
@@ -118,27 +148,123 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer, env map[
 	return 0
 }
 
-func checkInput(in string, stdin io.Reader, opts labels.Options, env map[string]string) (checkSource, []string, error) {
+// judge is how `check` judges a container: as main's registry does
+// (claims.Lint), with what main's configuration says and what `check`
+// cannot know marked as such.
+type judge struct {
+	source string // messages.LocalSource, or the agent of --agent
+	cfg    claims.Config
+}
+
+// newJudge reads main's configuration the way main does. Its problems are
+// not check's to report (a laptop has no API token, and "labelgate run"
+// lists them all), except a file LABELGATE_CONFIG names that cannot be
+// read: that is unreadable input.
+func newJudge(env map[string]string, prefix, agent string) (judge, error) {
+	menv := maps.Clone(env)
+	if menv == nil {
+		menv = map[string]string{} // nil would read the process environment
+	}
+	loaded, err := config.Load(config.Source{Env: menv, DefaultFile: checkDefaultConfigFile})
+	var verr *config.ValidationError
+	if errors.As(err, &verr) {
+		for _, p := range verr.Problems {
+			if p.Env == config.FileEnv {
+				return judge{}, fmt.Errorf("main's configuration: %s", p.Message)
+			}
+		}
+	}
+	j := judge{source: messages.LocalSource, cfg: claims.ConfigFrom(loaded)}
+	if prefix != "" {
+		j.cfg.Labels.Prefix = prefix
+	}
+	// Without a tunnel in main's configuration here, check cannot tell a
+	// main without tunnels from a main configured elsewhere (the usual
+	// case: its environment is in the deployment, not on this machine).
+	j.cfg.Unknown.Tunnels = len(j.cfg.Tunnels) == 0
+	if agent != "" {
+		if _, ok := loaded.Agent.Agents[agent]; !ok {
+			return judge{}, fmt.Errorf("--agent %s: main's configuration has no agent %q (agent.agents)", agent, agent)
+		}
+		j.source = messages.AgentSource(agent)
+		// What the agent announces (its own default_tunnel) is not in
+		// main's configuration.
+		j.cfg.Unknown.Announced = true
+	}
+	return j, nil
+}
+
+// service judges one container's labels.
+func (j judge) service(name string, lbls map[string]string) checkService {
+	rep := claims.Lint(j.source, name, lbls, j.cfg)
+	res := rep.Parsed
+	res.Tunnels = slices.DeleteFunc(slices.Clone(res.Tunnels), func(t labels.TunnelService) bool { return rep.Refused(labels.KindTunnel, t.Service) })
+	res.DNS = slices.DeleteFunc(slices.Clone(res.DNS), func(d labels.DNSService) bool { return rep.Refused(labels.KindDNS, d.Service) })
+	res.Errors = rep.LabelErrors()
+	return checkService{Name: name, Result: res}
+}
+
+// notes say which checks of main's were not made because check cannot
+// know what they depend on, when the input has something they would judge.
+func (j judge) notes(sources []checkSource) []string {
+	routes, unlabelled := false, false
+	for _, src := range sources {
+		for _, svc := range src.Services {
+			for _, t := range svc.Tunnels {
+				routes = true
+				unlabelled = unlabelled || t.Tunnel == ""
+			}
+		}
+	}
+	var out []string
+	if routes && j.cfg.Unknown.Tunnels {
+		out = append(out, "tunnel names are not checked: main's configuration here names no tunnel (cloudflare.tunnel_id or cloudflare.tunnels, "+
+			"through LABELGATE_* or LABELGATE_CONFIG); main refuses a route through a tunnel it does not have")
+	}
+	if unlabelled && j.cfg.Unknown.Announced && j.cfg.AgentDefaults[j.source] == "" {
+		out = append(out, fmt.Sprintf("routes without a tunnel label go through the default tunnel agent %s announces (its own default_tunnel), "+
+			"which check cannot know: their tunnel is not checked", strings.TrimPrefix(j.source, "agent:")))
+	}
+	return out
+}
+
+func checkInput(in string, stdin io.Reader, j judge, env map[string]string) (checkSource, []string, error) {
 	if in == "-" {
 		lbls, err := readKeyValues(stdin)
 		if err != nil {
 			return checkSource{}, nil, err
 		}
-		return checkSource{Source: "stdin", Services: []checkService{{Name: "stdin", Result: labels.Parse(lbls, opts)}}}, nil, nil
+		svc := j.service("stdin", lbls)
+		return checkSource{Source: "stdin", Services: []checkService{svc}}, j.pinnedWarnings("stdin", svc), nil
 	}
 	f, err := composefile.Load(in, env)
 	if err != nil {
 		return checkSource{}, nil, fmt.Errorf("%s: %w", in, err)
 	}
 	src := checkSource{Source: in}
-	for _, s := range f.Services {
-		src.Services = append(src.Services, checkService{Name: s.Name, Result: labels.Parse(s.Labels, opts)})
-	}
 	warnings := make([]string, 0, len(f.Warnings))
 	for _, w := range f.Warnings {
 		warnings = append(warnings, in+": "+w)
 	}
+	for _, s := range f.Services {
+		svc := j.service(s.Name, s.Labels)
+		src.Services = append(src.Services, svc)
+		warnings = append(warnings, j.pinnedWarnings(in, svc)...)
+	}
 	return src, warnings, nil
+}
+
+// pinnedWarnings notes templates a container defines differently from one
+// pinned in main's configuration: main uses the pinned one (and reports a
+// conflict).
+func (j judge) pinnedWarnings(in string, svc checkService) []string {
+	var out []string
+	for _, t := range svc.Access {
+		if pin, ok := j.cfg.Pinned[t.Name]; ok && !claims.SameTemplate(pin, t) {
+			out = append(out, fmt.Sprintf("%s: service %s: access template %q is pinned in main's configuration (access.templates); main ignores this different definition", in, svc.Name, t.Name))
+		}
+	}
+	return out
 }
 
 // readKeyValues reads KEY=VALUE lines; blank lines and # comments are skipped.
@@ -168,8 +294,9 @@ func readKeyValues(r io.Reader) (map[string]string, error) {
 
 // crossServiceWarnings notes what only shows across services: a hostname
 // claimed twice (only the first container to start gets it) and access
-// templates referenced but defined nowhere in the inputs.
-func crossServiceWarnings(sources []checkSource, prefix string) []string {
+// templates referenced but defined nowhere in the inputs nor pinned in
+// main's configuration.
+func crossServiceWarnings(sources []checkSource, prefix string, pinned map[string]labels.AccessTemplate) []string {
 	claims := map[string][]string{}
 	defined := map[string]bool{}
 	referenced := map[string][]string{}
@@ -205,7 +332,7 @@ func crossServiceWarnings(sources []checkSource, prefix string) []string {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(referenced)) {
-		if !defined[name] {
+		if _, ok := pinned[name]; !ok && !defined[name] {
 			out = append(out, fmt.Sprintf("access template %q (used by %s) is not defined here; some container that main sees must carry %s.access.%s.* labels",
 				name, strings.Join(slices.Compact(referenced[name]), ", "), prefix, name))
 		}
@@ -239,6 +366,12 @@ func printCheck(w io.Writer, rep checkReport) {
 			for _, e := range svc.Errors {
 				fmt.Fprintf(w, "    ERROR   %s: %s\n", e.Key, e.Message)
 			}
+		}
+	}
+	if len(rep.Notes) > 0 {
+		fmt.Fprintln(w, "notes:")
+		for _, n := range rep.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
 		}
 	}
 	if len(rep.Warnings) > 0 {

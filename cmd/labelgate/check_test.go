@@ -15,6 +15,10 @@ import (
 	"testing"
 )
 
+// The tests give check main's configuration through their environment
+// only, never through a file that happens to exist on the machine.
+func init() { checkDefaultConfigFile = "/nonexistent/labelgate-check-test.yaml" }
+
 // runCLI runs the binary's entry point in-process with the given stdin and
 // environment and returns its exit status and output.
 func runCLI(t *testing.T, stdin string, env map[string]string, args ...string) (int, string, string) {
@@ -157,6 +161,52 @@ func TestCheckWarnings(t *testing.T) {
 	}
 }
 
+// TestCheckMainConfiguration: check takes tunnels, agents and pinned
+// templates from main's configuration, and says what it cannot know.
+func TestCheckMainConfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "labelgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(`
+cloudflare:
+  account_id: acc
+  tunnels:
+    edge: {tunnel_id: 22222222-2222-4222-8222-222222222222}
+agent:
+  agents:
+    lab: {token: 0123456789abcdef0123, allowed_hostnames: ["*.lab.example.com"]}
+access:
+  templates:
+    team: {policy.include.emails: "a@example.com"}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LABELGATE_CONFIG": cfgPath, "LABELGATE_DEFAULT_TUNNEL": "edge"}
+	in := "labelgate.tunnel.web.hostname=web.example.com\nlabelgate.tunnel.web.service=http://web:80\nlabelgate.tunnel.web.access=team\n"
+
+	// Main's own container: the default tunnel is edge, the template is pinned.
+	code, out, errOut := runCLI(t, in, env, "check", "-")
+	if code != 0 || strings.Contains(out, "notes:") || strings.Contains(out, "not defined here") {
+		t.Fatalf("exit %d; want 0 without notes or an undefined template:\n%s%s", code, out, errOut)
+	}
+	// A container redefining the pinned template is warned about.
+	code, out, _ = runCLI(t, in+"labelgate.access.team.policy.include.emails=b@example.com\n", env, "check", "-")
+	if code != 0 || !strings.Contains(out, `access template "team" is pinned in main's configuration (access.templates); main ignores this different definition`) {
+		t.Fatalf("exit %d; want 0 and a warning about the pinned template:\n%s", code, out)
+	}
+	// As agent lab: its scope applies; its announced tunnel is unknown.
+	code, out, _ = runCLI(t, in+"labelgate.tunnel.lab.hostname=x.lab.example.com\nlabelgate.tunnel.lab.service=http://x:80\n", env, "check", "--agent", "lab", "-")
+	if code != 1 || !strings.Contains(out, "ERROR   labelgate.tunnel.web.hostname: hostname web.example.com is outside this agent's allowed hostnames") ||
+		!strings.Contains(out, "default tunnel agent lab announces") {
+		t.Fatalf("exit %d; want 1 with the scope error and a note about the announced tunnel:\n%s", code, out)
+	}
+	// Without main's tunnels here, tunnel names are not judged, and a note says so.
+	code, out, _ = runCLI(t, in+"labelgate.tunnel.web.tunnel=anything\n", nil, "check", "-")
+	if code != 0 || !strings.Contains(out, "tunnel names are not checked") {
+		t.Fatalf("exit %d; want 0 with a note:\n%s", code, out)
+	}
+}
+
 func TestCheckUsageErrors(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
@@ -167,6 +217,18 @@ func TestCheckUsageErrors(t *testing.T) {
 	} {
 		if code, _, errOut := runCLI(t, "", nil, args...); code != 2 || errOut == "" {
 			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, errOut)
+		}
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"check", "--agent", "lab", "-"}, `main's configuration has no agent "lab"`},
+		{map[string]string{"LABELGATE_CONFIG": "/nonexistent/main.yaml"}, []string{"check", "-"}, "cannot read the configuration file"},
+	} {
+		if code, _, errOut := runCLI(t, "labelgate.tunnel.web.hostname=x.example.com\n", tc.env, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with %q", tc.args, code, errOut, tc.want)
 		}
 	}
 	if code, out, _ := runCLI(t, "", nil, "check", "--help"); code != 0 || !strings.Contains(out, "Usage: labelgate check") {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -90,13 +92,13 @@ func runDemo(ctx context.Context, args []string, env map[string]string, stdout, 
     simulated API:   %s  (token %s, zone %s, tunnel %s)
     simulated state: %s/__cfsim/state
     Docker engine:   %s
-    dashboard:       http://localhost%s/  (and the API under /api/v1/, metrics at /metrics)
+    dashboard:       %s  (and the API under /api/v1/, metrics at /metrics)
   Start a labelled container, for example:
     docker run -d --name demo-web -l labelgate.tunnel.web.hostname=web.%s \
       -l labelgate.tunnel.web.service=http://demo-web:8080 labelgate:dev hello
   and watch the route appear below. Ctrl-C stops the demo.
 
-`, simURL, sim.Token, *zone, tun.ID, simURL, cfg.Docker.Endpoint, cfg.API.Address, *zone)
+`, simURL, sim.Token, *zone, tun.ID, simURL, cfg.Docker.Endpoint, dashboardURL(cfg.API.Address), *zone)
 	logger.Warn("SIMULATED Cloudflare: this demo writes to an in-process simulator, not to Cloudflare", "api", simURL)
 	go watchSimulatedTunnel(ctx, sim, tun.ID, stdout)
 	if *example != "" {
@@ -112,6 +114,21 @@ func runDemo(ctx context.Context, args []string, env map[string]string, stdout, 
 		return 1
 	}
 	return 0
+}
+
+// dashboardURL is where a browser on this machine reaches main's API
+// listening on address (host:port, validated by config.Load): a wildcard or
+// empty host is reached as localhost, an IPv6 host in brackets (its zone
+// escaped).
+func dashboardURL(address string) string {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return "http://" + address + "/"
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/"}).String()
 }
 
 // watchSimulatedTunnel prints the simulated tunnel's ingress whenever it
