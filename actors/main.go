@@ -7,16 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/claims"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
-	"github.com/labelgate/labelgate/labels"
 	"github.com/labelgate/labelgate/messages"
 	"github.com/labelgate/labelgate/publicip"
 	"github.com/labelgate/labelgate/store"
@@ -157,12 +156,10 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 			})
 		}})
 	}
-	refs := map[string]TunnelRef{}
 	var subscribers []string
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
 		ref := TunnelRef{TunnelID: t.TunnelID, AccountID: t.AccountID, Credential: t.Credential}
-		refs[name] = ref
 		specs = append(specs, ChildSpec{Name: ChildTunnel(name), Props: func(pids map[string]*actor.PID) *actor.Props {
 			return NewTunnelProps(name, ref, planner(pids, ref.Credential))
 		}})
@@ -196,30 +193,12 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	}
 
 	known := []string{messages.LocalSource}
-	agentDefaults := map[string]string{}
-	scopes := map[string]Scope{}
-	for name, a := range cfg.Agent.Agents {
-		src := messages.AgentSource(name)
-		known = append(known, src)
-		if a.DefaultTunnel != "" {
-			agentDefaults[src] = a.DefaultTunnel
-		}
-		if len(a.AllowedHostnames)+len(a.AllowedTunnels)+len(a.AllowedZones) > 0 {
-			scopes[src] = Scope{Hostnames: a.AllowedHostnames, Zones: a.AllowedZones, Tunnels: a.AllowedTunnels}
-		}
+	for name := range cfg.Agent.Agents {
+		known = append(known, messages.AgentSource(name))
 	}
-	var ignore []string
-	if cfg.Docker.FilterLabel != "" {
-		key, _, _ := strings.Cut(cfg.Docker.FilterLabel, "=")
-		ignore = append(ignore, key)
-	}
-	pinned, _ := cfg.PinnedTemplates() // validated by config.Load
 	specs = append(specs, ChildSpec{Name: ChildRegistry, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewRegistryProps(RegistryConfig{
-			Claims: ClaimConfig{
-				Labels:  labels.Options{Prefix: cfg.LabelPrefix, Ignore: ignore},
-				Tunnels: refs, DefaultTunnel: cfg.DefaultTunnel, AgentDefaults: agentDefaults, Scopes: scopes, Pinned: pinned,
-			},
+			Claims:      claims.ConfigFrom(cfg), // the inputs `labelgate check` judges with, too
 			RemoveDelay: cfg.Sync.RemoveDelay, SettleTimeout: cfg.Sync.SettleTimeout, KnownSources: known,
 			Store: pids[ChildStore], Subscribers: pidsOf(pids, subscribers), Logger: log.With("actor", "registry"),
 		})

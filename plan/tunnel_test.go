@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/messages"
 )
@@ -174,11 +176,10 @@ func changeNames(changes []Change, a Action) []string {
 	return out
 }
 
+// eq fails the test with a diff when got and want differ.
 func eq(t *testing.T, what string, got, want any) {
 	t.Helper()
-	g, _ := json.Marshal(got)
-	w, _ := json.Marshal(want)
-	if string(g) != string(w) {
-		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("%s (-want +got):\n%s", what, d)
 	}
 }
