@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/labelgate/labelgate/claims"
@@ -74,6 +75,61 @@ func (h hostSpec) retainedPart() hostSpec {
 		out.Access, out.App = "", nil
 	}
 	return out
+}
+
+// fate says what the end of a grace does to the spec's objects when no
+// other claimant takes the hostname over: which are deleted (cleanup=true,
+// the default of tunnel routes) and which are kept (cleanup=false, the
+// default of DNS records).
+func (h hostSpec) fate() string {
+	var del, keep []string
+	for _, r := range h.Rules {
+		what := "route"
+		if r.Path != "" {
+			what += " (path " + r.Path + ")"
+		}
+		if r.Cleanup {
+			del = append(del, what)
+		} else {
+			keep = append(keep, what)
+		}
+	}
+	for _, r := range h.Records {
+		what := r.Type + " record"
+		if r.Tunnel != "" {
+			what = "CNAME to the tunnel"
+		}
+		if r.Cleanup {
+			del = append(del, what)
+		} else {
+			keep = append(keep, what)
+		}
+	}
+	if h.App != nil {
+		if h.retainedPart().empty() {
+			del = append(del, "Access app")
+		} else {
+			keep = append(keep, "Access app (it protects what stays)")
+		}
+	}
+	list := func(items []string, verb string) string {
+		be := " is "
+		if len(items) > 1 {
+			be = " are "
+		}
+		return "its " + strings.Join(items, ", ") + be + verb
+	}
+	var parts []string
+	if len(del) > 0 {
+		parts = append(parts, list(del, "deleted (cleanup=true)"))
+	}
+	if len(keep) > 0 {
+		parts = append(parts, list(keep, "kept (cleanup=false)"))
+	}
+	if len(parts) == 0 {
+		return "nothing is left to delete"
+	}
+	return strings.Join(parts, " and ")
 }
 
 func (h hostSpec) empty() bool { return len(h.Rules) == 0 && len(h.Records) == 0 }

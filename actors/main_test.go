@@ -615,3 +615,37 @@ func TestPipelineRepairsDrift(t *testing.T) {
 		return ok && r.Content == "ours" && p.hasRule("app.example.com>http://web:80") && p.hasRule("manual.example.com>http://manual:80")
 	})
 }
+
+// Removed containers with default labels lose their routes and CNAMEs after
+// the grace (cleanup defaults to true for routes), while a DNS record with
+// default labels stays (cleanup defaults to false for records).
+func TestPipelineRemovedContainersRoutesGoByDefault(t *testing.T) {
+	p := newPipeline(t, nil)
+	const n = 5
+	var ids []string
+	for i := range n {
+		ids = append(ids, p.engine.Start(fmt.Sprintf("web%d", i), labelsOf(
+			"labelgate.tunnel.web.hostname", fmt.Sprintf("web%d.example.com", i),
+			"labelgate.tunnel.web.service", fmt.Sprintf("http://web%d:80", i),
+		)))
+	}
+	txt := p.engine.Start("txt", labelsOf("labelgate.dns.t.hostname", "txt.example.com", "labelgate.dns.t.type", "TXT", "labelgate.dns.t.target", "hello"))
+	eventually(t, 15*time.Second, "routes, CNAMEs and the TXT record", func() bool {
+		_, ok := p.records()["TXT txt.example.com"]
+		return len(p.ingress()) == n+1 && len(p.records()) == n+1 && ok
+	})
+	for _, id := range ids {
+		p.engine.Remove(id)
+	}
+	p.engine.Remove(txt)
+	eventually(t, 15*time.Second, "the routes and CNAMEs to go after the grace", func() bool {
+		return len(p.ingress()) == 1 && len(p.records()) == 1
+	})
+	p.reconciled(10 * time.Second)
+	if _, ok := p.records()["TXT txt.example.com"]; !ok {
+		t.Fatalf("a DNS record with the default cleanup=false must stay: %v", p.records())
+	}
+	if got := p.waitState("txt.example.com", "retained"); got.Hostname == "" {
+		t.Fatal("the TXT record's hostname must be retained")
+	}
+}

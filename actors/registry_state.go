@@ -501,7 +501,14 @@ func (r *registryState) decide(host string, now time.Time) {
 			}
 			st.state, st.due = hostLeaving, gone.Add(r.removeDelay)
 			r.persistHost(host, st, now)
-			r.event(now, "warn", "leaving", host, st.winner, fmt.Sprintf("%s no longer claims %s; its objects stay until %s", st.winner, host, st.due.UTC().Format(time.RFC3339)))
+			then := st.spec.fate()
+			if top := r.best(host, st.winner); top != nil {
+				then = top.key.String() + ", first in the queue, takes it over in place"
+			}
+			if !r.settled {
+				then += " (not before every source has reported)"
+			}
+			r.event(now, "warn", "leaving", host, st.winner, fmt.Sprintf("%s no longer claims %s; its objects stay until %s, then %s", st.winner, host, st.due.UTC().Format(time.RFC3339), then))
 		}
 		if now.Before(st.due) || !r.settled {
 			return

@@ -166,25 +166,54 @@ func TestRegistryGraceFailoverAndReturn(t *testing.T) {
 	}
 }
 
+// A route's cleanup defaults to true (its CNAME and Access app go with it
+// after the grace); a DNS record's to false. The WARN logged when a claim
+// leaves says which is which.
 func TestRegistryCleanupDeletesOrRetains(t *testing.T) {
 	h := newHarness(t, "local")
 	h.set("local", t0,
-		ctr("gone", t0, route("gone.example.com", "http://g:80", "labelgate.tunnel.web.cleanup", "true")...),
-		ctr("kept", t0, route("kept.example.com", "http://k:80")...),
+		ctr("gone", t0, append(route("gone.example.com", "http://g:80"),
+			"labelgate.tunnel.web.access", "team", "labelgate.access.team.policy.include.emails", "a@example.com")...),
+		ctr("kept", t0, route("kept.example.com", "http://k:80", "labelgate.tunnel.web.cleanup", "false")...),
+		ctr("txt", t0, "labelgate.dns.t.hostname", "txt.example.com", "labelgate.dns.t.type", "TXT", "labelgate.dns.t.target", "hello"),
 	)
 	h.r.markSettled(t0)
+	h.r.drain()
 	h.set("local", t0.Add(time.Minute))
+	_, events := h.r.drain()
+	leaving := map[string]string{}
+	for _, e := range events {
+		if e.Kind == "leaving" {
+			leaving[e.Hostname] = e.Message
+		}
+	}
+	for host, want := range map[string]string{
+		"gone.example.com": "then its route, CNAME to the tunnel, Access app are deleted (cleanup=true)",
+		"kept.example.com": "then its route, CNAME to the tunnel are kept (cleanup=false)",
+		"txt.example.com":  "then its TXT record is kept (cleanup=false)",
+	} {
+		if !strings.HasSuffix(leaving[host], want) {
+			t.Errorf("leaving %s: %q, want it to end with %q", host, leaving[host], want)
+		}
+	}
 	h.r.tick(t0.Add(time.Minute + grace))
 	eq(t, "rules after grace", h.rules("default"), []string{"kept.example.com -> http://k:80"})
-	if st := h.state("kept.example.com"); st.State != hostRetained {
-		t.Fatalf("cleanup=false must be retained, got %s", st.State)
+	for host, want := range map[string]string{"kept.example.com": hostRetained, "txt.example.com": hostRetained} {
+		if st := h.state(host); st.State != want {
+			t.Fatalf("%s: cleanup=false must be retained, got %q", host, st.State)
+		}
 	}
 	if st := h.state("gone.example.com"); st.Hostname != "" {
-		t.Fatalf("cleanup=true must be forgotten, got %+v", st)
+		t.Fatalf("a route with the default cleanup must be forgotten, got %+v", st)
 	}
 	for _, r := range h.r.desired().Records {
 		if r.Name == "gone.example.com" {
 			t.Fatalf("the CNAME of a deleted route must go too")
+		}
+	}
+	for _, app := range h.r.desired().Apps {
+		if app.Hostname == "gone.example.com" {
+			t.Fatalf("the Access app of a deleted route must go too")
 		}
 	}
 	// A new claimant of the retained hostname takes it at once.

@@ -152,7 +152,7 @@ func TestDockerPipeline(t *testing.T) {
 
 	a := env.Start(workload(env, "a", "labelgate.tunnel.web.hostname", "a.example.com", "labelgate.tunnel.web.service", "http://a:8080", "labelgate.tunnel.web.cleanup", "true"))
 	b := env.Start(workload(env, "b", "labelgate.dns.txt.hostname", "b.example.com", "labelgate.dns.txt.type", "TXT", "labelgate.dns.txt.target", "owned-by-b", "labelgate.dns.txt.cleanup", "true"))
-	c := env.Start(workload(env, "c", "labelgate.tunnel.web.hostname", "c.example.com", "labelgate.tunnel.web.service", "http://c:8080"))
+	c := env.Start(workload(env, "c", "labelgate.tunnel.web.hostname", "c.example.com", "labelgate.tunnel.web.service", "http://c:8080", "labelgate.tunnel.web.cleanup", "false"))
 	Eventually(t, 30*time.Second, "three containers converged", func() bool {
 		_, txt := lm.record("TXT", "b.example.com")
 		_, cn := lm.record("CNAME", "c.example.com")

@@ -52,6 +52,9 @@ func (f *fields) tunnel() (TunnelService, bool) {
 		s.Path = v.value
 	}
 
+	// A route goes with its container by default (after the grace), as a
+	// reverse proxy's route does; cleanup: "false" keeps it.
+	s.Cleanup = true
 	f.cleanupCredentialAccess(&s.Cleanup, &s.Credential, &s.Access)
 	s.OriginRequest = f.originRequest()
 	f.unknown(tunnelAllowed)
