@@ -45,7 +45,7 @@ func NewDockerEnv(ctx context.Context) (*DockerEnv, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := dc.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		dc.Close()
+		_ = dc.Close() // the Ping error is the one to report
 		return nil, fmt.Errorf("the Docker engine at %s does not answer: %w", DockerEndpoint, err)
 	}
 	b := make([]byte, 4)
@@ -59,7 +59,7 @@ func (e *DockerEnv) Filter() string { return RunLabel + "=" + e.Run }
 // Close removes every container the run created and closes the client.
 func (e *DockerEnv) Close() {
 	e.RemoveAll()
-	e.Docker.Close()
+	_ = e.Docker.Close() // it closes idle connections; nothing is lost
 }
 
 // RemoveAll removes every container the run created so far; a scenario

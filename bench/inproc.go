@@ -89,7 +89,7 @@ func StartInProcMain(ctx context.Context, o MainOptions) (*InProcMain, error) {
 	}
 	m, err := actors.StartMain(cfg, deps)
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the start error is the one to report
 		return nil, fmt.Errorf("starting main: %w", err)
 	}
 	return &InProcMain{Main: m, DB: db, Cfg: cfg}, nil
@@ -98,7 +98,7 @@ func StartInProcMain(ctx context.Context, o MainOptions) (*InProcMain, error) {
 // Stop stops main and closes its store.
 func (m *InProcMain) Stop() {
 	m.Main.Stop()
-	m.DB.Close()
+	_ = m.DB.Close() // every write was committed; a failed close loses none
 }
 
 // StartInProcAgent starts an agent's actor tree in this process over the

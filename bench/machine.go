@@ -54,7 +54,7 @@ func DescribeMachine() Machine {
 				break
 			}
 		}
-		f.Close()
+		_ = f.Close() // read only
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -74,7 +74,7 @@ func meminfo(field string) int64 {
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")

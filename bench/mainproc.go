@@ -46,13 +46,13 @@ func StartProc(bin string, env map[string]string, logPath string) (*Proc, error)
 	p := &Proc{Cmd: cmd, LogPath: logPath, exited: make(chan struct{})}
 	p.Started = time.Now()
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close() // nothing was written to it
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	p.Pid = cmd.Process.Pid
 	go func() {
 		p.err = cmd.Wait()
-		logf.Close()
+		_ = logf.Close() // the process wrote to it directly; nothing of ours is buffered
 		close(p.exited)
 	}()
 	return p, nil
@@ -87,7 +87,7 @@ func (p *Proc) Tail(n int) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var lines []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
@@ -134,7 +134,7 @@ func (c APIClient) Healthy(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is wanted
 	return resp.StatusCode == http.StatusOK
 }
 

@@ -135,7 +135,7 @@ func ProfileFleet(ctx context.Context, o ProfileOptions) (FleetProfile, error) {
 	if err != nil {
 		return res, err
 	}
-	defer cpu.Close()
+	defer func() { _ = cpu.Close() }() // for the early returns; the profile's end closes it and checks
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		return res, err
 	}
@@ -161,17 +161,15 @@ func ProfileFleet(ctx context.Context, o ProfileOptions) (FleetProfile, error) {
 		}
 	}
 	pprof.StopCPUProfile()
+	if err := cpu.Close(); err != nil {
+		return res, err
+	}
 	res.Took = time.Since(began)
 	res.Rules = sim.RuleCount()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.HeapInUse = ms.HeapInuse
-	heap, err := os.Create(res.HeapFile)
-	if err != nil {
-		return res, err
-	}
-	defer heap.Close()
-	if err := pprof.Lookup("heap").WriteTo(heap, 0); err != nil {
+	if err := writeHeapProfile(res.HeapFile); err != nil {
 		return res, err
 	}
 	res.CPUTop = PprofTop(res.CPUFile, 25, "-cum")

@@ -107,8 +107,9 @@ func (c *Conn) handshake(ctx context.Context, notAfter time.Time, fn func(deadli
 	if !notAfter.IsZero() && notAfter.Before(deadline) {
 		deadline = notAfter
 	}
-	c.ws.NetConn().SetReadDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.ws.NetConn().Close() })
+	// A deadline fails only on a closed socket, whose next read fails too.
+	_ = c.ws.NetConn().SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.ws.NetConn().Close() })
 	err := fn(deadline)
 	if !stop() && err == nil {
 		err = ctx.Err()
@@ -132,7 +133,7 @@ func isCloseError(err error) bool {
 // socket.
 func (c *Conn) refuse(code CloseCode, reason string, cause error) error {
 	if c.writeClose(code, reason) == nil {
-		c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
+		_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
 		for {
 			// NextReader skips whatever is left of a refused frame; it fails
 			// at the peer's close frame, a timeout or a dead socket.
@@ -154,7 +155,7 @@ func (c *Conn) readHandshake(want Type) (Body, error) {
 		)
 		switch {
 		case errors.As(err, &remote):
-			c.writeClose(remote.Code, "")
+			_ = c.writeClose(remote.Code, "") // the echo is a courtesy; the peer is leaving
 			return nil, remote
 		case errors.As(err, &big):
 			return nil, c.refuse(CodeTooBig, "handshake "+big.reason(), err)

@@ -255,7 +255,7 @@ func (c *Conn) closeWith(ce *CloseError, hard bool) {
 	}
 	c.mu.Unlock()
 	if hard {
-		c.ws.NetConn().Close()
+		_ = c.ws.NetConn().Close()
 		return
 	}
 	select {
@@ -268,20 +268,23 @@ func (c *Conn) closeWith(ce *CloseError, hard bool) {
 		select {
 		case <-c.done:
 		default:
-			c.ws.NetConn().Close()
+			_ = c.ws.NetConn().Close()
 		}
 	})
 }
 
+// Setting a deadline fails only on a closed socket, whose next read or write
+// reports it; the errors of SetReadDeadline and SetWriteDeadline are dropped
+// for that reason here and below.
 func (c *Conn) extendReadDeadline() {
-	c.ws.NetConn().SetReadDeadline(time.Now().Add(c.opts.deadAfter()))
+	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(c.opts.deadAfter()))
 }
 
 // start runs the reader and the writer; the handshake is over.
 func (c *Conn) start() {
 	c.started.Store(true)
-	c.ws.NetConn().SetReadDeadline(time.Time{})
-	c.ws.SetWriteDeadline(time.Time{})
+	_ = c.ws.NetConn().SetReadDeadline(time.Time{})
+	_ = c.ws.SetWriteDeadline(time.Time{})
 	go c.readLoop()
 	go c.writeLoop()
 	c.log.Debug("bridge connection established", "peer", c.peer.Name, "role", c.peer.Role,
@@ -291,7 +294,7 @@ func (c *Conn) start() {
 // abortUnstarted ends a connection whose goroutines never ran.
 func (c *Conn) abortUnstarted(err error) {
 	c.setErr(err)
-	c.ws.NetConn().Close()
+	_ = c.ws.NetConn().Close()
 	close(c.recv)
 	close(c.readerDone)
 	close(c.quit)
@@ -457,7 +460,7 @@ func (c *Conn) writeLoop() {
 			ce := c.readerClose
 			c.mu.Unlock()
 			if ce != nil {
-				c.writeClose(ce.Code, ce.Reason)
+				_ = c.writeClose(ce.Code, ce.Reason) // best effort: the socket closes next
 			}
 			c.terminate()
 			return
@@ -467,7 +470,7 @@ func (c *Conn) writeLoop() {
 
 // terminate closes the socket and waits for the reader.
 func (c *Conn) terminate() {
-	c.ws.NetConn().Close()
+	_ = c.ws.NetConn().Close()
 	close(c.quit)
 	<-c.readerDone
 	close(c.done)
@@ -485,7 +488,7 @@ const writeChunk = 64 << 10
 func (c *Conn) writeFrame(t Type, payload []byte, deadline time.Time) error {
 	c.sendSeq++
 	data := envelopeBytes(c.sendSeq, t, payload)
-	c.ws.SetWriteDeadline(deadline)
+	_ = c.ws.SetWriteDeadline(deadline)
 	if len(data) <= writeChunk {
 		return c.ws.WriteMessage(websocket.TextMessage, data)
 	}
@@ -495,7 +498,7 @@ func (c *Conn) writeFrame(t Type, payload []byte, deadline time.Time) error {
 	}
 	for len(data) > 0 {
 		n := min(writeChunk, len(data))
-		c.ws.SetWriteDeadline(time.Now().Add(c.opts.deadAfter()))
+		_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.deadAfter()))
 		if _, err := w.Write(data[:n]); err != nil {
 			return err
 		}

@@ -34,7 +34,9 @@ func TestBadApplicationFrames(t *testing.T) {
 			if tt.frame == "" {
 				mt = websocket.BinaryMessage
 			}
-			raw.ws.WriteMessage(mt, []byte(tt.frame))
+			if err := raw.ws.WriteMessage(mt, []byte(tt.frame)); err != nil {
+				t.Fatal(err)
+			}
 			ce, _ := readPeerClose(t, raw.ws)
 			if ce.Code != int(CodeProtocol) || !strings.Contains(ce.Text, tt.want) {
 				t.Errorf("peer got close %d %q, want 4002 containing %q", ce.Code, ce.Text, tt.want)
@@ -66,7 +68,7 @@ func TestOversizeFrame(t *testing.T) {
 	if err := agent.Send(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
-	ce := wantClose(t, waitDone(t, agent), CodeTooBig, true)
+	ce := wantCloseError(t, waitDone(t, agent), CodeTooBig, true)
 	if !strings.Contains(ce.Reason, "exceeds the 65536-byte limit") {
 		t.Errorf("reason %q", ce.Reason)
 	}
@@ -95,7 +97,7 @@ func TestDeadPeerDetected(t *testing.T) {
 	start := time.Now()
 	err := waitDone(t, l)
 	took := time.Since(start)
-	ce := wantClose(t, err, CodeHeartbeatTimeout, false)
+	ce := wantCloseError(t, err, CodeHeartbeatTimeout, false)
 	if !strings.Contains(ce.Reason, "3 heartbeats") {
 		t.Errorf("reason %q", ce.Reason)
 	}
@@ -140,7 +142,10 @@ func TestSlowReader(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		c.writeBody(welcome, time.Now().Add(waitFor))
+		if err := c.writeBody(welcome, time.Now().Add(waitFor)); err != nil {
+			t.Error(err)
+			return
+		}
 		<-stop // and never read again
 	})
 	defer close(stop)
@@ -178,7 +183,10 @@ func TestSendHonoursContext(t *testing.T) {
 	stop := make(chan struct{})
 	url := rawServer(t, RoleMain, func(c *Conn) {
 		_, _, welcome, _ := c.listenerHandshake(Keys{agentKey}, nil, time.Now().Add(waitFor))
-		c.writeBody(welcome, time.Now().Add(waitFor))
+		if err := c.writeBody(welcome, time.Now().Add(waitFor)); err != nil {
+			t.Error(err)
+			return
+		}
 		<-stop
 	})
 	defer close(stop)
@@ -216,8 +224,11 @@ func TestKilledMidSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(data[:len(data)/2]) // flushed as non-final fragments
-	raw.ws.NetConn().Close()
+	// Flushed as non-final fragments.
+	if _, err := w.Write(data[:len(data)/2]); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.ws.NetConn().Close() // the cut is the test
 
 	select {
 	case f, ok := <-l.Recv():
@@ -245,7 +256,7 @@ func TestCloseIsIdempotentAndBounded(t *testing.T) {
 	l.Close(CodeGoingAway, "main shutting down")
 	l.Close(CodeNormal, "second close is ignored")
 	wantClose(t, waitDone(t, l), CodeGoingAway, false)
-	ce := wantClose(t, waitDone(t, d), CodeGoingAway, true)
+	ce := wantCloseError(t, waitDone(t, d), CodeGoingAway, true)
 	if ce.Reason != "main shutting down" {
 		t.Errorf("reason %q", ce.Reason)
 	}
@@ -260,7 +271,7 @@ func TestCloseReasonTruncated(t *testing.T) {
 	d := mustDial(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey})
 	l := tl.next(t)
 	l.Close(CodeNormal, strings.Repeat("é", 100)) // 200 bytes
-	ce := wantClose(t, waitDone(t, d), CodeNormal, true)
+	ce := wantCloseError(t, waitDone(t, d), CodeNormal, true)
 	if len(ce.Reason) > maxCloseReason || !strings.HasPrefix(strings.Repeat("é", 100), ce.Reason) {
 		t.Errorf("reason %q (%d bytes)", ce.Reason, len(ce.Reason))
 	}

@@ -90,11 +90,11 @@ func dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 	if tc, ok := ws.NetConn().(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		if ekm, err = keyingMaterial(&cs); err != nil {
-			ws.NetConn().Close()
+			_ = ws.NetConn().Close()
 			return nil, err
 		}
 		if mode = verifier.get(); mode == "" {
-			ws.NetConn().Close()
+			_ = ws.NetConn().Close()
 			return nil, errors.New("TLS certificate verification did not run") // fail closed
 		}
 	}
@@ -109,7 +109,7 @@ func dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 		return err
 	})
 	if err != nil {
-		ws.NetConn().Close()
+		_ = ws.NetConn().Close()
 		return nil, err
 	}
 	peerRole := RoleMain

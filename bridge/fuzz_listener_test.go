@@ -260,10 +260,10 @@ func (d *fuzzDialer) run(url string) {
 	if err != nil {
 		t.Fatalf("websocket dial: %v", err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	d.local = ws.LocalAddr().String()
 	deadline := time.Now().Add(fuzzCloseBound)
-	ws.SetReadDeadline(deadline)
+	_ = ws.SetReadDeadline(deadline)
 
 	var data [][]byte // the data messages, in the order the listener reads them
 send:
@@ -316,7 +316,7 @@ send:
 	}
 
 	if d.ops&flagAbrupt != 0 {
-		ws.NetConn().Close()
+		_ = ws.NetConn().Close() // the abrupt end is the case under test
 		return
 	}
 	// Read until the listener closes; a welcome means the listener took the
@@ -336,7 +336,7 @@ send:
 		}
 		if w := validFrame[Welcome](opText, msg, 2); w != nil && d.welcome == nil {
 			d.welcome = w
-			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CodeNormal), "fuzz done"), time.Now().Add(time.Second))
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CodeNormal), "fuzz done"), time.Now().Add(time.Second))
 		}
 	}
 }

@@ -173,11 +173,11 @@ func (g *gate) admit(c net.Conn) (*pendingConn, bool) {
 	}
 	g.mu.Unlock()
 	if victim != nil {
-		victim.Conn.Close()
+		_ = victim.Conn.Close()
 		g.capLog.Log("remote", remoteAddr(victim.Conn), "cap", fmt.Sprintf("%d in all; the oldest of the address with the most made room", g.maxPending))
 	}
 	if over != "" {
-		c.Close()
+		_ = c.Close()
 		g.capLog.Log("remote", remoteAddr(c), "cap", over)
 		return nil, false
 	}
@@ -278,7 +278,7 @@ func (c *pendingConn) expire() {
 	if c.done.CompareAndSwap(false, true) {
 		c.gate.release(c)
 	}
-	c.Conn.Close()
+	_ = c.Conn.Close()
 }
 
 // Close frees the slot of a connection that never authenticated.

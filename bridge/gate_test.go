@@ -136,7 +136,7 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // Wait reports the kill
 	lines := make(chan string, 64)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -178,7 +178,7 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 		t.Errorf("the child's Health while flooded: %q, want too many open files", got)
 	}
 	for _, c := range flood {
-		c.Close()
+		_ = c.Close()
 	}
 
 	// The flood is gone: an agent connects (the child accepts again once the
@@ -239,7 +239,9 @@ func TestHelperLowFDListener(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l.Serve(ctx, ln)
+	if err := l.Serve(ctx, ln); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestPendingCaps: connections still in their handshake are capped per
@@ -263,11 +265,11 @@ func TestPendingCaps(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial from %s: %v", ip, err)
 		}
-		t.Cleanup(func() { c.Close() })
+		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
 	closedAtOnce := func(c net.Conn) bool {
-		c.SetReadDeadline(time.Now().Add(time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
 		_, err := c.Read(make([]byte, 1))
 		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 	}
@@ -313,8 +315,8 @@ func TestPendingCaps(t *testing.T) {
 	}
 
 	// A slot frees when its connection goes.
-	b1.Close()
-	c1.Close()
+	_ = b1.Close()
+	_ = c1.Close()
 	waitPending(1)
 	from("127.0.0.5")
 	waitPending(2)
@@ -341,7 +343,7 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ws.Close()
+		defer func() { _ = ws.Close() }()
 		start := time.Now()
 		stop := make(chan struct{})
 		defer close(stop)
@@ -351,11 +353,11 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 				case <-stop:
 					return
 				case <-time.After(50 * time.Millisecond):
-					ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+					_ = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
 				}
 			}
 		}()
-		ws.SetReadDeadline(time.Now().Add(3 * limit))
+		_ = ws.SetReadDeadline(time.Now().Add(3 * limit))
 		for {
 			if _, _, err := ws.ReadMessage(); err != nil {
 				break
@@ -371,13 +373,13 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		start := time.Now()
 		req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
 		done := make(chan time.Duration, 1)
 		go func() {
-			c.SetReadDeadline(time.Now().Add(3 * limit))
-			io.Copy(io.Discard, c)
+			_ = c.SetReadDeadline(time.Now().Add(3 * limit))
+			_, _ = io.Copy(io.Discard, c) // until the server drops the connection
 			done <- time.Since(start)
 		}()
 		for i := 0; i < 100; i++ {
@@ -401,15 +403,17 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		start := time.Now()
-		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-		c.SetReadDeadline(time.Now().Add(3 * limit))
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * limit))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body) // ends when the server closes
+		_, _ = io.Copy(io.Discard, resp.Body) // ends when the server closes
 		if d := time.Since(start); d > limit {
 			t.Errorf("a plain GET's connection stayed open %s, want it closed within %s", d, limit)
 		}
@@ -438,7 +442,7 @@ func TestRefusedHandshakesLogRateLimited(t *testing.T) {
 	}
 	serveListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}, Options: Options{Logger: logs.logger()}}, ln)
 	for range 50 {
-		dialErr(t, DialConfig{URL: "ws://" + ln.Addr().String(), Role: RoleAgent, Key: Key{Name: "x", Token: wrongToken}})
+		_ = dialErr(t, DialConfig{URL: "ws://" + ln.Addr().String(), Role: RoleAgent, Key: Key{Name: "x", Token: wrongToken}})
 	}
 	if n := logs.count("bridge handshake refused"); n == 0 || n > refusedLogBurst {
 		t.Errorf("%d log lines for 50 failed handshakes, want 1 to %d", n, refusedLogBurst)

@@ -92,7 +92,7 @@ func TestBothModes(t *testing.T) {
 			// A normal close reaches the other side with its code and reason.
 			d.Close(CodeNormal, "done here")
 			wantClose(t, waitDone(t, d), CodeNormal, false)
-			ce := wantClose(t, waitDone(t, l), CodeNormal, true)
+			ce := wantCloseError(t, waitDone(t, l), CodeNormal, true)
 			if ce.Reason != "done here" {
 				t.Errorf("peer saw reason %q", ce.Reason)
 			}
@@ -122,7 +122,7 @@ func TestWrongTokenRefused(t *testing.T) {
 	t.Parallel()
 	tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey, agent2Key}}, nil)
 	err := dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: Key{Name: "main", Token: wrongToken}})
-	ce := wantClose(t, err, CodeAuthFailed, true)
+	ce := wantCloseError(t, err, CodeAuthFailed, true)
 	if ce.Reason != "authentication failed" {
 		t.Errorf("reason %q", ce.Reason)
 	}
@@ -134,7 +134,7 @@ func TestWrongTokenRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	c := newConn(ws, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
 	if err := c.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: newNonce()}, deadline); err != nil {
@@ -175,16 +175,20 @@ func rawDialExpectRefusal(t *testing.T, url string, key Key) *websocket.CloseErr
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	c := newConn(ws, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
 	nonceD := newNonce()
-	c.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
+	if err := c.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline); err != nil {
+		t.Fatal(err)
+	}
 	body, err := c.readHandshake(TypeChallenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.writeBody(Auth{Proof: proof(key.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, BindingNone, nil)}, deadline)
+	if err := c.writeBody(Auth{Proof: proof(key.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, BindingNone, nil)}, deadline); err != nil {
+		t.Fatal(err)
+	}
 	ce, _ := readPeerClose(t, ws)
 	return ce
 }
@@ -194,7 +198,7 @@ func TestSharedTokenRefused(t *testing.T) {
 	twin := Key{Name: "twin", Token: agentKey.Token}
 	tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey, twin}}, nil)
 	err := dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey})
-	ce := wantClose(t, err, CodeAuthFailed, true)
+	ce := wantCloseError(t, err, CodeAuthFailed, true)
 	if !strings.Contains(ce.Reason, "not unique") {
 		t.Errorf("reason %q", ce.Reason)
 	}
@@ -207,7 +211,7 @@ func TestRolePairRefused(t *testing.T) {
 			t.Parallel()
 			tl := startListener(t, ListenConfig{Role: role, Keys: Keys{agentKey}}, nil)
 			err := dialErr(t, DialConfig{URL: tl.url, Role: role, Key: agentKey})
-			ce := wantClose(t, err, CodeProtocol, true)
+			ce := wantCloseError(t, err, CodeProtocol, true)
 			if !strings.Contains(ce.Reason, "both ends are "+string(role)) {
 				t.Errorf("reason %q", ce.Reason)
 			}
@@ -232,12 +236,18 @@ func TestImpostorListener(t *testing.T) {
 		}
 		hello := body.(Hello)
 		nonceL := newNonce()
-		c.writeBody(Challenge{Nonce: nonceL, Role: RoleMain, Binding: BindingNone}, deadline)
+		if err := c.writeBody(Challenge{Nonce: nonceL, Role: RoleMain, Binding: BindingNone}, deadline); err != nil {
+			t.Error(err)
+			return
+		}
 		if _, err := c.readHandshake(TypeAuth); err != nil {
 			t.Error(err)
 			return
 		}
-		c.writeBody(Welcome{Proof: proof(wrongToken, labelListener, hello.Role, hello.Nonce, nonceL, BindingNone, nil)}, deadline)
+		if err := c.writeBody(Welcome{Proof: proof(wrongToken, labelListener, hello.Role, hello.Nonce, nonceL, BindingNone, nil)}, deadline); err != nil {
+			t.Error(err)
+			return
+		}
 		ce, fs := readPeerClose(t, c.ws)
 		closes <- ce
 		frames <- fs
@@ -270,16 +280,20 @@ func TestReplayedAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws1.Close()
+	defer func() { _ = ws1.Close() }()
 	c1 := newConn(ws1, RoleAgent, Options{}.withDefaults())
 	deadline := time.Now().Add(waitFor)
-	c1.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
+	if err := c1.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline); err != nil {
+		t.Fatal(err)
+	}
 	body, err := c1.readHandshake(TypeChallenge)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recorded := Auth{Proof: proof(mainKey.Token, labelDialer, RoleAgent, nonceD, body.(Challenge).Nonce, BindingNone, nil)}
-	c1.writeBody(recorded, deadline)
+	if err := c1.writeBody(recorded, deadline); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c1.readHandshake(TypeWelcome); err != nil {
 		t.Fatalf("genuine handshake: %v", err)
 	}
@@ -290,13 +304,17 @@ func TestReplayedAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws2.Close()
+	defer func() { _ = ws2.Close() }()
 	c2 := newConn(ws2, RoleAgent, Options{}.withDefaults())
-	c2.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline)
+	if err := c2.writeBody(Hello{Proto: HandshakeVersion, Role: RoleAgent, Nonce: nonceD}, deadline); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c2.readHandshake(TypeChallenge); err != nil {
 		t.Fatal(err)
 	}
-	c2.writeBody(recorded, deadline)
+	if err := c2.writeBody(recorded, deadline); err != nil {
+		t.Fatal(err)
+	}
 	if ce, frames := readPeerClose(t, ws2); ce.Code != int(CodeAuthFailed) || len(frames) != 0 {
 		t.Errorf("replay got close %v after %q, want 4001 and no welcome", ce, frames)
 	}
@@ -325,8 +343,10 @@ func TestHandshakeRefusesBadFrames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer ws.Close()
-			ws.WriteMessage(websocket.TextMessage, []byte(tt.frame))
+			defer func() { _ = ws.Close() }()
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(tt.frame)); err != nil {
+				t.Fatal(err)
+			}
 			ce, _ := readPeerClose(t, ws)
 			if ce.Code != int(tt.code) || !strings.Contains(ce.Text, tt.want) {
 				t.Errorf("got close %d %q, want %d containing %q", ce.Code, ce.Text, tt.code, tt.want)
@@ -342,7 +362,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	start := time.Now()
 	ce, _ := readPeerClose(t, ws) // say nothing
 	if ce.Code != int(CodeHandshakeTimeout) {
@@ -353,7 +373,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 
 	// A listener that never answers: Dial gives up after its own timeout.
-	silent := rawServer(t, RoleMain, func(c *Conn) { c.ws.SetReadDeadline(time.Now().Add(waitFor)); c.ws.ReadMessage(); c.ws.ReadMessage() })
+	silent := rawServer(t, RoleMain, neverAnswers)
 	start = time.Now()
 	err = dialErr(t, DialConfig{URL: silent, Role: RoleAgent, Key: mainKey, Options: Options{HandshakeTimeout: 200 * time.Millisecond}})
 	if d := time.Since(start); d > 2*time.Second {
@@ -364,9 +384,20 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 }
 
+// neverAnswers is a rawServer handler that reads what the dialer sends (its
+// hello and whatever follows) and answers nothing.
+func neverAnswers(c *Conn) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitFor))
+	for range 2 {
+		if _, _, err := c.ws.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
 func TestDialCanceled(t *testing.T) {
 	t.Parallel()
-	silent := rawServer(t, RoleMain, func(c *Conn) { c.ws.SetReadDeadline(time.Now().Add(waitFor)); c.ws.ReadMessage(); c.ws.ReadMessage() })
+	silent := rawServer(t, RoleMain, neverAnswers)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	_, err := Dial(ctx, DialConfig{URL: silent, Role: RoleAgent, Key: mainKey})
@@ -390,7 +421,7 @@ func TestOriginRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("allowed origin refused: %v", err)
 	}
-	ws.Close()
+	_ = ws.Close()
 }
 
 // TestBusy: an agent serves one main at a time; a second gets 4009 and
@@ -416,14 +447,14 @@ func TestBusy(t *testing.T) {
 	<-accepted
 
 	err := dialErr(t, cfg)
-	ce := wantClose(t, err, CodeBusy, true)
+	ce := wantCloseError(t, err, CodeBusy, true)
 	if ce.Reason != "another main is connected" {
 		t.Errorf("reason %q", ce.Reason)
 	}
 
 	// Once the first session is gone the slot is free again.
 	first.Close(CodeNormal, "")
-	waitDone(t, first)
+	_ = waitDone(t, first) // how it ended is not the point here
 	deadline := time.Now().Add(waitFor)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -446,7 +477,7 @@ func TestAcceptRefusesWithPlainError(t *testing.T) {
 		return errors.New("agent decommissioned")
 	}}, nil)
 	err := dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey})
-	if ce := wantClose(t, err, CodeRefused, true); ce.Reason != "agent decommissioned" {
+	if ce := wantCloseError(t, err, CodeRefused, true); ce.Reason != "agent decommissioned" {
 		t.Errorf("reason %q", ce.Reason)
 	}
 }
@@ -506,8 +537,10 @@ func TestOldHandshakeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
-	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"agent","nonce_d":"`+b64(nonce32)+`"}}`))
+	defer func() { _ = ws.Close() }()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","v":1,"seq":1,"payload":{"proto":1,"role":"agent","nonce_d":"`+b64(nonce32)+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
 	ce, _ := readPeerClose(t, ws)
 	if ce.Code != int(CodeProtocol) || !strings.Contains(ce.Text, "unsupported handshake protocol 1") {
 		t.Errorf("got close %d %q, want 4002 naming the protocol", ce.Code, ce.Text)

@@ -151,7 +151,7 @@ func dialErr(t *testing.T, cfg DialConfig) error {
 }
 
 // wantClose checks that err wraps a *CloseError with code and who.
-func wantClose(t *testing.T, err error, code CloseCode, remote bool) *CloseError {
+func wantClose(t *testing.T, err error, code CloseCode, remote bool) {
 	t.Helper()
 	var ce *CloseError
 	if !errors.As(err, &ce) {
@@ -160,6 +160,15 @@ func wantClose(t *testing.T, err error, code CloseCode, remote bool) *CloseError
 	if ce.Code != code || ce.Remote != remote {
 		t.Fatalf("close error %v: got code %d remote %v, want code %d remote %v", err, ce.Code, ce.Remote, code, remote)
 	}
+}
+
+// wantCloseError is wantClose that also returns the *CloseError, for a
+// test that checks more of it.
+func wantCloseError(t *testing.T, err error, code CloseCode, remote bool) *CloseError {
+	t.Helper()
+	wantClose(t, err, code, remote)
+	var ce *CloseError
+	errors.As(err, &ce)
 	return ce
 }
 
@@ -196,7 +205,7 @@ func rawDial(t *testing.T, url string, role Role, key Key) *Conn {
 	if err != nil {
 		t.Fatalf("websocket dial: %v", err)
 	}
-	t.Cleanup(func() { ws.Close() })
+	t.Cleanup(func() { _ = ws.Close() })
 	c := newConn(ws, role, Options{}.withDefaults())
 	if _, err := c.dialerHandshake(key, nil, false, time.Now().Add(waitFor)); err != nil {
 		t.Fatalf("handshake: %v", err)
@@ -214,15 +223,15 @@ func rawServer(t *testing.T, role Role, handler func(c *Conn)) string {
 		if err != nil {
 			return
 		}
-		defer ws.Close()
+		defer func() { _ = ws.Close() }()
 		handler(newConn(ws, role, Options{}.withDefaults()))
 	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(ln) }() // ErrServerClosed once the test ends
+	t.Cleanup(func() { _ = srv.Close() })
 	return "ws://" + ln.Addr().String()
 }
 
@@ -230,7 +239,7 @@ func rawServer(t *testing.T, role Role, handler func(c *Conn)) string {
 // well-behaved peer does, and returns it with the frames read before it.
 func readPeerClose(t *testing.T, ws *websocket.Conn) (*websocket.CloseError, []string) {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(waitFor))
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
 	var frames []string
 	for {
 		_, data, err := ws.ReadMessage()
@@ -239,7 +248,8 @@ func readPeerClose(t *testing.T, ws *websocket.Conn) (*websocket.CloseError, []s
 			if !errors.As(err, &ce) {
 				t.Fatalf("reading: %v, want a close frame", err)
 			}
-			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ""), time.Now().Add(time.Second))
+			// Best effort: the peer may have dropped the socket already.
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ""), time.Now().Add(time.Second))
 			return ce, frames
 		}
 		frames = append(frames, string(data))

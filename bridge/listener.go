@@ -120,8 +120,8 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ekm, err := keyingMaterial(r.TLS)
 	if err != nil {
-		c.refuse(CodeProtocol, "cannot export TLS keying material", err)
-		ws.NetConn().Close()
+		_ = c.refuse(CodeProtocol, "cannot export TLS keying material", err) // err is logged below
+		_ = ws.NetConn().Close()
 		l.refused.Log("remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -141,7 +141,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("handshake did not finish within %s", l.opts.HandshakeTimeout)
 	}
 	if err != nil {
-		ws.NetConn().Close()
+		_ = ws.NetConn().Close()
 		l.refused.Log("remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -154,7 +154,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := l.cfg.Accept(c); err != nil {
 		ce := refusal(err)
-		c.refuse(ce.Code, ce.Reason, err)
+		_ = c.refuse(ce.Code, ce.Reason, err) // the same refusal as ce, which is logged below
 		c.abortUnstarted(ce)
 		l.refused.Log("peer", key.Name, "remote", r.RemoteAddr, "err", ce)
 		return
@@ -209,8 +209,14 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.HandshakeTimeout)
 	defer cancel()
-	srv.Shutdown(sctx)
-	<-errc
+	if err := srv.Shutdown(sctx); err != nil {
+		// The handshakes in flight outlived the timeout; the wait below
+		// still waits for them.
+		l.log.Debug("bridge listener shutdown timed out", "err", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		l.log.Debug("bridge listener stopped serving", "err", err)
+	}
 	l.inflight.Wait()
 	return nil
 }

@@ -58,7 +58,7 @@ func (l *sniffListener) classify(c net.Conn) {
 	first, err := br.Peek(1)
 	_ = c.SetReadDeadline(time.Time{})
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	var out net.Conn = &peekedConn{Conn: c, r: br}
@@ -68,13 +68,13 @@ func (l *sniffListener) classify(c net.Conn) {
 	case l.require:
 		_ = c.SetWriteDeadline(time.Now().Add(closeWait))
 		_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis port requires TLS (wss://)\n"))
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	select {
 	case l.conns <- out:
 	case <-l.done:
-		out.Close()
+		_ = out.Close()
 	}
 }
 

@@ -381,13 +381,15 @@ func writeFileAtomic(file string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	// Gone after the rename; otherwise a leftover temporary file is all a
+	// failed removal leaves.
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the Chmod error is the one to report
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the Write error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {

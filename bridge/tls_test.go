@@ -98,7 +98,7 @@ func TestTLSModes(t *testing.T) {
 	t.Run("mTLS with a client certificate of another CA", func(t *testing.T) {
 		tl := startListener(t, ListenConfig{Role: RoleMain, Keys: Keys{agentKey}},
 			serverTLS(t, ServerTLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caFile}))
-		dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey,
+		_ = dialErr(t, DialConfig{URL: tl.url, Role: RoleAgent, Key: mainKey,
 			TLS: ClientTLS{CAFile: pki.caFile, CertFile: other.clientCert, KeyFile: other.clientKey}})
 		tl.none(t)
 	})
@@ -144,25 +144,25 @@ func mitm(t *testing.T, upstream string, cert ServerTLS) string {
 		if err != nil {
 			return
 		}
-		defer down.Close()
+		defer func() { _ = down.Close() }()
 		d := &websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 		upc, _, err := d.Dial(upstream, nil)
 		if err != nil {
 			return
 		}
-		defer upc.Close()
+		defer func() { _ = upc.Close() }()
 		relay := func(from, to *websocket.Conn) {
 			for {
 				mt, data, err := from.ReadMessage()
 				if err != nil {
 					var ce *websocket.CloseError
 					if errors.As(err, &ce) {
-						to.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ce.Text))
+						_ = to.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ce.Text))
 					}
-					to.Close()
+					_ = to.Close()
 					return
 				}
-				to.WriteMessage(mt, data)
+				_ = to.WriteMessage(mt, data) // a relay: the far end's reader sees a failure
 			}
 		}
 		go relay(upc, down)
@@ -172,8 +172,8 @@ func mitm(t *testing.T, upstream string, cert ServerTLS) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(tls.NewListener(ln, serverTLS(t, cert)))
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(tls.NewListener(ln, serverTLS(t, cert))) }() // ErrServerClosed once the test ends
+	t.Cleanup(func() { _ = srv.Close() })
 	return "wss://" + ln.Addr().String()
 }
 
@@ -278,7 +278,7 @@ func TestSniffTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer idle.Close()
+			defer func() { _ = idle.Close() }()
 
 			d := mustDial(t, DialConfig{URL: "wss://" + addr, Role: RoleAgent, Key: mainKey})
 			if p := d.Peer(); p.Mode != ModeTokenBound || !p.ChannelBound {

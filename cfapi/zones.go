@@ -59,7 +59,10 @@ func (c *Client) ListZones(ctx context.Context) ([]Zone, error) {
 			for _, z := range res.Result {
 				out = append(out, Zone{
 					ID: z.ID, Name: z.Name, AccountID: z.Account.ID, AccountName: z.Account.Name,
-					Status: string(z.Status), Plan: z.Plan.Name, Paused: z.Paused,
+					Status: string(z.Status), Paused: z.Paused,
+					// Deprecated for changing a zone's plan (the subscription
+					// API does that); reading its name is what is wanted here.
+					Plan: z.Plan.Name, //nolint:staticcheck // SA1019: see above
 				})
 			}
 			return out, res.ResultInfo.JSON.RawJSON(), nil

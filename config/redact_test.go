@@ -42,7 +42,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"%v":           fmt.Sprintf("%v", cfg),
 		"%+v":          fmt.Sprintf("%+v", cfg),
 		"%#v":          fmt.Sprintf("%#v", cfg),
-		"%s":           fmt.Sprintf("%s", cfg),
+		"%s":           fmt.Sprintf("%s", cfg), //nolint:staticcheck // S1025: the %s verb is the case under test
 		"section %+v":  fmt.Sprintf("%+v", cfg.Cloudflare),
 		"section %#v":  fmt.Sprintf("%#v", cfg.Agent),
 		"map %v":       fmt.Sprintf("%v", cfg.Agent.Agents),

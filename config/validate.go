@@ -448,7 +448,7 @@ func (l *loader) readable(key, p string) {
 		l.problems.add(key, "cannot read the file: %v", err)
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened only to be read
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		l.problems.add(key, "%s is a directory; want a file", p)
 		return

@@ -132,7 +132,7 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // frees the port
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 

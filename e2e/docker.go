@@ -50,7 +50,7 @@ func Setup(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("creating the Docker client: %v", err)
 	}
-	t.Cleanup(func() { dc.Close() })
+	t.Cleanup(func() { _ = dc.Close() }) // it closes idle connections; nothing is lost
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := dc.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
@@ -243,7 +243,7 @@ func (e *Env) Logs(id string) string {
 	if err != nil {
 		return err.Error()
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only
 	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
 	var out bytes.Buffer
 	if demux(&out, bytes.NewReader(b)) != nil {
@@ -283,7 +283,7 @@ func buildImage(dc *client.Client) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 	bin := filepath.Join(dir, "labelgate")
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w -X main.version=e2e", "-o", bin, "./cmd/labelgate")
 	cmd.Dir = root

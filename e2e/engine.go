@@ -212,7 +212,7 @@ func (e *Env) CopyOut(id, path string) []FileEntry {
 	if err != nil {
 		e.t.Fatalf("copying %s out of %s: %v", path, id, err)
 	}
-	defer res.Content.Close()
+	defer func() { _ = res.Content.Close() }() // read only
 	var out []FileEntry
 	tr := tar.NewReader(res.Content)
 	for {
@@ -248,7 +248,7 @@ func (e *Env) TailLogs(id string, n int) string {
 	if err != nil {
 		return err.Error()
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only
 	var out bytes.Buffer
 	if err := demux(&out, rc); err != nil {
 		out.WriteString("\n(reading the logs: " + err.Error() + ")")

@@ -708,12 +708,12 @@ func (f *flood) slot(i int) {
 			f.mu.Lock()
 			f.open[i] = opened
 			f.mu.Unlock()
-			conn.SetReadDeadline(opened.Add(floodGiveUp))
+			_ = conn.SetReadDeadline(opened.Add(floodGiveUp))
 			for err == nil {
 				_, err = conn.Read(buf)
 			}
 			lived := time.Since(opened)
-			conn.Close()
+			_ = conn.Close() // main has dropped it, or it gave up
 			var ne net.Error
 			f.mu.Lock()
 			delete(f.open, i)
@@ -830,7 +830,7 @@ func dialPingers(t *testing.T, addr string, n int) *pingers {
 		}()
 		go func() { // reads (pongs, a close frame) until the connection ends
 			defer p.wg.Done()
-			conn.SetReadDeadline(time.Now().Add(floodGiveUp))
+			_ = conn.SetReadDeadline(time.Now().Add(floodGiveUp))
 			var err error
 			for err == nil {
 				_, _, err = conn.ReadMessage()
@@ -838,7 +838,7 @@ func dialPingers(t *testing.T, addr string, n int) *pingers {
 			var ne net.Error
 			timedOut := errors.As(err, &ne) && ne.Timeout()
 			close(stop)
-			conn.Close()
+			_ = conn.Close() // main has dropped it, or it gave up
 			p.mu.Lock()
 			s := &p.st[i]
 			s.lived, s.err, s.closedByMain, s.open = time.Since(s.opened), err, !timedOut, false

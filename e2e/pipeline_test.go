@@ -75,7 +75,9 @@ func (lm *localMain) start() {
 func (lm *localMain) stop() {
 	if lm.m != nil {
 		lm.m.Stop()
-		lm.db.Close()
+		if err := lm.db.Close(); err != nil {
+			lm.t.Errorf("closing the store: %v", err)
+		}
 		lm.m = nil
 	}
 }

@@ -53,7 +53,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []Event) error {
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
+		// The transaction's end closes it too; a failed close has nothing
+		// to add to the outcome of the inserts.
+		defer func() { _ = stmt.Close() }()
 		for i, e := range events {
 			_, err := stmt.ExecContext(ctx, s.stamp(e.At), e.Level, e.Kind, e.Hostname, e.Source, e.Container, e.Message)
 			if err != nil {

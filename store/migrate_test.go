@@ -190,7 +190,7 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 			}
 			s, err = open(t.Context(), path, options{migrations: migrations[:tt.known]})
 			if err == nil {
-				s.Close()
+				_ = s.Close() // the test fails below
 				t.Fatal("open succeeded, want the newer database refused")
 			}
 			if !strings.Contains(err.Error(), "newer labelgate") {
@@ -209,7 +209,7 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 		`CREATE TABLE half_done (a INTEGER); CREATE TABLE broken (`)
 	s, err := open(t.Context(), path, options{migrations: steps})
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test fails below
 		t.Fatal("open with a broken migration succeeded")
 	}
 	if !strings.Contains(err.Error(), fmt.Sprintf("applying migration %d", len(steps))) {

@@ -77,7 +77,7 @@ var migratedImage = sync.OnceValues(func() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 	path := filepath.Join(dir, "template.db")
 	s, err := Open(context.Background(), path)
 	if err != nil {
@@ -170,7 +170,7 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 			t.Parallel()
 			s, err := Open(t.Context(), tt.path)
 			if err == nil {
-				s.Close()
+				_ = s.Close() // the test fails below
 				t.Fatalf("Open(%q) succeeded, want an error", tt.path)
 			}
 		})
@@ -337,7 +337,11 @@ func TestReadOnlyDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.writerStays {
-				t.Cleanup(func() { w.Close() })
+				t.Cleanup(func() {
+					if err := w.Close(); err != nil {
+						t.Error(err)
+					}
+				})
 			} else if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -369,7 +373,7 @@ func TestReadOnlyOpenOfMissingFileFails(t *testing.T) {
 	t.Parallel()
 	s, err := open(t.Context(), dbPath(t), options{readOnly: true})
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test fails below
 		t.Fatal("read-only open of a missing database succeeded")
 	}
 }

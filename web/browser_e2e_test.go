@@ -119,6 +119,6 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // frees the port
 	return ln.Addr().String()
 }

@@ -230,7 +230,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, name string, sta
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	_, _ = w.Write(buf.Bytes()) // a failed write means the client has gone
 }
 
 // renderError answers an HTML error page.

@@ -87,7 +87,7 @@ func toOverview(o Overview, version string, actions bool) overviewJSON {
 		out.LastSync[k] = v
 	}
 	for _, e := range o.RecentErrors {
-		out.RecentErrors = append(out.RecentErrors, errorJSON{At: e.At, Where: e.Where, Message: e.Message})
+		out.RecentErrors = append(out.RecentErrors, errorJSON(e))
 	}
 	return out
 }
@@ -179,7 +179,7 @@ func toTunnel(t TunnelView) tunnelJSON {
 		Conflicts: nonNil(t.Conflicts),
 	}
 	for _, r := range t.Rules {
-		out.Rules = append(out.Rules, ruleJSON{Hostname: r.Hostname, Path: r.Path, Service: r.Service, Owned: r.Owned, CatchAll: r.CatchAll})
+		out.Rules = append(out.Rules, ruleJSON(r))
 	}
 	return out
 }

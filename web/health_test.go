@@ -137,7 +137,9 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	s, _ := newTestServer(t, "")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -175,7 +177,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	if err := Serve(t.Context(), ln.Addr().String(), s, nil); err == nil {
 		t.Error("Serve on a taken address returned nil")
 	}

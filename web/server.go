@@ -238,7 +238,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		closeErr := srv.Close()
-		<-done
+		if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
+			closeErr = errors.Join(closeErr, serveErr)
+		}
 		return errors.Join(fmt.Errorf("shutting down http on %s: %w", addr, err), closeErr)
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -606,7 +606,11 @@ func TestAuditAndForeign(t *testing.T) {
 	if len(s.ForeignWrites()) != 0 {
 		t.Fatalf("foreign writes before touching one: %+v", s.ForeignWrites())
 	}
-	http.Get(s.URL + "/__cfsim/state") // admin: not audited
+	res, err := http.Get(s.URL + "/__cfsim/state") // admin: not audited
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
 	log := s.Audit()
 	if len(log) != 2 {
 		t.Fatalf("audit has %d entries, want 2: %+v", len(log), log)

@@ -110,15 +110,6 @@ func (st *state) zone(id string) *Zone {
 	return nil
 }
 
-func (st *state) zoneByName(name string) *Zone {
-	for _, z := range st.zones {
-		if z.Name == name {
-			return z
-		}
-	}
-	return nil
-}
-
 func (st *state) record(zoneID, id string) *Record {
 	for _, r := range st.records[zoneID] {
 		if r.ID == id {

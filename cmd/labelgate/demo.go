@@ -47,7 +47,7 @@ func runDemo(ctx context.Context, args []string, env map[string]string, stdout, 
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }() // the in-process simulator, stopping with the demo
 	simURL := "http://" + ln.Addr().String()
 
 	dir := *dataDir
@@ -56,7 +56,7 @@ func runDemo(ctx context.Context, args []string, env map[string]string, stdout, 
 			fmt.Fprintf(stderr, "labelgate demo: %v\n", err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 	}
 	// The user's environment still applies (Docker endpoint, log level,
 	// prefix, grace…); only Cloudflare is pinned to the simulator.
@@ -195,7 +195,7 @@ func startExample(ctx context.Context, endpoint, image, zone string, out io.Writ
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, _ = mc.ContainerRemove(c, created.ID, client.ContainerRemoveOptions{Force: true})
-		mc.Close()
+		_ = mc.Close() // it closes idle connections; nothing is lost
 		fmt.Fprintf(out, "  removed the example container %s\n", name)
 	}, nil
 }

@@ -63,7 +63,11 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 	if err != nil {
 		return fmt.Errorf("opening the state database %s: %w", cfg.DBPath(), err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing the state database", "path", cfg.DBPath(), "err", err)
+		}
+	}()
 	metrics := web.NewMetrics()
 	deps := opts.deps
 	deps.DB, deps.Logger, deps.Metrics = db, logger, metrics

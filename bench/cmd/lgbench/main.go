@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }() // a temporary directory
 
 	rep := &bench.Report{}
 	if *base != "" {
@@ -432,7 +432,7 @@ func simtime(ctx context.Context, root string, o options, rep *bench.Report, std
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 	args := []string{"test", "./bench", "-run", "^(TestAPICalls|TestBudgetAccess)$", "-count", "1", "-v", "-timeout", "30m", "-args", "-lgbench.out=" + dir}
 	if !o.smoke {
 		args = append(args, "-lgbench.full")
