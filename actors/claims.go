@@ -39,21 +39,6 @@ type (
 	recordSpec = claims.Record
 )
 
-// cleanupAll reports whether every resource of the spec may be deleted.
-func (h hostSpec) cleanupAll() bool {
-	for _, r := range h.Rules {
-		if !r.Cleanup {
-			return false
-		}
-	}
-	for _, r := range h.Records {
-		if !r.Cleanup {
-			return false
-		}
-	}
-	return true
-}
-
 // retainedPart keeps the resources whose cleanup is false (and the Access
 // app, which must protect a route for as long as the route stays).
 func (h hostSpec) retainedPart() hostSpec {

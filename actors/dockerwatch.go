@@ -77,7 +77,7 @@ func (a *dockerWatchActor) Receive(ctx actor.Context) {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		go func() {
 			defer close(a.done)
-			defer client.Close()
+			defer func() { _ = client.Close() }() // the watch has ended; nothing is read from the client after this
 			err := w.Run(c,
 				func(set messages.ContainerSet) { root.Send(self, dockerSet{set}) },
 				func(s dockerwatch.Status) { root.Send(self, dockerStatus{s}) })

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -295,7 +296,7 @@ func (a *registryActor) flush(ctx actor.Context) {
 	}
 	if len(events) > 0 {
 		for _, e := range events {
-			a.cfg.Logger.Log(nil, levelOf(e.Level), e.Message, "event", e.Kind, "hostname", e.Hostname, "source", e.Source, "container", e.Container)
+			a.cfg.Logger.Log(context.Background(), levelOf(e.Level), e.Message, "event", e.Kind, "hostname", e.Hostname, "source", e.Source, "container", e.Container)
 		}
 		ctx.Send(a.cfg.Store, storeAppendEvents{Events: events})
 	}

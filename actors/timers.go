@@ -78,12 +78,6 @@ func (t *timers) cancel(purpose string) {
 	}
 }
 
-// scheduled reports whether purpose has a pending schedule.
-func (t *timers) scheduled(purpose string) bool {
-	_, ok := t.pending[purpose]
-	return ok
-}
-
 // stopAll cancels every schedule (the incarnation ends).
 func (t *timers) stopAll() {
 	for p := range t.pending {

@@ -131,8 +131,8 @@ func TestRecordTargets(t *testing.T) {
 	}
 	for _, tc := range tests {
 		d := labels.DNSService{Hostname: "x.example.com", Type: tc.typ}
-		switch {
-		case tc.target == "auto":
+		switch tc.target {
+		case "auto":
 			d.Target = labels.Target{Kind: labels.TargetAuto}
 		default:
 			_, network, _ := strings.Cut(tc.target, ":")
