@@ -66,8 +66,10 @@ test-browser: ## drive the dashboard in headless chromium (apt-get install chrom
 	LABELGATE_BROWSER_TESTS=1 LABELGATE_DOCKER_TESTS=$(DOCKER_TESTS) $(GO) test -race -count=1 -run '^TestBrowser' -v ./web/
 
 .PHONY: lint
-lint: ## go vet and a gofmt check
+lint: ## go vet, a gofmt check and the package edges (actors never depends on web, surface or metrics)
 	$(GO) vet ./...
+	@out=$$($(GO) list -deps -test -f '{{.ImportPath}}' ./actors | grep -E '/labelgate/(web|surface|metrics)(/|$$)'); \
+	  if [ -n "$$out" ]; then echo "actors must not depend on:"; echo "$$out"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -123,11 +124,17 @@ type AgentState struct {
 	announced   bool // the session has announced itself
 }
 
+// ErrUnknownAgent is what the answer to a decommission or an enable of an
+// agent nobody knows wraps (errors.Is).
+var ErrUnknownAgent = errors.New("unknown agent")
+
 // errUnknownAgent answers a decommission or an enable of an agent nobody
 // knows.
 type errUnknownAgent struct{ name string }
 
 func (e errUnknownAgent) Error() string { return "unknown agent " + e.name }
+
+func (e errUnknownAgent) Is(target error) bool { return target == ErrUnknownAgent }
 
 type agentStaleCheck struct{ name string }
 
