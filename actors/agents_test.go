@@ -123,7 +123,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 		t.Fatalf("agents: %+v", ags)
 	}
 	for _, a := range ags {
-		if a.State != "connected" {
+		if a.State != messages.AgentStatusConnected {
 			t.Fatalf("agent %s not connected: %+v", a.Name, a)
 		}
 		if a.Name == "alpha" && a.TLSMode != "token-bound" {
@@ -141,7 +141,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	w0, _ := p.writes()
 	alpha.stop()
 	frozenAt := time.Now()
-	p.waitState("app.example.com", "frozen")
+	p.waitState("app.example.com", messages.HostFrozen)
 	// Frozen claims start no grace: even once one would have ended, and
 	// every planner has reconciled, nothing was written.
 	time.Sleep(time.Until(frozenAt.Add(p.cfg.Sync.RemoveDelay)) + 100*time.Millisecond)
@@ -158,7 +158,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	alpha.start(t)
 	eventually(t, 10*time.Second, "alpha reconnected", func() bool {
 		ags := p.agents()
-		return len(ags) == 3 && ags[0].State == "connected"
+		return len(ags) == 3 && ags[0].State == messages.AgentStatusConnected
 	})
 	alpha.engine.Stop(a1)
 	eventually(t, 10*time.Second, "beta takes over", func() bool { return p.hasRule("app.example.com>http://beta-web:80") })

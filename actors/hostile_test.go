@@ -263,7 +263,7 @@ func TestDecommissionRevokes(t *testing.T) {
 		return true
 	})
 	refusedWith(tokenA)
-	if ags := p.agents(); len(ags) != 1 || ags[0].State != "decommissioned" {
+	if ags := p.agents(); len(ags) != 1 || ags[0].State != messages.AgentStatusDecommissioned {
 		t.Fatalf("agents after the restart: %+v", ags)
 	}
 

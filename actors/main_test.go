@@ -171,10 +171,10 @@ func (p *pipeline) reconciled(within time.Duration) {
 }
 
 // waitState waits until the registry shows hostname in state and returns it.
-func (p *pipeline) waitState(hostname, state string) messages.HostnameState {
+func (p *pipeline) waitState(hostname string, state messages.HostState) messages.HostnameState {
 	p.t.Helper()
 	var got messages.HostnameState
-	eventually(p.t, 10*time.Second, hostname+" "+state, func() bool {
+	eventually(p.t, 10*time.Second, hostname+" "+string(state), func() bool {
 		rep, err := p.report()
 		if err != nil {
 			return false
@@ -292,13 +292,13 @@ func TestPipelineRouteLifecycle(t *testing.T) {
 	// A restart (stop + start within the grace) deletes nothing, also once
 	// the grace the stop started has ended.
 	p.engine.Stop(web)
-	due := p.waitState("app.example.com", "leaving").Due
+	due := p.waitState("app.example.com", messages.HostLeaving).Due
 	web = p.engine.Start("web", labelsOf(
 		"labelgate.tunnel.web.hostname", "app.example.com",
 		"labelgate.tunnel.web.service", "http://web:80",
 		"labelgate.tunnel.web.cleanup", "true",
 	))
-	p.waitState("app.example.com", "active")
+	p.waitState("app.example.com", messages.HostActive)
 	time.Sleep(time.Until(due) + 100*time.Millisecond) // the deadline the stop set, observed above
 	p.reconciled(10 * time.Second)
 	if _, dels := p.writes(); dels != 0 || !p.hasRule("app.example.com>http://web:80") {

@@ -65,14 +65,14 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 			hs.Winner = messages.Owner{Source: st.winner.Source, Container: st.winner.Container}
 			if win := r.claims[host][st.winner]; st.state == hostActive && win != nil {
 				if _, frozen := r.presence(win); frozen {
-					hs.State = "frozen"
+					hs.State = messages.HostFrozen
 				}
 			}
 			if st.spec.Access != "" && st.spec.App == nil {
 				hs.Error = withheldReason(st.spec.Access, st.winner.Source, r.definedElsewhere(st.winner.Source, st.spec.Access))
 			}
 		} else {
-			hs.State = "refused"
+			hs.State = messages.HostRefused
 		}
 		var queue []*claimant
 		for _, cl := range r.claims[host] {

@@ -212,7 +212,7 @@ func TestRegistryFrozenAndGoneAgents(t *testing.T) {
 	h.r.setSourceStatus("agent:x", sourceFrozen, t0.Add(time.Minute))
 	h.r.tick(t0.Add(10 * grace))
 	eq(t, "frozen keeps", h.rules("default"), []string{"a.example.com -> http://a:80"})
-	if st := h.state("a.example.com"); st.State != "frozen" {
+	if st := h.state("a.example.com"); st.State != messages.HostFrozen {
 		t.Fatalf("want frozen, got %s", st.State)
 	}
 	h.r.setSourceStatus("agent:x", sourceGone, t0.Add(11*grace))

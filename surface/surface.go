@@ -92,11 +92,11 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		LastSync: map[string]time.Time{},
 	}
 	for _, h := range rep.Hostnames {
-		ov.Hostnames[h.State]++
+		ov.Hostnames[string(h.State)]++
 		if len(h.Queued) > 0 {
 			ov.Conflicts++
 		}
-		if h.State == "leaving" {
+		if h.State == messages.HostLeaving {
 			ov.PendingDeletes++
 		}
 	}
@@ -123,7 +123,7 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		switch {
 		case a.Connected:
 			ov.AgentsOnline++
-		case a.State == "stale":
+		case a.State == string(messages.AgentStatusStale):
 			ov.AgentsStale++
 		}
 	}
@@ -360,7 +360,7 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 	}
 	claims := map[string]int{}
 	for _, h := range rep.Hostnames {
-		if h.State != "refused" {
+		if h.State != messages.HostRefused {
 			claims[h.Winner.Source]++
 		}
 	}
@@ -371,7 +371,7 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 			mode = "inbound"
 		}
 		out = append(out, web.AgentView{
-			Name: a.Name, Connected: a.State == "connected", State: a.State, LastSeen: a.LastSeen, StaleSince: a.StaleSince,
+			Name: a.Name, Connected: a.State == messages.AgentStatusConnected, State: string(a.State), LastSeen: a.LastSeen, StaleSince: a.StaleSince,
 			Version: a.Version, Hostname: a.Hostname, DefaultTunnel: a.Info.DefaultTunnel, Announced: a.Announced,
 			AllowedHostnames: a.Info.AllowedHostnames, AllowedZones: a.Info.AllowedZones, AllowedTunnels: a.Info.AllowedTunnels,
 			Claims: claims[messages.AgentSource(a.Name)], Containers: a.Containers, Mode: mode, Remote: a.Remote,
@@ -425,7 +425,7 @@ func (s *Surface) PendingDeletes(ctx context.Context) ([]web.PendingDelete, erro
 	}
 	var out []web.PendingDelete
 	for _, h := range rep.Hostnames {
-		if h.State == "leaving" {
+		if h.State == messages.HostLeaving {
 			out = append(out, web.PendingDelete{Hostname: h.Hostname, Due: h.Due, Winner: h.Winner, Kinds: h.Kinds})
 		}
 	}

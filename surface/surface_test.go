@@ -18,6 +18,7 @@ import (
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/messages"
 	"github.com/labelgate/labelgate/publicip"
 	"github.com/labelgate/labelgate/store"
 	"github.com/labelgate/labelgate/web"
@@ -155,7 +156,7 @@ func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
 	ctx := context.Background()
 
 	hs, err := s.Hostnames(ctx)
-	if err != nil || len(hs) != 1 || hs[0].Hostname != "app.example.com" || hs[0].State != "active" {
+	if err != nil || len(hs) != 1 || hs[0].Hostname != "app.example.com" || hs[0].State != messages.HostActive {
 		t.Fatalf("hostnames: %+v %v", hs, err)
 	}
 	var tv []web.TunnelView
