@@ -90,7 +90,9 @@ func TestPipelineTwoNamedCredentialsNoDefault(t *testing.T) {
 		}
 	}
 
-	// One zone actor for the zone both credentials see.
+	// One zone actor for the zone both credentials see (its status reaches
+	// the DNS actor when its first reconcile ends).
+	p.reconciled(10 * time.Second)
 	zonePlanners := 0
 	for _, st := range p.main.PlannerStatuses(t.Context()) {
 		if strings.HasPrefix(st.Planner, "zone:") {
