@@ -70,21 +70,15 @@ test-browser: ## drive the dashboard in headless chromium (apt-get install chrom
 # proxy on first use (a few minutes) and then runs it from the build cache.
 # Its linters and their settings are in .golangci.yml.
 GOLANGCI_LINT ?= $(GO) tool -modfile=tools/go.mod golangci-lint
-# actors/ is left out until its pending refactor lands; `make lint-actors`
-# lists its findings meanwhile. Once they are fixed, lint ./... here and
-# drop lint-actors.
-LINT_DIRS = $(shell $(GO) list -f '{{.Dir}}' ./... | sed 's|^$(CURDIR)/|./|' | grep -v '/actors$$')
 
 .PHONY: lint
-lint: ## go vet, a gofmt check and golangci-lint (.golangci.yml; all but actors/ for now)
+lint: ## go vet, a gofmt check, the package edges (actors never depends on web, surface or metrics) and golangci-lint (.golangci.yml)
 	$(GO) vet ./...
+	@out=$$($(GO) list -deps -test -f '{{.ImportPath}}' ./actors | grep -E '/labelgate/(web|surface|metrics)(/|$$)'); \
+	  if [ -n "$$out" ]; then echo "actors must not depend on:"; echo "$$out"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GOLANGCI_LINT) run $(LINT_DIRS)
-
-.PHONY: lint-actors
-lint-actors: ## golangci-lint on actors/ alone, which `make lint` leaves out until its refactor lands
-	$(GOLANGCI_LINT) run ./actors/...
+	$(GOLANGCI_LINT) run ./...
 
 # Every package with a `func Fuzz…` in a test file is asked for its targets
 # (go test -list); each target then runs on its own, since -fuzz takes one.

@@ -234,7 +234,7 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 			// A create is not retried blindly: the next reconcile lists
 			// first and adopts what this call may have created.
 			log.Error(fmt.Sprintf("Access %s %s failed", s.word(), s.change.Action), "name", s.change.Name, "hostname", s.change.Hostname, "err", m.Err)
-			a.failed = fmt.Errorf("Access %s %q: %w", s.word(), s.change.Name, m.Err)
+			a.failed = fmt.Errorf("the Access %s %q: %w", s.word(), s.change.Name, m.Err)
 			if s.change.Object == plan.AccessPolicy && s.change.Action != plan.Delete {
 				// Apps that need this policy cannot be written this round.
 				a.steps = slices.DeleteFunc(a.steps, func(x accessStep) bool { return x.policy == s.change.Name })

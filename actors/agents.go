@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -107,7 +108,7 @@ type AgentState struct {
 	Configured bool
 	// State: connected, disconnected, stale, decommissioned, unknown (known
 	// from the store, not heard from since start).
-	State       string
+	State       messages.AgentStatus
 	LastSeen    time.Time
 	StaleSince  time.Time
 	Hostname    string
@@ -123,11 +124,17 @@ type AgentState struct {
 	announced   bool // the session has announced itself
 }
 
+// ErrUnknownAgent is what the answer to a decommission or an enable of an
+// agent nobody knows wraps (errors.Is).
+var ErrUnknownAgent = errors.New("unknown agent")
+
 // errUnknownAgent answers a decommission or an enable of an agent nobody
 // knows.
 type errUnknownAgent struct{ name string }
 
 func (e errUnknownAgent) Error() string { return "unknown agent " + e.name }
+
+func (e errUnknownAgent) Is(target error) bool { return target == ErrUnknownAgent }
 
 type agentStaleCheck struct{ name string }
 
@@ -183,7 +190,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		a.agents, a.revoked, a.admissions = map[string]*AgentState{}, map[string]string{}, map[string]*rate.Limiter{}
 		a.refusal = ratelog.New(a.cfg.Logger, slog.LevelWarn, "an agent's session was refused", refusedLogEvery, 3)
 		for name, info := range a.cfg.Configured {
-			a.agents[name] = &AgentState{Name: name, Info: info, Configured: true, State: "unknown"}
+			a.agents[name] = &AgentState{Name: name, Info: info, Configured: true, State: messages.AgentStatusUnknown}
 		}
 		ctx.Request(a.cfg.Store, storeLoadAgents{})
 	case storeAgentsLoaded:
@@ -215,7 +222,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		// default tunnel (each rebuilds the agent's claims), not of every
 		// announce a chatty agent sends.
 		if first || changed {
-			ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: SourceConnected, DefaultTunnel: m.DefaultTunnel})
+			ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceConnected, DefaultTunnel: m.DefaultTunnel})
 		}
 		if changed {
 			a.persist(ctx, ag)
@@ -230,24 +237,24 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		if !m.Session.Equal(ag.session) {
 			return // an older session, already replaced
 		}
-		ag.session, ag.State, ag.LastSeen = nil, "disconnected", time.Now()
+		ag.session, ag.State, ag.LastSeen = nil, messages.AgentStatusDisconnected, time.Now()
 		a.cfg.Logger.Warn("agent disconnected; its claims are frozen", "event", "agent_disconnected", "agent", m.Name, "reason", m.Reason, "stale_after", a.cfg.StaleTTL)
 		a.record(ctx, ag, store.LevelWarn, "agent_disconnected", "agent "+m.Name+" disconnected ("+m.Reason+"); its claims are frozen until "+ag.LastSeen.Add(a.cfg.StaleTTL).UTC().Format(time.RFC3339))
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: SourceFrozen, DefaultTunnel: ag.Announced})
+		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceFrozen, DefaultTunnel: ag.Announced})
 		a.scheduleStale(ctx, ag)
 	case agentStaleCheck:
 		ag := a.agents[m.name]
-		if ag == nil || ag.session != nil || ag.State == "stale" || ag.State == "decommissioned" {
+		if ag == nil || ag.session != nil || ag.State == messages.AgentStatusStale || ag.State == messages.AgentStatusDecommissioned {
 			return
 		}
 		if time.Since(ag.LastSeen) < a.cfg.StaleTTL {
 			a.scheduleStale(ctx, ag)
 			return
 		}
-		ag.State, ag.StaleSince = "stale", time.Now()
+		ag.State, ag.StaleSince = messages.AgentStatusStale, time.Now()
 		a.cfg.Logger.Warn("agent stale: its claims leave now, with the usual grace", "event", "agent_stale", "agent", ag.Name, "last_seen", ag.LastSeen)
 		a.record(ctx, ag, store.LevelWarn, "agent_stale", "agent "+ag.Name+" has not been seen since "+ag.LastSeen.UTC().Format(time.RFC3339)+"; its claims leave")
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceGone, DefaultTunnel: ag.Announced})
+		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceGone, DefaultTunnel: ag.Announced})
 	case DecommissionAgent:
 		ag, ok := a.agents[m.Name]
 		if !ok {
@@ -258,7 +265,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 			ctx.Send(ag.session, EndSession{Code: bridge.CodeRefused, Reason: decommissionedReason(ag.Name)})
 			ag.session = nil
 		}
-		ag.State, ag.StaleSince = "decommissioned", time.Now()
+		ag.State, ag.StaleSince = messages.AgentStatusDecommissioned, time.Now()
 		fp := ag.Info.TokenFingerprint
 		a.revoked[ag.Name] = fp
 		ctx.Send(a.cfg.Store, storePutRevocation{Revocation: store.Revocation{Name: ag.Name, TokenFingerprint: fp, RevokedAt: time.Now()}})
@@ -266,7 +273,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave, and it is refused until an operator enables it again or its token changes")
 		// Revoked, not just gone: a snapshot still in flight from the
 		// ended session must not bring its claims back.
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceRevoked, DefaultTunnel: ag.Announced})
+		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceRevoked, DefaultTunnel: ag.Announced})
 		ctx.Respond(nil)
 	case EnableAgent:
 		ag, ok := a.agents[m.Name]
@@ -274,7 +281,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 			ctx.Respond(errUnknownAgent{m.Name})
 			return
 		}
-		if ag.State != "decommissioned" {
+		if ag.State != messages.AgentStatusDecommissioned {
 			ctx.Respond(nil) // nothing to lift
 			return
 		}
@@ -298,12 +305,12 @@ func (a *agentsActor) load(ctx actor.Context, m storeAgentsLoaded) {
 	}
 	for _, s := range m.Agents {
 		ag := a.agent(s.Name)
-		if ag.State != "unknown" {
+		if ag.State != messages.AgentStatusUnknown {
 			continue
 		}
 		ag.LastSeen, ag.Hostname, ag.Version, ag.Announced = s.LastSeen, s.Hostname, s.Version, s.DefaultTunnel
 		if s.State == store.AgentDecommissioned {
-			ag.State, ag.StaleSince = "decommissioned", s.StaleSince
+			ag.State, ag.StaleSince = messages.AgentStatusDecommissioned, s.StaleSince
 			fp, revoked := a.revoked[s.Name]
 			switch {
 			case !revoked:
@@ -337,7 +344,7 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 		ctx.Send(sender, AgentAdmission{Refused: "agent " + m.Name + " reconnects too often; main takes one session per " + admissionEvery.String() + " after a burst of " + fmt.Sprint(admissionBurst)})
 		return
 	}
-	if ag.State == "decommissioned" {
+	if ag.State == messages.AgentStatusDecommissioned {
 		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "decommissioned")
 		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
 		return
@@ -346,7 +353,7 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 		a.cfg.Logger.Warn("a second connection authenticated as this agent; the older one is closed (do two hosts share one token?)", "agent", m.Name, "remote", m.Remote)
 		ctx.Stop(ag.session)
 	}
-	ag.session, ag.State, ag.Remote, ag.TLSMode, ag.LastSeen, ag.StaleSince = m.Session, "connected", m.Remote, m.TLSMode, time.Now(), time.Time{}
+	ag.session, ag.State, ag.Remote, ag.TLSMode, ag.LastSeen, ag.StaleSince = m.Session, messages.AgentStatusConnected, m.Remote, m.TLSMode, time.Now(), time.Time{}
 	ag.announced = false
 	a.cfg.Logger.Info("agent connected", "event", "agent_connected", "agent", m.Name, "remote", m.Remote, "tls", m.TLSMode)
 	a.record(ctx, ag, store.LevelInfo, "agent_connected", "agent "+m.Name+" connected from "+m.Remote+" ("+m.TLSMode+")")
@@ -357,9 +364,9 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 // decommissioned; it is stale until it connects again.
 func (a *agentsActor) enable(ctx actor.Context, ag *AgentState, msg string) {
 	delete(a.revoked, ag.Name)
-	ag.State = "stale"
+	ag.State = messages.AgentStatusStale
 	ctx.Send(a.cfg.Store, storeDeleteRevocation{Name: ag.Name})
-	ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: SourceEnabled, DefaultTunnel: ag.Announced})
+	ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceEnabled, DefaultTunnel: ag.Announced})
 	a.cfg.Logger.Info(msg, "event", "agent_enabled", "agent", ag.Name)
 	a.record(ctx, ag, store.LevelInfo, "agent_enabled", msg)
 }
@@ -371,7 +378,7 @@ func decommissionedReason(name string) string {
 func (a *agentsActor) agent(name string) *AgentState {
 	ag := a.agents[name]
 	if ag == nil {
-		ag = &AgentState{Name: name, State: "unknown"}
+		ag = &AgentState{Name: name, State: messages.AgentStatusUnknown}
 		a.agents[name] = ag
 	}
 	return ag
@@ -388,9 +395,9 @@ func (a *agentsActor) scheduleStale(ctx actor.Context, ag *AgentState) {
 func (a *agentsActor) persist(ctx actor.Context, ag *AgentState) {
 	state := store.AgentConnected
 	switch ag.State {
-	case "decommissioned":
+	case messages.AgentStatusDecommissioned:
 		state = store.AgentDecommissioned
-	case "disconnected", "stale", "unknown":
+	case messages.AgentStatusDisconnected, messages.AgentStatusStale, messages.AgentStatusUnknown:
 		state = store.AgentDisconnected
 	}
 	ctx.Send(a.cfg.Store, storePutAgent{Agent: store.Agent{

@@ -24,7 +24,7 @@ func freePort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close() // only a free port was wanted
 	return addr
 }
 
@@ -118,21 +118,19 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 		return p.hasRule("gamma.example.com>http://gamma:80") && a && g
 	})
 
-	s := NewSurface(p.main, p.cfg, "test")
-	ags, err := s.Agents(t.Context())
-	if err != nil || len(ags) != 3 {
-		t.Fatalf("agents: %+v %v", ags, err)
+	ags := p.agents()
+	if len(ags) != 3 {
+		t.Fatalf("agents: %+v", ags)
 	}
 	for _, a := range ags {
-		if !a.Connected {
+		if a.State != messages.AgentStatusConnected {
 			t.Fatalf("agent %s not connected: %+v", a.Name, a)
 		}
 		if a.Name == "alpha" && a.TLSMode != "token-bound" {
 			t.Fatalf("alpha should be token-bound over wss://, got %s", a.TLSMode)
 		}
 	}
-	hs, _ := s.Hostnames(t.Context())
-	for _, h := range hs {
+	for _, h := range p.hostnameStates() {
 		if h.Hostname == "app.example.com" && (h.Winner.Source != "agent:alpha" || len(h.Queued) != 1 || h.Queued[0].Source != "agent:beta") {
 			t.Fatalf("app.example.com: want alpha winning and beta queued, got %+v", h)
 		}
@@ -143,7 +141,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	w0, _ := p.writes()
 	alpha.stop()
 	frozenAt := time.Now()
-	p.waitState("app.example.com", "frozen")
+	p.waitState("app.example.com", messages.HostFrozen)
 	// Frozen claims start no grace: even once one would have ended, and
 	// every planner has reconciled, nothing was written.
 	time.Sleep(time.Until(frozenAt.Add(p.cfg.Sync.RemoveDelay)) + 100*time.Millisecond)
@@ -159,8 +157,8 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	// over in place (an update, no gap).
 	alpha.start(t)
 	eventually(t, 10*time.Second, "alpha reconnected", func() bool {
-		ags, _ := s.Agents(t.Context())
-		return len(ags) == 3 && ags[0].Connected
+		ags := p.agents()
+		return len(ags) == 3 && ags[0].State == messages.AgentStatusConnected
 	})
 	alpha.engine.Stop(a1)
 	eventually(t, 10*time.Second, "beta takes over", func() bool { return p.hasRule("app.example.com>http://beta-web:80") })
@@ -183,7 +181,7 @@ func TestAgentsBothModesConflictAndFailover(t *testing.T) {
 	if p.hasRule("evil.example.com>http://evil:80") {
 		t.Fatal("an agent with a wrong token got a route")
 	}
-	if ags, _ := s.Agents(t.Context()); len(ags) != 3 {
+	if ags := p.agents(); len(ags) != 3 {
 		t.Fatalf("the rogue agent must not be listed: %+v", ags)
 	}
 }
@@ -232,7 +230,7 @@ func TestAgentSnapshotFlood(t *testing.T) {
 	if rules := p.ingress(); len(rules) != 2 {
 		t.Fatalf("only the last set counts: %v", rules)
 	}
-	hs, _ := NewSurface(p.main, p.cfg, "test").Hostnames(t.Context())
+	hs := p.hostnameStates()
 	if len(hs) != 1 || hs[0].Winner.Source != "agent:flood" {
 		t.Fatalf("the snapshots' source must be the agent whose token matched, not what they claimed: %+v", hs)
 	}

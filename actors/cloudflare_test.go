@@ -429,7 +429,9 @@ func TestCloudflareTokenBucketBurstThenRate(t *testing.T) {
 		// requests start in arrival order: request i gets token i.
 		for _, c := range calls {
 			var i int
-			fmt.Sscan(c.Arg, &i)
+			if _, err := fmt.Sscan(c.Arg, &i); err != nil {
+				t.Fatalf("call argument %q: %v", c.Arg, err)
+			}
 			// The first 10 use the burst; then one token every 1/3 s.
 			var want time.Duration
 			if i >= 10 {

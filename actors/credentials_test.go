@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"context"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -12,78 +10,22 @@ import (
 	"github.com/labelgate/labelgate/cfapi/cfsim"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
-	"github.com/labelgate/labelgate/web"
 )
-
-func TestAssignZonesOneCredentialPerZone(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.Cloudflare.Credentials = map[string]config.Credential{
-		"lab": {APIToken: "lab", Zones: []string{"example.com"}},
-		"ops": {APIToken: "ops"},
-	}
-	r, err := cfg.CredentialRules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	com := cfapi.Zone{ID: "z1", Name: "example.com", Status: "active"}
-	org := cfapi.Zone{ID: "z2", Name: "example.org", Status: "active"}
-	zones := map[string][]cfapi.Zone{"lab": {com, org}, "ops": {org, com}}
-	owners, lost, notes := assignZones(zones, r.Zone)
-	if len(owners) != 2 || len(lost) != 0 {
-		t.Fatalf("owners %v lost %v", owners, lost)
-	}
-	if o := owners["z1"]; o.Credential != "lab" || !slices.Equal(o.Visible, []string{"lab", "ops"}) {
-		t.Errorf("example.com: %+v, want lab (its zones pattern covers it)", o)
-	}
-	if o := owners["z2"]; o.Credential != "lab" {
-		t.Errorf("example.org: %+v, want lab (no pattern covers it, no default: the first by name)", o)
-	}
-	if len(notes) != 2 || !strings.Contains(notes[0], "zone example.com is visible to credentials lab, ops") {
-		t.Errorf("notes: %q", notes)
-	}
-	// The same answer whatever order the lists arrive in.
-	again, _, _ := assignZones(map[string][]cfapi.Zone{"ops": {com, org}, "lab": {org, com}}, r.Zone)
-	if again["z1"].Credential != "lab" || again["z2"].Credential != "lab" {
-		t.Errorf("not deterministic: %+v", again)
-	}
-
-	// A record is placed with its credential's zones and written by the
-	// zone's owner, whichever credential it named.
-	o, problem := placeRecord("api.example.com", "ops", zones, owners, lost)
-	if problem != "" || o.Zone.ID != "z1" || o.Credential != "lab" {
-		t.Errorf("placeRecord = %+v %q", o, problem)
-	}
-	for _, tt := range []struct{ name, cred, want string }{
-		{"api.example.com", "", "no credential"},
-		{"api.example.com", "nope", `credential "nope" is not configured`},
-		{"api.example.net", "lab", `no zone visible to credential "lab"`},
-	} {
-		if _, problem := placeRecord(tt.name, tt.cred, zones, owners, lost); !strings.Contains(problem, tt.want) {
-			t.Errorf("placeRecord(%s, %q): problem %q, want %q", tt.name, tt.cred, problem, tt.want)
-		}
-	}
-
-	// One domain under two ids (two accounts): the active one is kept, the
-	// other is reported and records that land in it are refused.
-	pending := cfapi.Zone{ID: "z0", Name: "example.com", Status: "pending"}
-	zones = map[string][]cfapi.Zone{"lab": {com}, "ops": {pending}}
-	owners, lost, _ = assignZones(zones, r.Zone)
-	if _, ok := owners["z1"]; !ok || len(owners) != 1 || !strings.Contains(lost["z0"], "not reconciled") {
-		t.Fatalf("owners %v lost %v", owners, lost)
-	}
-	if _, problem := placeRecord("api.example.com", "ops", zones, owners, lost); !strings.Contains(problem, "z0") {
-		t.Errorf("a record in the lost zone: %q", problem)
-	}
-	if ChildZone(com, "lab") == ChildZone(pending, "lab") || ChildZone(com, "lab") == ChildZone(com, "ops") {
-		t.Error("child names collide")
-	}
-}
 
 // TestPipelineTwoNamedCredentialsNoDefault: main with two named
 // credentials and no cloudflare.api_token (so no credential named
 // "default"), both of which see the one zone. It publishes a tunnel route,
 // a DNS record and an Access app, each with the credential the rules give
-// it, reads them back through the Surface, and no actor ever fails.
+// it, and no actor ever fails (package surface reads them back:
+// TestSurfaceReadsWithEachConsumersCredential).
+func TestChildZoneNamesDoNotCollide(t *testing.T) {
+	com := cfapi.Zone{ID: "z1", Name: "example.com", Status: "active"}
+	pending := cfapi.Zone{ID: "z0", Name: "example.com", Status: "pending"}
+	if ChildZone(com, "lab") == ChildZone(pending, "lab") || ChildZone(com, "lab") == ChildZone(com, "ops") {
+		t.Error("child names collide")
+	}
+}
+
 func TestPipelineTwoNamedCredentialsNoDefault(t *testing.T) {
 	const labToken, opsToken = "lab-token-0123456789abcdef", "ops-token-0123456789abcdef"
 	sim := cfsim.NewServer(t)
@@ -148,63 +90,11 @@ func TestPipelineTwoNamedCredentialsNoDefault(t *testing.T) {
 		}
 	}
 
-	s := NewSurface(p.main, p.cfg, "test")
-	ctx := context.Background()
-	var tv []web.TunnelView
-	eventually(t, 5*time.Second, "the owned rule on the tunnels page", func() bool {
-		s.Resync(ctx) // also drops the surface's cache
-		var err error
-		tv, err = s.Tunnels(ctx)
-		return err == nil && len(tv) == 1 && len(tv[0].Rules) > 0 && tv[0].Rules[0].Owned
-	})
-	if tv[0].Name != "edge" || tv[0].Credential != "ops" || tv[0].Error != "" {
-		t.Errorf("tunnel: %+v", tv[0])
-	}
-	recs, err := s.DNSRecords(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, r := range recs {
-		got = append(got, r.Type+" "+r.Name+" "+r.Credential)
-		if !r.Owned {
-			t.Errorf("record not owned: %+v", r)
-		}
-	}
-	slices.Sort(got)
-	if want := []string{"A www.example.com lab", "CNAME app.example.com lab"}; !slices.Equal(got, want) {
-		t.Errorf("DNS page: %q, want %q", got, want)
-	}
-	var av web.AccessView
-	eventually(t, 5*time.Second, "the owned app on the Access page", func() bool {
-		s.Resync(ctx)
-		av, err = s.Access(ctx)
-		return err == nil && len(av.Apps) == 1 && av.Apps[0].Owned
-	})
-	if av.Error != "" || av.Credential != "ops" || av.AccountID != sim.AccountID || av.Apps[0].Domain != "app.example.com" {
-		t.Errorf("Access page: %+v", av)
-	}
-	plan, err := s.Plan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := map[string]string{}
-	for _, pp := range plan.Planner {
-		creds[pp.Planner] = pp.Credential
-		if len(pp.Creates)+len(pp.Updates)+len(pp.Deletes) != 0 || pp.Error != "" {
-			t.Errorf("a converged main must plan nothing: %+v", pp)
-		}
-	}
-	if want := map[string]string{"tunnel:edge": "ops", "zone:example.com": "lab", "access": "ops"}; !maps.Equal(creds, want) {
-		t.Errorf("plan preview credentials: %v, want %v", creds, want)
-	}
-	if h := s.Health(ctx); !h.TokenVerified || h.TokenError != "" {
-		t.Errorf("both tokens verify: %+v", h)
-	}
-
-	// One zone actor for the zone both credentials see.
+	// One zone actor for the zone both credentials see (its status reaches
+	// the DNS actor when its first reconcile ends).
+	p.reconciled(10 * time.Second)
 	zonePlanners := 0
-	for _, st := range s.plannerStatuses(ctx) {
+	for _, st := range p.main.PlannerStatuses(t.Context()) {
 		if strings.HasPrefix(st.Planner, "zone:") {
 			zonePlanners++
 		}

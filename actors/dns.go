@@ -34,7 +34,7 @@ type DNSConfig struct {
 // those can be cleaned up). Zone lists come from each credential's
 // cloudflare actor, refreshed every Interval and when a hostname matches no
 // known zone. A zone several credentials see is reconciled by one of them
-// (assignZones), so no two actors ever write one zone.
+// (plan.AssignZones), so no two actors ever write one zone.
 type dnsActor struct {
 	timers
 	cfg      DNSConfig
@@ -143,13 +143,13 @@ func (a *dnsActor) distribute(ctx actor.Context) {
 	if a.desired == nil || !a.storeOK || len(a.zones) < len(a.cfg.Credentials) {
 		return
 	}
-	owners, lost, notes := assignZones(a.zones, a.cfg.ZoneCredential)
+	owners, lost, notes := plan.AssignZones(a.zones, a.cfg.ZoneCredential)
 	a.logNotes(notes)
 	groups := map[string][]messages.DesiredRecord{}
-	targets := map[string]zoneOwner{}
+	targets := map[string]plan.ZoneOwner{}
 	missing := map[string]plan.Conflict{}
 	for _, r := range a.desired.Records {
-		o, problem := placeRecord(r.Name, a.cfg.RecordCredential(r), a.zones, owners, lost)
+		o, problem := plan.PlaceRecord(r.Name, a.cfg.RecordCredential(r), a.zones, owners, lost)
 		if problem != "" {
 			missing[r.Name] = plan.Conflict{Kind: plan.Unplaced, Object: plan.DNSRecord, Hostname: r.Name, Name: r.Name, Reason: problem}
 			continue

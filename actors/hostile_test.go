@@ -201,13 +201,9 @@ func wantRefused(t *testing.T, c *bridge.Conn, fragment string) {
 
 func (p *pipeline) hostnames() map[string]messages.HostnameState {
 	p.t.Helper()
-	hs, err := NewSurface(p.main, p.cfg, "test").Hostnames(p.t.Context())
-	if err != nil {
-		p.t.Fatal(err)
-	}
 	out := map[string]messages.HostnameState{}
-	for _, h := range hs {
-		out[h.Hostname] = h.HostnameState
+	for _, h := range p.hostnameStates() {
+		out[h.Hostname] = h
 	}
 	return out
 }
@@ -225,7 +221,6 @@ func TestDecommissionRevokes(t *testing.T) {
 		c.Agent.HeartbeatInterval = 200 * time.Millisecond
 		c.Agent.Agents = map[string]config.AgentEntry{"nas": {Token: tokenA}}
 	})
-	s := NewSurface(p.main, p.cfg, "test")
 	var c *bridge.Conn
 	eventually(t, 10*time.Second, "main's agent listener", func() bool {
 		var err error
@@ -237,7 +232,7 @@ func TestDecommissionRevokes(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the agent's route", func() bool { return p.hasRule("nas.example.com>http://web:80") })
 
-	if err := s.Decommission(t.Context(), "nas"); err != nil {
+	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefused(t, c, "decommissioned")
@@ -259,7 +254,6 @@ func TestDecommissionRevokes(t *testing.T) {
 	}
 	refusedWith(tokenA)
 	p.restart()
-	s = NewSurface(p.main, p.cfg, "test")
 	eventually(t, 10*time.Second, "main's agent listener after the restart", func() bool {
 		c, err := dialAgent(t, url, tokenA)
 		if err != nil {
@@ -269,16 +263,15 @@ func TestDecommissionRevokes(t *testing.T) {
 		return true
 	})
 	refusedWith(tokenA)
-	ags, err := s.Agents(t.Context())
-	if err != nil || len(ags) != 1 || ags[0].State != "decommissioned" {
-		t.Fatalf("agents after the restart: %+v %v", ags, err)
+	if ags := p.agents(); len(ags) != 1 || ags[0].State != messages.AgentStatusDecommissioned {
+		t.Fatalf("agents after the restart: %+v", ags)
 	}
 
 	// An operator enables it: it connects and its claims count again.
-	if err := s.EnableAgent(t.Context(), "nas"); err != nil {
+	if err := p.agentAction(EnableAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
-	c, err = dialAgent(t, url, tokenA)
+	c, err := dialAgent(t, url, tokenA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +281,7 @@ func TestDecommissionRevokes(t *testing.T) {
 	eventually(t, 10*time.Second, "the enabled agent's route", func() bool { return p.hasRule("back.example.com>http://web:80") })
 
 	// Decommissioned again, then given a new token: the new token gets in.
-	if err := s.Decommission(t.Context(), "nas"); err != nil {
+	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefused(t, c, "decommissioned")
@@ -303,8 +296,8 @@ func TestDecommissionRevokes(t *testing.T) {
 		return c.Send(t.Context(), bridge.Snapshot{Set: routeSet(2, "new.example.com")}) == nil
 	})
 	eventually(t, 10*time.Second, "the new token's route", func() bool { return p.hasRule("new.example.com>http://web:80") })
-	if err := NewSurface(p.main, p.cfg, "test").EnableAgent(t.Context(), "nobody"); err == nil {
-		t.Error("enabling an unknown agent succeeded")
+	if err := p.agentAction(EnableAgent{Name: "nobody"}); !errors.Is(err, ErrUnknownAgent) {
+		t.Errorf("enabling an unknown agent: %v, want ErrUnknownAgent", err)
 	}
 }
 
@@ -373,26 +366,22 @@ func TestLabelErrorFloodIsBounded(t *testing.T) {
 	if err := c.Send(t.Context(), bridge.Snapshot{Set: messages.ContainerSet{Version: 1, Containers: cs}}); err != nil {
 		t.Fatal(err)
 	}
-	s := NewSurface(p.main, p.cfg, "test")
 	eventually(t, 10*time.Second, "the errors counted", func() bool {
-		ov, err := s.Overview(t.Context())
-		return err == nil && ov.LabelErrors == total
+		n, _, err := p.labelErrors()
+		return err == nil && n == total
 	})
-	errs, err := s.LabelErrors(t.Context())
+	_, errs, err := p.labelErrors()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(errs) > maxErrorsServedPerSource+1 {
 		t.Errorf("%d label errors listed, want at most %d and a closing line", len(errs), maxErrorsServedPerSource)
 	}
-	if last := errs[len(errs)-1]; !strings.Contains(last.Message, fmt.Sprintf("%d more label errors", total-maxErrorsServedPerSource)) {
-		t.Errorf("the closing line says %q", last.Message)
+	if last := errs[len(errs)-1]; !strings.Contains(last, fmt.Sprintf("%d more label errors", total-maxErrorsServedPerSource)) {
+		t.Errorf("the closing line says %q", last)
 	}
 	time.Sleep(300 * time.Millisecond) // the store writes behind
-	evs, err := s.Events(t.Context(), store.EventQuery{Limit: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := p.events(t, store.EventQuery{Limit: 10000})
 	n := 0
 	for _, e := range evs {
 		if e.Kind == "label_error" {
@@ -421,10 +410,14 @@ func TestMainReportsItsAgentListener(t *testing.T) {
 		c.Agent.Listen = listen
 		c.Agent.Agents = map[string]config.AgentEntry{"a": {Token: tokenA}}
 	})
-	h := NewSurface(p.main, p.cfg, "test").Health(t.Context())
-	if !h.AgentListener || h.AgentListenerError != "" {
-		t.Fatalf("health %+v, want the agent listener reported and accepting", h)
+	if !p.main.Has(ChildListener) {
+		t.Fatal("no agent listener")
 	}
+	// The listener reports "not serving" until its port is up.
+	eventually(t, 10*time.Second, "the listener to report that it accepts", func() bool {
+		res, err := p.main.Ask(t.Context(), ChildListener, QueryListenerHealth{})
+		return err == nil && res.(ListenerHealth).Err == nil
+	})
 	if _, err := net.Dial("tcp", listen); err != nil {
 		t.Fatalf("the listener does not accept: %v", err)
 	}
@@ -443,7 +436,7 @@ func TestReconnectLoopIsPaced(t *testing.T) {
 	eventually(t, 10*time.Second, "main's agent listener", func() bool {
 		conn, err := net.Dial("tcp", listen)
 		if err == nil {
-			conn.Close()
+			_ = conn.Close() // the test is done with it
 		}
 		return err == nil
 	})
@@ -471,10 +464,7 @@ func TestReconnectLoopIsPaced(t *testing.T) {
 		t.Errorf("%d sessions admitted and %d refused, want %d and %d", admitted, refused, admissionBurst, 2*admissionBurst)
 	}
 	time.Sleep(300 * time.Millisecond) // the store writes behind
-	evs, err := NewSurface(p.main, p.cfg, "test").Events(t.Context(), store.EventQuery{Limit: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := p.events(t, store.EventQuery{Limit: 10000})
 	connects := 0
 	for _, e := range evs {
 		if e.Kind == "agent_connected" {
@@ -524,7 +514,7 @@ func TestDecommissionWhileFlooding(t *testing.T) {
 		_, ok := p.hostnames()["nas.example.com"]
 		return ok
 	})
-	if err := NewSurface(p.main, p.cfg, "test").Decommission(t.Context(), "nas"); err != nil {
+	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	// The grace (2 s) passes; the hostname must be gone for good.

@@ -33,7 +33,7 @@ type MainDeps struct {
 	NewDocker func(dockerwatch.Config) (dockerwatch.Client, error)
 	// PublicIP overrides the discoverer (its sources come from the config).
 	PublicIP *publicip.Discoverer
-	// Metrics receives what the actors observe (web.Metrics implements all
+	// Metrics receives what the actors observe (metrics.Metrics implements all
 	// three interfaces); nil records nothing.
 	Metrics interface {
 		CloudflareMetrics
@@ -42,8 +42,9 @@ type MainDeps struct {
 	}
 }
 
-// Main is a running main instance: its actor system and the PIDs the HTTP
-// surface talks to.
+// Main is a running main (or agent) instance: its actor system and its
+// children's PIDs. Code outside the actors reads it through its read API
+// (reads.go: Ask, PlannerStatuses, Owned, Cloudflare, Resync).
 type Main struct {
 	System   *actor.ActorSystem
 	Root     *actor.PID

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +22,6 @@ import (
 	"github.com/labelgate/labelgate/plan"
 	"github.com/labelgate/labelgate/publicip"
 	"github.com/labelgate/labelgate/store"
-	"github.com/labelgate/labelgate/web"
 )
 
 // pipeline is main's whole actor tree against cfsim and a fake Docker
@@ -100,7 +98,9 @@ func (p *pipeline) stop() {
 	if p.main != nil {
 		p.main.Stop()
 		p.main = nil
-		p.db.Close()
+		if err := p.db.Close(); err != nil {
+			p.t.Errorf("closing the store: %v", err)
+		}
 	}
 }
 
@@ -141,15 +141,14 @@ func (p *pipeline) records() map[string]cfsim.Record {
 // not vacuous (it fails if main never reconciled).
 func (p *pipeline) reconciled(within time.Duration) {
 	p.t.Helper()
-	s := NewSurface(p.main, p.cfg, "test")
 	var last string
 	deadline := time.Now().Add(within)
 	for {
-		rep, err := s.registry(p.t.Context())
+		rep, err := p.report()
 		ok := err == nil && rep.Settled
 		if ok {
 			planners := map[string]bool{}
-			for _, st := range s.plannerStatuses(p.t.Context()) {
+			for _, st := range p.main.PlannerStatuses(p.t.Context()) {
 				if st.Planner == "dns" {
 					continue // unplaced records only
 				}
@@ -174,12 +173,11 @@ func (p *pipeline) reconciled(within time.Duration) {
 }
 
 // waitState waits until the registry shows hostname in state and returns it.
-func (p *pipeline) waitState(hostname, state string) messages.HostnameState {
+func (p *pipeline) waitState(hostname string, state messages.HostState) messages.HostnameState {
 	p.t.Helper()
-	s := NewSurface(p.main, p.cfg, "test")
 	var got messages.HostnameState
-	eventually(p.t, 10*time.Second, hostname+" "+state, func() bool {
-		rep, err := s.registry(p.t.Context())
+	eventually(p.t, 10*time.Second, hostname+" "+string(state), func() bool {
+		rep, err := p.report()
 		if err != nil {
 			return false
 		}
@@ -198,16 +196,13 @@ func (p *pipeline) waitState(hostname, state string) messages.HostnameState {
 // waits until each has finished one that started after the request.
 func (p *pipeline) resync() {
 	p.t.Helper()
-	s := NewSurface(p.main, p.cfg, "test")
 	before := map[string]time.Time{}
-	for _, st := range s.plannerStatuses(p.t.Context()) {
+	for _, st := range p.main.PlannerStatuses(p.t.Context()) {
 		before[st.Planner] = st.LastSync
 	}
-	if err := s.Resync(p.t.Context()); err != nil {
-		p.t.Fatal(err)
-	}
+	p.main.Resync()
 	eventually(p.t, 10*time.Second, "a full reconcile of every planner", func() bool {
-		for _, st := range s.plannerStatuses(p.t.Context()) {
+		for _, st := range p.main.PlannerStatuses(p.t.Context()) {
 			if st.Planner != "dns" && !st.LastSync.After(before[st.Planner]) {
 				return false
 			}
@@ -299,13 +294,13 @@ func TestPipelineRouteLifecycle(t *testing.T) {
 	// A restart (stop + start within the grace) deletes nothing, also once
 	// the grace the stop started has ended.
 	p.engine.Stop(web)
-	due := p.waitState("app.example.com", "leaving").Due
+	due := p.waitState("app.example.com", messages.HostLeaving).Due
 	web = p.engine.Start("web", labelsOf(
 		"labelgate.tunnel.web.hostname", "app.example.com",
 		"labelgate.tunnel.web.service", "http://web:80",
 		"labelgate.tunnel.web.cleanup", "true",
 	))
-	p.waitState("app.example.com", "active")
+	p.waitState("app.example.com", messages.HostActive)
 	time.Sleep(time.Until(due) + 100*time.Millisecond) // the deadline the stop set, observed above
 	p.reconciled(10 * time.Second)
 	if _, dels := p.writes(); dels != 0 || !p.hasRule("app.example.com>http://web:80") {
@@ -486,91 +481,6 @@ func TestPipelineDynamicDNS(t *testing.T) {
 	if _, dels := p.writes(); dels != 0 {
 		t.Fatal("an IP change must update in place, not delete")
 	}
-}
-
-func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
-	p := newPipeline(t, func(c *config.Config) { c.Sync.RemoveDelay = time.Hour })
-	if err := p.sim.SetTunnelConfig(p.tunnel, []byte(`{"ingress":[{"hostname":"manual.example.com","service":"http://manual:80"},{"service":"http_status:404"}]}`)); err != nil {
-		t.Fatal(err)
-	}
-	id := p.engine.Start("web", labelsOf(
-		"labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80",
-		"labelgate.tunnel.bad.hostname", "bad.example.com", "labelgate.tunnel.bad.service", "http://web:80/x",
-	))
-	eventually(t, 10*time.Second, "converged", func() bool {
-		_, ok := p.records()["CNAME app.example.com"]
-		return ok && p.hasRule("app.example.com>http://web:80")
-	})
-	s := NewSurface(p.main, p.cfg, "test")
-	ctx := context.Background()
-
-	hs, err := s.Hostnames(ctx)
-	if err != nil || len(hs) != 1 || hs[0].Hostname != "app.example.com" || hs[0].State != "active" {
-		t.Fatalf("hostnames: %+v %v", hs, err)
-	}
-	var tv []web.TunnelView
-	eventually(t, 5*time.Second, "the owned rule recorded", func() bool {
-		s.Resync(ctx) // also drops the surface's cache
-		tv, err = s.Tunnels(ctx)
-		return err == nil && len(tv) == 1 && len(tv[0].Rules) == 3 && tv[0].Rules[0].Owned
-	})
-	for _, r := range tv[0].Rules {
-		if want := r.Hostname == "app.example.com"; r.Owned != want {
-			t.Fatalf("rule %s owned=%v", r.Hostname, r.Owned)
-		}
-	}
-	recs, err := s.DNSRecords(ctx)
-	if err != nil || len(recs) != 1 || !recs[0].Owned || recs[0].Type != "CNAME" {
-		t.Fatalf("records: %+v %v", recs, err)
-	}
-	les, err := s.LabelErrors(ctx)
-	if err != nil || len(les) != 1 || les[0].Key != "labelgate.tunnel.bad.service" {
-		t.Fatalf("label errors: %+v %v", les, err)
-	}
-	plan, err := s.Plan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pp := range plan.Planner {
-		if len(pp.Creates)+len(pp.Updates)+len(pp.Deletes) != 0 || pp.Error != "" {
-			t.Fatalf("a converged main must plan nothing: %+v", pp)
-		}
-	}
-	if h := s.Health(ctx); !h.Ready() {
-		t.Fatalf("health: %+v", h)
-	}
-	evs, err := s.Events(ctx, store.EventQuery{Hostname: "app.example.com"})
-	if err != nil || len(evs) == 0 {
-		t.Fatalf("events: %v %v", evs, err)
-	}
-
-	// The container stops: the hostname waits out its (hour-long) grace;
-	// the operator cancels the delete.
-	p.engine.Stop(id)
-	eventually(t, 10*time.Second, "pending delete", func() bool {
-		pd, _ := s.PendingDeletes(ctx)
-		return len(pd) == 1
-	})
-	if err := s.CancelDelete(ctx, "app.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CancelDelete(ctx, "app.example.com"); !errors.Is(err, web.ErrNotFound) {
-		t.Fatalf("a second cancel must be not found, got %v", err)
-	}
-	if pd, _ := s.PendingDeletes(ctx); len(pd) != 0 {
-		t.Fatalf("still pending: %+v", pd)
-	}
-	if err := s.Decommission(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
-		t.Fatalf("decommissioning an unknown agent: %v", err)
-	}
-	if err := s.EnableAgent(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
-		t.Fatalf("enabling an unknown agent: %v", err)
-	}
-	calls := len(p.sim.Audit())
-	if err := s.Resync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "a resync to read Cloudflare", func() bool { return len(p.sim.Audit()) > calls })
 }
 
 // TestPipelineRepairsDrift: owned objects edited or deleted by hand are put

@@ -185,6 +185,11 @@ func (r *reconciler) end(ctx actor.Context, err error) {
 	r.failures = 0
 	r.status.LastSync = now
 	r.status.Reconciled, r.status.ReconciledSettled = r.planned, r.plannedSettled
+	if !r.dirty {
+		// A desired state observed during the run without a change for
+		// this planner (observe left it clean) is what was just applied.
+		r.status.Reconciled, r.status.ReconciledSettled = r.version, r.versionSettled
+	}
 	r.cfg.Metrics.SyncSucceeded(r.name, now)
 	if !r.since.IsZero() && !r.dirty {
 		r.cfg.Metrics.ObserveConvergence(r.name, now.Sub(r.since))

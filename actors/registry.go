@@ -40,20 +40,9 @@ type Subscribe struct{ PID *actor.PID }
 // what the agent announced.
 type SourceStatusChanged struct {
 	Source        string
-	Status        string // SourceConnected, SourceFrozen, SourceGone, SourceRevoked, SourceEnabled
+	Status        messages.SourceStatus
 	DefaultTunnel string
 }
-
-// Source statuses a SourceStatusChanged can carry. Revoked is gone and
-// stays so: the registry refuses the source's sets until it is Enabled
-// again (a decommissioned agent), whatever is still in flight.
-const (
-	SourceConnected = "connected"
-	SourceFrozen    = sourceFrozen
-	SourceGone      = sourceGone
-	SourceRevoked   = sourceRevoked
-	SourceEnabled   = "enabled"
-)
 
 // PublicIPsChanged carries a source's public addresses ("" = main's own).
 type PublicIPsChanged struct {
@@ -272,11 +261,11 @@ func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
 		}
 	}
 	switch m.Status {
-	case SourceFrozen, SourceGone, SourceRevoked:
-		a.state.setSourceStatus(m.Source, m.Status, now)
-	case SourceEnabled:
+	case messages.SourceFrozen, messages.SourceGone, messages.SourceRevoked:
+		a.state.setSourceStatus(m.Source, string(m.Status), now)
+	case messages.SourceEnabled:
 		a.state.enableSource(m.Source, now)
-	case SourceConnected:
+	case messages.SourceConnected:
 		// Nothing changes until its first container set arrives; a source
 		// that was gone is known again from then on.
 		a.state.source(m.Source)

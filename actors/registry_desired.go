@@ -65,14 +65,14 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 			hs.Winner = messages.Owner{Source: st.winner.Source, Container: st.winner.Container}
 			if win := r.claims[host][st.winner]; st.state == hostActive && win != nil {
 				if _, frozen := r.presence(win); frozen {
-					hs.State = "frozen"
+					hs.State = messages.HostFrozen
 				}
 			}
 			if st.spec.Access != "" && st.spec.App == nil {
 				hs.Error = withheldReason(st.spec.Access, st.winner.Source, r.definedElsewhere(st.winner.Source, st.spec.Access))
 			}
 		} else {
-			hs.State = "refused"
+			hs.State = messages.HostRefused
 		}
 		var queue []*claimant
 		for _, cl := range r.claims[host] {
@@ -186,15 +186,16 @@ func (r *registryState) takeChanged() bool {
 	return c
 }
 
-// errNotLeaving answers a cancel for a hostname that is not waiting out a grace.
-var errNotLeaving = errors.New("hostname is not waiting to be deleted")
+// ErrNotLeaving answers a CancelDelete for a hostname that is not waiting out
+// a grace.
+var ErrNotLeaving = errors.New("hostname is not waiting to be deleted")
 
 // cancelDelete keeps a leaving hostname's objects: the grace is cancelled
 // and the hostname is retained, as if its objects had cleanup=false.
 func (r *registryState) cancelDelete(host string, now time.Time) error {
 	st := r.hosts[host]
 	if st == nil || st.state != hostLeaving {
-		return errNotLeaving
+		return ErrNotLeaving
 	}
 	st.state, st.due = hostRetained, time.Time{}
 	r.persistHost(host, st, now)

@@ -97,14 +97,14 @@ type sourceState struct {
 
 // Hostname states.
 const (
-	hostActive   = "active"
-	hostLeaving  = "leaving"
-	hostRetained = "retained"
+	hostActive   = messages.HostActive
+	hostLeaving  = messages.HostLeaving
+	hostRetained = messages.HostRetained
 )
 
 type hostState struct {
 	winner claimKey
-	state  string
+	state  messages.HostState
 	due    time.Time
 	spec   hostSpec
 	// sig is the last persisted form; a decision that changes nothing is
@@ -175,7 +175,7 @@ func (r *registryState) load(claims []store.Claim, hosts []store.HostnameState) 
 		if err := json.Unmarshal(h.Spec, &spec); err != nil {
 			return fmt.Errorf("decoding the stored spec of %s: %w", h.Hostname, err)
 		}
-		st := &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: h.State, due: h.DueAt, spec: spec}
+		st := &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: messages.HostState(h.State), due: h.DueAt, spec: spec}
 		st.sig, _ = st.signature() // as stored: deciding the same again writes nothing
 		r.hosts[h.Hostname] = st
 		r.source(h.WinnerSource)
@@ -715,7 +715,7 @@ func (r *registryState) persistHost(host string, st *hostState, now time.Time) {
 	r.changed = true
 	r.writes = append(r.writes, storeWrite{putHost: &store.HostnameState{
 		Hostname: host, WinnerSource: st.winner.Source, WinnerContainer: st.winner.Container,
-		State: st.state, DueAt: st.due, Spec: spec, UpdatedAt: now,
+		State: string(st.state), DueAt: st.due, Spec: spec, UpdatedAt: now,
 	}})
 }
 

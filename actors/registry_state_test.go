@@ -198,7 +198,7 @@ func TestRegistryCleanupDeletesOrRetains(t *testing.T) {
 	}
 	h.r.tick(t0.Add(time.Minute + grace))
 	eq(t, "rules after grace", h.rules("default"), []string{"kept.example.com -> http://k:80"})
-	for host, want := range map[string]string{"kept.example.com": hostRetained, "txt.example.com": hostRetained} {
+	for host, want := range map[string]messages.HostState{"kept.example.com": hostRetained, "txt.example.com": hostRetained} {
 		if st := h.state(host); st.State != want {
 			t.Fatalf("%s: cleanup=false must be retained, got %q", host, st.State)
 		}
@@ -241,7 +241,7 @@ func TestRegistryFrozenAndGoneAgents(t *testing.T) {
 	h.r.setSourceStatus("agent:x", sourceFrozen, t0.Add(time.Minute))
 	h.r.tick(t0.Add(10 * grace))
 	eq(t, "frozen keeps", h.rules("default"), []string{"a.example.com -> http://a:80"})
-	if st := h.state("a.example.com"); st.State != "frozen" {
+	if st := h.state("a.example.com"); st.State != messages.HostFrozen {
 		t.Fatalf("want frozen, got %s", st.State)
 	}
 	h.r.setSourceStatus("agent:x", sourceGone, t0.Add(11*grace))

@@ -55,7 +55,7 @@ func TestStoreActorWritesThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
 	pid := sys.Root.Spawn(NewStoreProps(db, slog.New(slog.DiscardHandler)))

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labelgate/labelgate/actors"
 	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/surface"
 )
 
 // ProfileOptions tune ProfileFleet.
@@ -144,12 +144,12 @@ func ProfileFleet(ctx context.Context, o ProfileOptions) (FleetProfile, error) {
 	gen.Start()
 	defer gen.Stop()
 	n := o.Agents * o.Containers
-	surface := actors.NewSurface(m.Main, m.Cfg, "lgbench")
+	backend := surface.New(m.Main, m.Cfg, "lgbench")
 	began := time.Now()
 	end := began.Add(o.Window)
 	for time.Now().Before(end) && res.Applied < n {
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if ov, err := surface.Overview(c); err == nil {
+		if ov, err := backend.Overview(c); err == nil {
 			res.Applied = ov.Hostnames["active"]
 		}
 		cancel()

@@ -68,7 +68,7 @@ func TestRedialReconnectsAndStops(t *testing.T) {
 		t.Errorf("peer %+v, want main", p)
 	}
 	tl.next(t).Close(CodeGoingAway, "main restarts")
-	if ce := wantClose(t, receive(t, r.ended, "end of the connection"), CodeGoingAway, true); ce.Reason != "main restarts" {
+	if ce := wantCloseError(t, receive(t, r.ended, "end of the connection"), CodeGoingAway, true); ce.Reason != "main restarts" {
 		t.Errorf("ended with reason %q", ce.Reason)
 	}
 
@@ -80,7 +80,7 @@ func TestRedialReconnectsAndStops(t *testing.T) {
 	default:
 		t.Fatal("stop returned with the connection still open")
 	}
-	if ce := wantClose(t, waitDone(t, mainEnd), CodeGoingAway, true); ce.Reason != "the test stops the loop" {
+	if ce := wantCloseError(t, waitDone(t, mainEnd), CodeGoingAway, true); ce.Reason != "the test stops the loop" {
 		t.Errorf("main saw reason %q, want the StopReason", ce.Reason)
 	}
 	select {
@@ -125,7 +125,7 @@ func TestRedialStopCutsTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "ws://" + ln.Addr().String()
-	ln.Close() // nothing listens there now
+	_ = ln.Close() // nothing listens there now
 	r := startRedial(t, url, BackoffConfig{Min: time.Hour})
 	if f := receive(t, r.failed, "failure reported"); f.wait < 30*time.Minute {
 		t.Errorf("wait %s, want at least 30m", f.wait)
@@ -182,5 +182,7 @@ func TestServePort(t *testing.T) {
 	if got := recvFrame(t, agent).Body; got != (Ack{Version: 7}) {
 		t.Errorf("agent got %#v, want ack 7", got)
 	}
-	dialErr(t, DialConfig{URL: url, Role: RoleAgent, Key: mainKey}) // nothing listens any more
+	if err := dialErr(t, DialConfig{URL: url, Role: RoleAgent, Key: mainKey}); err == nil { // nothing listens any more
+		t.Error("a dial after Stop succeeded")
+	}
 }

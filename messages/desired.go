@@ -120,7 +120,7 @@ type HostnameState struct {
 	// State is active, leaving (the winner is gone; its objects stay until
 	// Due), retained (cleanup=false kept them after the grace), frozen (the
 	// winner's agent is disconnected), or refused (no claim could be applied).
-	State  string
+	State  HostState
 	Winner Owner
 	Due    time.Time
 	// Queued are the other claimants, first in line first.

@@ -3,4 +3,9 @@
 // Types here are data only: no behaviour beyond validation and String, no
 // pointers to shared mutable state. Events are named in the past tense,
 // commands in the imperative.
+//
+// The state words that cross actors or reach the API are typed enums with
+// constants (HostState, SourceStatus, AgentStatus in states.go); they are
+// string-based, so JSON is unchanged, and the store keeps plain strings,
+// converted where it is read and written.
 package messages

@@ -171,7 +171,7 @@ func (s *server) apiHostnames(w http.ResponseWriter, r *http.Request) {
 	respond(s, w, r, "listing hostnames", s.backend.Hostnames, func(hs []HostnameView) map[string][]hostnameJSON {
 		out := make([]hostnameJSON, 0, len(hs))
 		for _, h := range hs {
-			if state == "" || h.State == state {
+			if state == "" || string(h.State) == state {
 				out = append(out, toHostname(h))
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/metrics"
 )
 
 // TestBrowserDashboard drives the dashboard in chromium: log in, open
@@ -19,7 +20,7 @@ func TestBrowserDashboard(t *testing.T) {
 	requireBrowser(t)
 	// The server runs on the real clock here, so the fixture does too.
 	backend := newFakeBackendAt(time.Now())
-	srv := httptest.NewServer(New(Config{Backend: backend, Metrics: NewMetrics(), Token: testToken, Version: "v-browser"}))
+	srv := httptest.NewServer(New(Config{Backend: backend, Metrics: metrics.New(), Token: testToken, Version: "v-browser"}))
 	t.Cleanup(srv.Close)
 
 	b := newBrowser(t, srv.URL)

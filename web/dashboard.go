@@ -337,7 +337,7 @@ func (s *server) loadHostnames(ctx context.Context, r *http.Request) (any, []err
 	)
 	counts := map[string]int{}
 	for _, h := range all {
-		counts[h.State]++
+		counts[string(h.State)]++
 	}
 	for _, st := range withKnown(hostnameStates, counts) {
 		p.States = append(p.States, stateCount{State: st, Count: counts[st]})
@@ -345,7 +345,7 @@ func (s *server) loadHostnames(ctx context.Context, r *http.Request) (any, []err
 	p.Total = len(all)
 	q := strings.ToLower(p.Query)
 	for _, h := range all {
-		if (p.State == "" || h.State == p.State) && (q == "" || strings.Contains(h.Hostname, q)) {
+		if (p.State == "" || string(h.State) == p.State) && (q == "" || strings.Contains(h.Hostname, q)) {
 			p.Hostnames = append(p.Hostnames, h)
 		}
 	}

@@ -140,7 +140,7 @@ type hostnameJSON struct {
 func toHostname(h HostnameView) hostnameJSON {
 	return hostnameJSON{
 		Hostname: h.Hostname,
-		State:    h.State,
+		State:    string(h.State),
 		Kinds:    nonNil(h.Kinds),
 		Tunnel:   h.Tunnel,
 		Zone:     h.Zone,

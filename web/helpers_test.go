@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/labelgate/labelgate/metrics"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the current output")
@@ -27,7 +29,7 @@ const testToken = "s3cret-token-0123456789abcdef"
 func newTestServer(t *testing.T, token string) (*server, *fakeBackend) {
 	t.Helper()
 	b := newFakeBackend()
-	s := newServer(Config{Backend: b, Metrics: NewMetrics(), Token: token, Version: "v1.2.3"}, func() time.Time { return testNow })
+	s := newServer(Config{Backend: b, Metrics: metrics.New(), Token: token, Version: "v1.2.3"}, func() time.Time { return testNow })
 	return s, b
 }
 

@@ -13,18 +13,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/labelgate/labelgate/metrics"
 )
-
-// cloudflareMetrics is the actors package's CloudflareMetrics, restated:
-// web cannot import actors (actors implements Backend over web's types).
-type cloudflareMetrics interface {
-	Call(credential, endpoint, status string, took time.Duration)
-	RateLimited(credential string, pause time.Duration)
-	LimiterWait(credential string, wait time.Duration)
-	QueueDepth(credential string, depth int)
-}
-
-var _ cloudflareMetrics = (*Metrics)(nil)
 
 // scrape serves /metrics and parses it with the Prometheus text parser.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
@@ -101,8 +92,7 @@ func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	m := NewMetrics()
-	m.now = func() time.Time { return testNow }
+	m := metrics.New()
 	s := newServer(Config{Backend: newFakeBackend(), Metrics: m}, func() time.Time { return testNow })
 
 	m.Call("default", "list_dns_records", "ok", 150*time.Millisecond)
@@ -213,7 +203,7 @@ func TestMetricsBackendDown(t *testing.T) {
 	t.Parallel()
 	b := newFakeBackend()
 	b.set(func(f *fakeBackend) { f.readErr = errors.New("registry restarting") })
-	m := NewMetrics()
+	m := metrics.New()
 	m.DockerReconnect("local")
 	s := newServer(Config{Backend: b, Metrics: m}, func() time.Time { return testNow })
 	families := scrape(t, s)
@@ -243,24 +233,12 @@ func TestMetricsBackendDown(t *testing.T) {
 	}
 }
 
-// Two servers over one Metrics (e.g. a test and main) do not collide, and
-// a nil *Metrics is a no-op for the actors.
-func TestMetricsSharedAndNil(t *testing.T) {
+// Two servers over one Metrics (e.g. a test and main) do not collide.
+func TestMetricsShared(t *testing.T) {
 	t.Parallel()
-	m := NewMetrics()
+	m := metrics.New()
 	a := newServer(Config{Backend: newFakeBackend(), Metrics: m}, time.Now)
 	b := newServer(Config{Backend: newFakeBackend(), Metrics: m}, time.Now)
 	scrape(t, a)
 	scrape(t, b)
-
-	var nilMetrics *Metrics
-	var cf cloudflareMetrics = nilMetrics
-	cf.Call("x", "y", "ok", time.Second)
-	cf.RateLimited("x", time.Second)
-	cf.LimiterWait("x", time.Second)
-	cf.QueueDepth("x", 1)
-	nilMetrics.DockerReconnect("local")
-	nilMetrics.ObserveConvergence("p", time.Second)
-	nilMetrics.SyncSucceeded("p", time.Now())
-	nilMetrics.SetDesiredApplied("k", 1, 1)
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/labelgate/labelgate/metrics"
 )
 
 // Limits and timeouts of the HTTP surface.
@@ -35,7 +37,7 @@ type Config struct {
 	// Metrics is served on /metrics together with the Backend gauges. Give
 	// the same Metrics to the actors; nil creates a private one (the event
 	// metrics then stay empty).
-	Metrics *Metrics
+	Metrics *metrics.Metrics
 	// Token (LABELGATE_API_TOKEN) enables actions and protects reads; empty
 	// makes the API and dashboard read-only and open.
 	Token string
@@ -55,7 +57,7 @@ type Config struct {
 // lock themselves; handlers run concurrently.
 type server struct {
 	backend Backend
-	metrics *Metrics
+	metrics *metrics.Metrics
 	auth    *auth
 	version string
 	logger  *slog.Logger
@@ -83,7 +85,7 @@ func newServer(cfg Config, now func() time.Time) *server {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		m = NewMetrics()
+		m = metrics.New()
 	}
 	logger = logger.With("component", "web")
 	s := &server{
@@ -107,7 +109,7 @@ func (s *server) routes() {
 	// Unauthenticated: probes and scrapers carry no token.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler(s.backend, s.logger))
+	mux.Handle("GET /metrics", metricsHandler(s.metrics, s.backend, s.logger, s.now))
 
 	s.apiRoutes()
 	s.dashboardRoutes()

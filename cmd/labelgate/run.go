@@ -11,7 +11,9 @@ import (
 
 	"github.com/labelgate/labelgate/actors"
 	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/metrics"
 	"github.com/labelgate/labelgate/store"
+	"github.com/labelgate/labelgate/surface"
 	"github.com/labelgate/labelgate/web"
 )
 
@@ -68,19 +70,19 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 			logger.Error("closing the state database", "path", cfg.DBPath(), "err", err)
 		}
 	}()
-	metrics := web.NewMetrics()
+	mx := metrics.New()
 	deps := opts.deps
-	deps.DB, deps.Logger, deps.Metrics = db, logger, metrics
+	deps.DB, deps.Logger, deps.Metrics = db, logger, mx
 	m, err := actors.StartMain(cfg, deps)
 	if err != nil {
 		return err
 	}
 	logger.Info("main is running", "docker", cfg.Docker.Endpoint, "cloudflare_api", cfg.Cloudflare.APIURL, "tunnels", len(cfg.ResolvedTunnels()))
-	surface := actors.NewSurface(m, cfg, version)
+	backend := surface.New(m, cfg, version)
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	if cfg.API.Enabled {
-		h := web.New(webConfig(cfg, surface, metrics, logger))
+		h := web.New(webConfig(cfg, backend, mx, logger))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -93,7 +95,7 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 		}
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); sampleObjectCounts(ctx, surface, metrics) }()
+	go func() { defer wg.Done(); sampleObjectCounts(ctx, backend, mx) }()
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
@@ -105,10 +107,10 @@ func runMain(ctx context.Context, cfg config.Config, logger *slog.Logger, opts m
 }
 
 // webConfig is the HTTP surface's part of the configuration.
-func webConfig(cfg config.Config, backend web.Backend, metrics *web.Metrics, logger *slog.Logger) web.Config {
+func webConfig(cfg config.Config, backend web.Backend, mx *metrics.Metrics, logger *slog.Logger) web.Config {
 	return web.Config{
 		Backend:   backend,
-		Metrics:   metrics,
+		Metrics:   mx,
 		Token:     cfg.API.Token.Reveal(),
 		BehindTLS: cfg.API.BehindTLS,
 		Version:   version,
@@ -117,7 +119,7 @@ func webConfig(cfg config.Config, backend web.Backend, metrics *web.Metrics, log
 }
 
 // sampleObjectCounts feeds the desired/applied gauges every few seconds.
-func sampleObjectCounts(ctx context.Context, s *actors.Surface, m *web.Metrics) {
+func sampleObjectCounts(ctx context.Context, s *surface.Surface, m *metrics.Metrics) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
@@ -162,7 +164,9 @@ func runAgent(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 
 func agentHealth(ctx context.Context, m *actors.Main, mode string) web.AgentHealth {
 	h := web.AgentHealth{Mode: mode}
-	res, err := m.System.Root.RequestFuture(m.Children[actors.ChildLink], actors.QueryLink{}, 3*time.Second).Result()
+	c, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	res, err := m.Ask(c, actors.ChildLink, actors.QueryLink{})
 	if err != nil {
 		h.MainError = err.Error()
 		return h

@@ -1,4 +1,4 @@
-package actors
+package surface
 
 import (
 	"cmp"
@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/labelgate/labelgate/actors"
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
@@ -28,7 +27,7 @@ import (
 // actors, at background priority, and are cached briefly so a dashboard
 // left open does not spend the API budget.
 type Surface struct {
-	m       *Main
+	m       *actors.Main
 	cfg     config.Config
 	version string
 	started time.Time
@@ -52,24 +51,10 @@ const liveTTL = 30 * time.Second
 
 var _ web.Backend = (*Surface)(nil)
 
-// NewSurface builds the web backend of a running main.
-func NewSurface(m *Main, cfg config.Config, version string) *Surface {
+// New builds the web backend of a running main.
+func New(m *actors.Main, cfg config.Config, version string) *Surface {
 	rules, err := cfg.CredentialRules()
 	return &Surface{m: m, cfg: cfg, version: version, started: time.Now(), cache: map[string]cached{}, rules: rules, accessErr: err}
-}
-
-func (s *Surface) pid(name string) *actor.PID { return s.m.Children[name] }
-
-// ask sends msg and waits for the reply, bounded by ctx (at most 30 s).
-func (s *Surface) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
-	if pid == nil {
-		return nil, errors.New("that part of main is not running")
-	}
-	timeout := 30 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl), time.Millisecond)
-	}
-	return s.m.System.Root.RequestFuture(pid, msg, timeout).Result()
 }
 
 // once caches an expensive read for liveTTL.
@@ -87,50 +72,12 @@ func (s *Surface) once(key string, fn func() (any, error)) (any, error) {
 	return v, err
 }
 
-// call runs one Cloudflare operation through a credential's actor.
-func (s *Surface) call(ctx context.Context, credential, account string, op cfOp) (any, error) {
-	res, err := s.ask(ctx, s.pid(ChildCloudflare(credential)), cfRequest{Priority: prioBackground, Account: account, Op: op})
+func (s *Surface) registry(ctx context.Context) (actors.RegistryReport, error) {
+	res, err := s.m.Ask(ctx, actors.ChildRegistry, actors.QueryRegistry{})
 	if err != nil {
-		return nil, err
+		return actors.RegistryReport{}, err
 	}
-	r := res.(cfResponse)
-	return r.Result, r.Err
-}
-
-func (s *Surface) registry(ctx context.Context) (RegistryReport, error) {
-	res, err := s.ask(ctx, s.pid(ChildRegistry), QueryRegistry{})
-	if err != nil {
-		return RegistryReport{}, err
-	}
-	return res.(RegistryReport), nil
-}
-
-func (s *Surface) owned(ctx context.Context, kind, scope string) ([]store.OwnedObject, error) {
-	res, err := s.ask(ctx, s.pid(ChildStore), storeLoadOwned{Kind: kind, Scope: scope})
-	if err != nil {
-		return nil, err
-	}
-	r := res.(storeOwnedLoaded)
-	return r.Objects, r.Err
-}
-
-// plannerStatuses collects every planner's status.
-func (s *Surface) plannerStatuses(ctx context.Context) []PlannerStatus {
-	var out []PlannerStatus
-	for name, pid := range s.m.Children {
-		switch {
-		case strings.HasPrefix(name, "tunnel-"), name == ChildAccess:
-			if res, err := s.ask(ctx, pid, QueryPlannerStatus{}); err == nil {
-				out = append(out, res.(PlannerStatus))
-			}
-		case name == ChildDNS:
-			if res, err := s.ask(ctx, pid, QueryPlannerStatus{}); err == nil {
-				out = append(out, res.([]PlannerStatus)...)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b PlannerStatus) int { return strings.Compare(a.Planner, b.Planner) })
-	return out
+	return res.(actors.RegistryReport), nil
 }
 
 // Overview implements web.Backend.
@@ -145,11 +92,11 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		LastSync: map[string]time.Time{},
 	}
 	for _, h := range rep.Hostnames {
-		ov.Hostnames[h.State]++
+		ov.Hostnames[string(h.State)]++
 		if len(h.Queued) > 0 {
 			ov.Conflicts++
 		}
-		if h.State == hostLeaving {
+		if h.State == messages.HostLeaving {
 			ov.PendingDeletes++
 		}
 	}
@@ -160,7 +107,7 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 			ov.LabelErrors += len(r.Errors)
 		}
 	}
-	for _, st := range s.plannerStatuses(ctx) {
+	for _, st := range s.m.PlannerStatuses(ctx) {
 		if !st.LastSync.IsZero() {
 			ov.LastSync[st.Planner] = st.LastSync
 		}
@@ -176,7 +123,7 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		switch {
 		case a.Connected:
 			ov.AgentsOnline++
-		case a.State == "stale":
+		case a.State == string(messages.AgentStatusStale):
 			ov.AgentsStale++
 		}
 	}
@@ -204,22 +151,22 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
 		tv := web.TunnelView{Name: name, ID: t.TunnelID, Credential: t.Credential}
-		if res, err := s.ask(ctx, s.pid(ChildTunnel(name)), QueryPlannerStatus{}); err == nil {
-			st := res.(PlannerStatus)
+		if res, err := s.m.Ask(ctx, actors.ChildTunnel(name), actors.QueryPlannerStatus{}); err == nil {
+			st := res.(actors.PlannerStatus)
 			tv.LastSync = st.LastSync
 			for _, c := range st.Conflicts {
 				tv.Conflicts = append(tv.Conflicts, c.String())
 			}
 		}
 		live, err := s.once("tunnel:"+name, func() (any, error) {
-			return s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
+			return s.m.Cloudflare(t.Credential).TunnelConfig(ctx, t.AccountID, t.TunnelID)
 		})
 		if err != nil {
 			tv.Error = err.Error()
 			out = append(out, tv)
 			continue
 		}
-		objs, err := s.owned(ctx, store.KindTunnelRule, t.TunnelID)
+		objs, err := s.m.Owned(ctx, store.KindTunnelRule, t.TunnelID)
 		if err != nil {
 			return nil, err
 		}
@@ -244,12 +191,12 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 // zones lists the zones of every credential (each list cached) and assigns
 // each zone the credential that reconciles it, exactly as the DNS actor
 // does (assignZones).
-func (s *Surface) zones(ctx context.Context) (all map[string][]cfapi.Zone, owners map[string]zoneOwner, lost map[string]string, err error) {
+func (s *Surface) zones(ctx context.Context) (all map[string][]cfapi.Zone, owners map[string]plan.ZoneOwner, lost map[string]string, err error) {
 	all = map[string][]cfapi.Zone{}
 	var errs []error
 	for _, cred := range s.rules.Names() {
 		v, err := s.once("zones:"+cred, func() (any, error) {
-			return s.call(ctx, cred, "", opListZones{})
+			return s.m.Cloudflare(cred).Zones(ctx)
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listing the zones of credential %s: %w", cred, err))
@@ -260,25 +207,25 @@ func (s *Surface) zones(ctx context.Context) (all map[string][]cfapi.Zone, owner
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, nil, err
 	}
-	owners, lost, _ = assignZones(all, s.rules.Zone)
+	owners, lost, _ = plan.AssignZones(all, s.rules.Zone)
 	return all, owners, lost, nil
 }
 
 // recordZone places a desired record in its zone as the DNS actor does.
-func (s *Surface) recordZone(r messages.DesiredRecord, all map[string][]cfapi.Zone, owners map[string]zoneOwner, lost map[string]string) (zoneOwner, bool) {
-	o, problem := placeRecord(r.Name, s.rules.Record(r.Name, r.Credential, r.Tunnel), all, owners, lost)
+func (s *Surface) recordZone(r messages.DesiredRecord, all map[string][]cfapi.Zone, owners map[string]plan.ZoneOwner, lost map[string]string) (plan.ZoneOwner, bool) {
+	o, problem := plan.PlaceRecord(r.Name, s.rules.Record(r.Name, r.Credential, r.Tunnel), all, owners, lost)
 	return o, problem == ""
 }
 
 // zonesInUse are the zones holding owned records or desired ones, by id,
 // each with the credential that reconciles it, and the desired records of
 // each.
-func (s *Surface) zonesInUse(ctx context.Context) (map[string]zoneOwner, map[string][]messages.DesiredRecord, error) {
+func (s *Surface) zonesInUse(ctx context.Context) (map[string]plan.ZoneOwner, map[string][]messages.DesiredRecord, error) {
 	all, owners, lost, err := s.zones(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	objs, err := s.owned(ctx, store.KindDNSRecord, "")
+	objs, err := s.m.Owned(ctx, store.KindDNSRecord, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,7 +233,7 @@ func (s *Surface) zonesInUse(ctx context.Context) (map[string]zoneOwner, map[str
 	if err != nil {
 		return nil, nil, err
 	}
-	use := map[string]zoneOwner{}
+	use := map[string]plan.ZoneOwner{}
 	for _, o := range objs {
 		if z, ok := owners[o.Scope]; ok {
 			use[o.Scope] = z
@@ -312,12 +259,12 @@ func (s *Surface) DNSRecords(ctx context.Context) ([]web.RecordView, error) {
 	for _, id := range slices.Sorted(maps.Keys(zones)) {
 		z, cred := zones[id].Zone, zones[id].Credential
 		v, err := s.once("records:"+id+"@"+cred, func() (any, error) {
-			return s.call(ctx, cred, "", opListRecords{ZoneID: id})
+			return s.m.Cloudflare(cred).Records(ctx, id)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing the records of %s: %w", z.Name, err)
 		}
-		objs, err := s.owned(ctx, store.KindDNSRecord, id)
+		objs, err := s.m.Owned(ctx, store.KindDNSRecord, id)
 		if err != nil {
 			return nil, err
 		}
@@ -368,11 +315,11 @@ func (s *Surface) Access(ctx context.Context) (web.AccessView, error) {
 }
 
 func (s *Surface) liveAccess(ctx context.Context, account, cred string) ([]cfapi.AccessApp, []cfapi.AccessPolicy, error) {
-	a, err := s.once("apps", func() (any, error) { return s.call(ctx, cred, account, opListApps{}) })
+	a, err := s.once("apps", func() (any, error) { return s.m.Cloudflare(cred).AccessApps(ctx, account) })
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := s.once("policies", func() (any, error) { return s.call(ctx, cred, account, opListPolicies{}) })
+	p, err := s.once("policies", func() (any, error) { return s.m.Cloudflare(cred).AccessPolicies(ctx, account) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -381,14 +328,14 @@ func (s *Surface) liveAccess(ctx context.Context, account, cred string) ([]cfapi
 
 func (s *Surface) ownedAccess(ctx context.Context, account string) (apps, policies map[string]bool, err error) {
 	apps, policies = map[string]bool{}, map[string]bool{}
-	objs, err := s.owned(ctx, store.KindAccessApp, account)
+	objs, err := s.m.Owned(ctx, store.KindAccessApp, account)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, o := range objs {
 		apps[o.CFID] = true
 	}
-	objs, err = s.owned(ctx, store.KindAccessPolicy, account)
+	objs, err = s.m.Owned(ctx, store.KindAccessPolicy, account)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -400,11 +347,10 @@ func (s *Surface) ownedAccess(ctx context.Context, account string) (apps, polici
 
 // Agents implements web.Backend.
 func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
-	pid := s.pid(ChildAgents)
-	if pid == nil {
+	if !s.m.Has(actors.ChildAgents) {
 		return nil, nil
 	}
-	res, err := s.ask(ctx, pid, QueryAgents{})
+	res, err := s.m.Ask(ctx, actors.ChildAgents, actors.QueryAgents{})
 	if err != nil {
 		return nil, err
 	}
@@ -414,18 +360,18 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 	}
 	claims := map[string]int{}
 	for _, h := range rep.Hostnames {
-		if h.State != "refused" {
+		if h.State != messages.HostRefused {
 			claims[h.Winner.Source]++
 		}
 	}
 	var out []web.AgentView
-	for _, a := range res.([]AgentState) {
+	for _, a := range res.([]actors.AgentState) {
 		mode := "outbound"
 		if a.Info.Inbound {
 			mode = "inbound"
 		}
 		out = append(out, web.AgentView{
-			Name: a.Name, Connected: a.State == "connected", State: a.State, LastSeen: a.LastSeen, StaleSince: a.StaleSince,
+			Name: a.Name, Connected: a.State == messages.AgentStatusConnected, State: string(a.State), LastSeen: a.LastSeen, StaleSince: a.StaleSince,
 			Version: a.Version, Hostname: a.Hostname, DefaultTunnel: a.Info.DefaultTunnel, Announced: a.Announced,
 			AllowedHostnames: a.Info.AllowedHostnames, AllowedZones: a.Info.AllowedZones, AllowedTunnels: a.Info.AllowedTunnels,
 			Claims: claims[messages.AgentSource(a.Name)], Containers: a.Containers, Mode: mode, Remote: a.Remote,
@@ -448,7 +394,7 @@ func (s *Surface) Conflicts(ctx context.Context) ([]web.ConflictView, error) {
 				Message: fmt.Sprintf("%s/%s holds %s; %d other claimant(s) wait in line", h.Winner.Source, h.Winner.Container, h.Hostname, len(h.Queued))})
 		}
 	}
-	for _, st := range s.plannerStatuses(ctx) {
+	for _, st := range s.m.PlannerStatuses(ctx) {
 		for _, c := range st.Conflicts {
 			out = append(out, web.ConflictView{Hostname: c.Hostname, Kind: string(c.Kind), Message: st.Planner + ": " + c.String()})
 		}
@@ -479,7 +425,7 @@ func (s *Surface) PendingDeletes(ctx context.Context) ([]web.PendingDelete, erro
 	}
 	var out []web.PendingDelete
 	for _, h := range rep.Hostnames {
-		if h.State == hostLeaving {
+		if h.State == messages.HostLeaving {
 			out = append(out, web.PendingDelete{Hostname: h.Hostname, Due: h.Due, Winner: h.Winner, Kinds: h.Kinds})
 		}
 	}
@@ -488,11 +434,11 @@ func (s *Surface) PendingDeletes(ctx context.Context) ([]web.PendingDelete, erro
 
 // Events implements web.Backend.
 func (s *Surface) Events(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
-	res, err := s.ask(ctx, s.pid(ChildStore), StoreQueryEvents{Query: q})
+	res, err := s.m.Ask(ctx, actors.ChildStore, actors.StoreQueryEvents{Query: q})
 	if err != nil {
 		return nil, err
 	}
-	p := res.(StoreEventsPage)
+	p := res.(actors.StoreEventsPage)
 	return p.Events, p.Err
 }
 
@@ -509,13 +455,13 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
 		pp := web.PlannerPlan{Planner: "tunnel:" + name, Credential: t.Credential}
-		live, err := s.call(ctx, t.Credential, t.AccountID, opGetTunnelConfig{TunnelID: t.TunnelID})
+		live, err := s.m.Cloudflare(t.Credential).TunnelConfig(ctx, t.AccountID, t.TunnelID)
 		if err != nil {
 			pp.Error = err.Error()
 			pv.Planner = append(pv.Planner, pp)
 			continue
 		}
-		objs, err := s.owned(ctx, store.KindTunnelRule, t.TunnelID)
+		objs, err := s.m.Owned(ctx, store.KindTunnelRule, t.TunnelID)
 		if err != nil {
 			return pv, err
 		}
@@ -524,7 +470,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 			host, path, _ := strings.Cut(o.Key, " ")
 			owned[plan.RuleKey{Hostname: host, Path: path}] = true
 		}
-		tp := plan.Tunnel(live.(cfapi.TunnelConfig), rep.Desired.Tunnels[name].Rules, owned, pol)
+		tp := plan.Tunnel(live, rep.Desired.Tunnels[name].Rules, owned, pol)
 		preview(&pp, tp.Changes, tp.Conflicts)
 		pv.Planner = append(pv.Planner, pp)
 	}
@@ -535,13 +481,13 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 	for _, id := range slices.Sorted(maps.Keys(zones)) {
 		z, cred := zones[id].Zone, zones[id].Credential
 		pp := web.PlannerPlan{Planner: "zone:" + z.Name, Credential: cred}
-		live, err := s.call(ctx, cred, "", opListRecords{ZoneID: id})
+		live, err := s.m.Cloudflare(cred).Records(ctx, id)
 		if err != nil {
 			pp.Error = err.Error()
 			pv.Planner = append(pv.Planner, pp)
 			continue
 		}
-		objs, err := s.owned(ctx, store.KindDNSRecord, id)
+		objs, err := s.m.Owned(ctx, store.KindDNSRecord, id)
 		if err != nil {
 			return pv, err
 		}
@@ -549,7 +495,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 		for _, o := range objs {
 			ids[o.CFID] = true
 		}
-		zp := plan.Zone(live.([]cfapi.Record), wanted[id], ids, s.cfg.Cloudflare.CommentLimit, pol)
+		zp := plan.Zone(live, wanted[id], ids, s.cfg.Cloudflare.CommentLimit, pol)
 		preview(&pp, slices.Concat(zp.Creates, zp.Updates, zp.Deletes), slices.Concat(zp.Conflicts, zp.Orphans))
 		pv.Planner = append(pv.Planner, pp)
 	}
@@ -557,8 +503,8 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 		pv.Planner = append(pv.Planner, web.PlannerPlan{Planner: "access", Error: s.accessErr.Error()})
 	} else if account, cred := s.rules.Access.AccountID, s.rules.Access.Credential; account != "" {
 		pp := web.PlannerPlan{Planner: "access", Credential: cred}
-		apps, err1 := s.call(ctx, cred, account, opListApps{})
-		policies, err2 := s.call(ctx, cred, account, opListPolicies{})
+		apps, err1 := s.m.Cloudflare(cred).AccessApps(ctx, account)
+		policies, err2 := s.m.Cloudflare(cred).AccessPolicies(ctx, account)
 		if err := errors.Join(err1, err2); err != nil {
 			pp.Error = err.Error()
 		} else {
@@ -566,7 +512,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 			if err != nil {
 				return pv, err
 			}
-			ap := plan.Access(apps.([]cfapi.AccessApp), policies.([]cfapi.AccessPolicy), rep.Desired.Apps, ownedApps, ownedPolicies, pol)
+			ap := plan.Access(apps, policies, rep.Desired.Apps, ownedApps, ownedPolicies, pol)
 			preview(&pp, ap.Changes(), ap.Conflicts)
 		}
 		pv.Planner = append(pv.Planner, pp)
@@ -577,7 +523,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 // Health implements web.Backend.
 func (s *Surface) Health(ctx context.Context) web.Health {
 	var h web.Health
-	if res, err := s.ask(ctx, s.pid(ChildDockerWatch), QueryDockerStatus{}); err != nil {
+	if res, err := s.m.Ask(ctx, actors.ChildDockerWatch, actors.QueryDockerStatus{}); err != nil {
 		h.DockerError = err.Error()
 	} else {
 		st := res.(dockerwatch.Status)
@@ -591,7 +537,7 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	var tokenErrs []string
 	for _, cred := range s.rules.Names() {
 		v, err := s.once("verify:"+cred, func() (any, error) {
-			return s.call(ctx, cred, s.cfg.Cloudflare.AccountID, opVerifyToken{})
+			return s.m.Cloudflare(cred).VerifyToken(ctx, s.cfg.Cloudflare.AccountID)
 		})
 		switch {
 		case err != nil:
@@ -602,9 +548,9 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	}
 	h.TokenVerified = len(tokenErrs) == 0 && len(s.rules.Names()) > 0
 	h.TokenError = strings.Join(tokenErrs, "; ")
-	if res, err := s.ask(ctx, s.pid(ChildStore), StoreCheck{}); err != nil {
+	if res, err := s.m.Ask(ctx, actors.ChildStore, actors.StoreCheck{}); err != nil {
 		h.StoreError = err.Error()
-	} else if e := res.(StoreChecked).Err; e != nil {
+	} else if e := res.(actors.StoreChecked).Err; e != nil {
 		h.StoreError = e.Error()
 	} else {
 		h.StoreWritable = true
@@ -612,11 +558,11 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	if rep, err := s.registry(ctx); err == nil {
 		h.Settled = rep.Settled
 	}
-	if pid := s.m.Children[ChildListener]; pid != nil {
+	if s.m.Has(actors.ChildListener) {
 		h.AgentListener = true
-		if res, err := s.ask(ctx, pid, QueryListenerHealth{}); err != nil {
+		if res, err := s.m.Ask(ctx, actors.ChildListener, actors.QueryListenerHealth{}); err != nil {
 			h.AgentListenerError = err.Error()
-		} else if e := res.(ListenerHealth).Err; e != nil {
+		} else if e := res.(actors.ListenerHealth).Err; e != nil {
 			h.AgentListenerError = e.Error()
 		}
 	}
@@ -625,11 +571,7 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 
 // Resync implements web.Backend.
 func (s *Surface) Resync(ctx context.Context) error {
-	for name, pid := range s.m.Children {
-		if strings.HasPrefix(name, "tunnel-") || name == ChildDNS || name == ChildAccess {
-			s.m.System.Root.Send(pid, ResyncNow{})
-		}
-	}
+	s.m.Resync()
 	s.mu.Lock()
 	clear(s.cache)
 	s.mu.Unlock()
@@ -638,12 +580,12 @@ func (s *Surface) Resync(ctx context.Context) error {
 
 // CancelDelete implements web.Backend.
 func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
-	res, err := s.ask(ctx, s.pid(ChildRegistry), CancelDelete{Hostname: hostname})
+	res, err := s.m.Ask(ctx, actors.ChildRegistry, actors.CancelDelete{Hostname: hostname})
 	if err != nil {
 		return err
 	}
 	if e, ok := res.(error); ok && e != nil {
-		if errors.Is(e, errNotLeaving) {
+		if errors.Is(e, actors.ErrNotLeaving) {
 			return fmt.Errorf("%w: %s is not waiting to be deleted", web.ErrNotFound, hostname)
 		}
 		return e
@@ -653,24 +595,23 @@ func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
 
 // Decommission implements web.Backend.
 func (s *Surface) Decommission(ctx context.Context, agent string) error {
-	return s.agentAction(ctx, DecommissionAgent{Name: agent})
+	return s.agentAction(ctx, actors.DecommissionAgent{Name: agent})
 }
 
 // EnableAgent implements web.Backend.
 func (s *Surface) EnableAgent(ctx context.Context, agent string) error {
-	return s.agentAction(ctx, EnableAgent{Name: agent})
+	return s.agentAction(ctx, actors.EnableAgent{Name: agent})
 }
 
 // agentAction asks the agents directory to act on one agent; an agent it
 // does not know is web.ErrNotFound.
 func (s *Surface) agentAction(ctx context.Context, msg any) error {
-	res, err := s.ask(ctx, s.pid(ChildAgents), msg)
+	res, err := s.m.Ask(ctx, actors.ChildAgents, msg)
 	if err != nil {
 		return err
 	}
 	if e, ok := res.(error); ok && e != nil {
-		var unknown errUnknownAgent
-		if errors.As(e, &unknown) {
+		if errors.Is(e, actors.ErrUnknownAgent) {
 			return fmt.Errorf("%w: %v", web.ErrNotFound, e)
 		}
 		return e
@@ -682,7 +623,7 @@ func (s *Surface) agentAction(ctx context.Context, msg any) error {
 // owns in Cloudflare, over every planner (for the desired/applied metrics).
 func (s *Surface) ObjectCounts(ctx context.Context) map[string][2]int {
 	out := map[string][2]int{}
-	for _, st := range s.plannerStatuses(ctx) {
+	for _, st := range s.m.PlannerStatuses(ctx) {
 		if st.Kind == "" {
 			continue
 		}

@@ -1,0 +1,323 @@
+package surface
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labelgate/labelgate/actors"
+	"github.com/labelgate/labelgate/cfapi"
+	"github.com/labelgate/labelgate/cfapi/cfsim"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/dockerwatch"
+	"github.com/labelgate/labelgate/dockerwatch/dockertest"
+	"github.com/labelgate/labelgate/messages"
+	"github.com/labelgate/labelgate/publicip"
+	"github.com/labelgate/labelgate/store"
+	"github.com/labelgate/labelgate/web"
+)
+
+// pipeline is main's whole actor tree against cfsim and a fake Docker
+// engine, with a real SQLite store in a temp dir, read through a Surface.
+type pipeline struct {
+	t      *testing.T
+	sim    *cfsim.Server
+	engine *dockertest.Engine
+	cfg    config.Config
+	main   *actors.Main
+	zoneID string
+	tunnel string
+}
+
+// baseConfig is a main configuration against sim, fast enough for tests.
+func baseConfig(t *testing.T, sim *cfsim.Server) config.Config {
+	cfg := config.Defaults()
+	cfg.Cloudflare.AccountID = sim.AccountID
+	cfg.Cloudflare.APIURL = sim.URL
+	cfg.Cloudflare.RequestsPerSecond = 4
+	cfg.Docker.Debounce = 50 * time.Millisecond
+	cfg.Sync.RemoveDelay = time.Hour
+	cfg.Sync.SettleTimeout = 5 * time.Second
+	cfg.DataDir = t.TempDir()
+	cfg.Sync.PublicIPSources = []string{"http://127.0.0.1:1/unreachable"}
+	return cfg
+}
+
+// start runs main over p.cfg until the test ends.
+func (p *pipeline) start() {
+	p.t.Helper()
+	db, err := store.Open(context.Background(), p.cfg.DBPath())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out := io.Writer(io.Discard)
+	if testing.Verbose() {
+		out = os.Stderr
+	}
+	m, err := actors.StartMain(p.cfg, actors.MainDeps{
+		DB: db, Logger: slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		NewDocker: func(dockerwatch.Config) (dockerwatch.Client, error) { return p.engine, nil },
+		PublicIP:  &publicip.Discoverer{Sources: p.cfg.Sync.PublicIPSources, Timeout: time.Second},
+	})
+	if err != nil {
+		_ = db.Close()
+		p.t.Fatal(err)
+	}
+	p.main = m
+	p.t.Cleanup(func() { m.Stop(); _ = db.Close() })
+}
+
+// ingress returns the live rules as "host path>service", foreign ones too.
+func (p *pipeline) ingress() []string {
+	cfg, ok := p.sim.TunnelConfigOf(p.tunnel)
+	if !ok {
+		return nil
+	}
+	var doc cfapi.TunnelConfig
+	if err := doc.UnmarshalJSON(cfg.Config); err != nil {
+		p.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range doc.Ingress {
+		out = append(out, strings.TrimSpace(r.Hostname+" "+r.Path)+">"+r.Service)
+	}
+	return out
+}
+
+func (p *pipeline) hasRule(rule string) bool { return slices.Contains(p.ingress(), rule) }
+
+func (p *pipeline) records() map[string]cfsim.Record {
+	out := map[string]cfsim.Record{}
+	for _, r := range p.sim.Records(p.zoneID) {
+		out[r.Type+" "+r.Name] = r
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func labelsOf(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// newPipeline is main with the default credential, one zone and one tunnel.
+func newPipeline(t *testing.T, tweak func(*config.Config)) *pipeline {
+	t.Helper()
+	sim := cfsim.NewServer(t)
+	zone := sim.AddZone(cfsim.Zone{Name: "example.com"})
+	tun := sim.AddTunnel(cfsim.Tunnel{Name: "home"})
+	cfg := baseConfig(t, sim)
+	cfg.Cloudflare.APIToken = config.Secret(sim.Token)
+	cfg.Cloudflare.TunnelID = tun.ID
+	cfg.Sync.RemoveDelay = 2 * time.Second
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	p := &pipeline{t: t, sim: sim, engine: dockertest.New(), cfg: cfg, zoneID: zone.ID, tunnel: tun.ID}
+	p.start()
+	return p
+}
+
+func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
+	p := newPipeline(t, func(c *config.Config) { c.Sync.RemoveDelay = time.Hour })
+	if err := p.sim.SetTunnelConfig(p.tunnel, []byte(`{"ingress":[{"hostname":"manual.example.com","service":"http://manual:80"},{"service":"http_status:404"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	id := p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.bad.hostname", "bad.example.com", "labelgate.tunnel.bad.service", "http://web:80/x",
+	))
+	eventually(t, 10*time.Second, "converged", func() bool {
+		_, ok := p.records()["CNAME app.example.com"]
+		return ok && p.hasRule("app.example.com>http://web:80")
+	})
+	s := New(p.main, p.cfg, "test")
+	ctx := context.Background()
+
+	hs, err := s.Hostnames(ctx)
+	if err != nil || len(hs) != 1 || hs[0].Hostname != "app.example.com" || hs[0].State != messages.HostActive {
+		t.Fatalf("hostnames: %+v %v", hs, err)
+	}
+	var tv []web.TunnelView
+	eventually(t, 5*time.Second, "the owned rule recorded", func() bool {
+		if err := s.Resync(ctx); err != nil { // also drops the surface's cache
+			t.Fatal(err)
+		}
+		tv, err = s.Tunnels(ctx)
+		return err == nil && len(tv) == 1 && len(tv[0].Rules) == 3 && tv[0].Rules[0].Owned
+	})
+	for _, r := range tv[0].Rules {
+		if want := r.Hostname == "app.example.com"; r.Owned != want {
+			t.Fatalf("rule %s owned=%v", r.Hostname, r.Owned)
+		}
+	}
+	recs, err := s.DNSRecords(ctx)
+	if err != nil || len(recs) != 1 || !recs[0].Owned || recs[0].Type != "CNAME" {
+		t.Fatalf("records: %+v %v", recs, err)
+	}
+	les, err := s.LabelErrors(ctx)
+	if err != nil || len(les) != 1 || les[0].Key != "labelgate.tunnel.bad.service" {
+		t.Fatalf("label errors: %+v %v", les, err)
+	}
+	plan, err := s.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pp := range plan.Planner {
+		if len(pp.Creates)+len(pp.Updates)+len(pp.Deletes) != 0 || pp.Error != "" {
+			t.Fatalf("a converged main must plan nothing: %+v", pp)
+		}
+	}
+	if h := s.Health(ctx); !h.Ready() {
+		t.Fatalf("health: %+v", h)
+	}
+	evs, err := s.Events(ctx, store.EventQuery{Hostname: "app.example.com"})
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+
+	// The container stops: the hostname waits out its (hour-long) grace;
+	// the operator cancels the delete.
+	p.engine.Stop(id)
+	eventually(t, 10*time.Second, "pending delete", func() bool {
+		pd, _ := s.PendingDeletes(ctx)
+		return len(pd) == 1
+	})
+	if err := s.CancelDelete(ctx, "app.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CancelDelete(ctx, "app.example.com"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("a second cancel must be not found, got %v", err)
+	}
+	if pd, _ := s.PendingDeletes(ctx); len(pd) != 0 {
+		t.Fatalf("still pending: %+v", pd)
+	}
+	if err := s.Decommission(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("decommissioning an unknown agent: %v", err)
+	}
+	if err := s.EnableAgent(ctx, "nope"); !errors.Is(err, web.ErrNotFound) {
+		t.Fatalf("enabling an unknown agent: %v", err)
+	}
+	calls := len(p.sim.Audit())
+	if err := s.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a resync to read Cloudflare", func() bool { return len(p.sim.Audit()) > calls })
+}
+
+// TestSurfaceReadsWithEachConsumersCredential: main with two named
+// credentials and no default, both of which see the one zone. The pages and
+// the plan preview read each object with the credential its actor uses.
+func TestSurfaceReadsWithEachConsumersCredential(t *testing.T) {
+	const labToken, opsToken = "lab-token-0123456789abcdef", "ops-token-0123456789abcdef"
+	sim := cfsim.NewServer(t)
+	zone := sim.AddZone(cfsim.Zone{Name: "example.com"})
+	tun := sim.AddTunnel(cfsim.Tunnel{Name: "edge"})
+	sim.AddToken(labToken, "lab", false)
+	sim.AddToken(opsToken, "ops", false)
+	cfg := baseConfig(t, sim)
+	cfg.Cloudflare.Credentials = map[string]config.Credential{
+		"lab": {APIToken: labToken, Zones: []string{"example.com"}}, // reconciles the zone
+		"ops": {APIToken: opsToken},                                 // only where named: the tunnel, hence Access
+	}
+	cfg.Cloudflare.Tunnels = map[string]config.Tunnel{"edge": {TunnelID: tun.ID, Credential: "ops"}}
+	cfg.DefaultTunnel = "edge"
+	p := &pipeline{t: t, sim: sim, engine: dockertest.New(), cfg: cfg, zoneID: zone.ID, tunnel: tun.ID}
+	p.start()
+	p.engine.Start("web", labelsOf(
+		"labelgate.tunnel.web.hostname", "app.example.com",
+		"labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.web.access", "team",
+		"labelgate.access.team.policy.include.emails", "boss@example.com",
+		"labelgate.dns.www.hostname", "www.example.com",
+		"labelgate.dns.www.target", "198.51.100.7",
+		"labelgate.dns.www.proxied", "false",
+	))
+	eventually(t, 15*time.Second, "the route, both records and the Access app", func() bool {
+		recs := p.records()
+		_, cname := recs["CNAME app.example.com"]
+		_, a := recs["A www.example.com"]
+		app := slices.ContainsFunc(p.sim.AccessApps(), func(x cfsim.AccessApp) bool { return x.Domain == "app.example.com" })
+		return p.hasRule("app.example.com>http://web:80") && cname && a && app
+	})
+
+	s := New(p.main, p.cfg, "test")
+	ctx := context.Background()
+	var tv []web.TunnelView
+	eventually(t, 5*time.Second, "the owned rule on the tunnels page", func() bool {
+		if err := s.Resync(ctx); err != nil { // also drops the surface's cache
+			t.Fatal(err)
+		}
+		var err error
+		tv, err = s.Tunnels(ctx)
+		return err == nil && len(tv) == 1 && len(tv[0].Rules) > 0 && tv[0].Rules[0].Owned
+	})
+	if tv[0].Name != "edge" || tv[0].Credential != "ops" || tv[0].Error != "" {
+		t.Errorf("tunnel: %+v", tv[0])
+	}
+	recs, err := s.DNSRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Type+" "+r.Name+" "+r.Credential)
+		if !r.Owned {
+			t.Errorf("record not owned: %+v", r)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"A www.example.com lab", "CNAME app.example.com lab"}; !slices.Equal(got, want) {
+		t.Errorf("DNS page: %q, want %q", got, want)
+	}
+	var av web.AccessView
+	eventually(t, 5*time.Second, "the owned app on the Access page", func() bool {
+		if err := s.Resync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		av, err = s.Access(ctx)
+		return err == nil && len(av.Apps) == 1 && av.Apps[0].Owned
+	})
+	if av.Error != "" || av.Credential != "ops" || av.AccountID != p.sim.AccountID || av.Apps[0].Domain != "app.example.com" {
+		t.Errorf("Access page: %+v", av)
+	}
+	plan, err := s.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := map[string]string{}
+	for _, pp := range plan.Planner {
+		creds[pp.Planner] = pp.Credential
+		if len(pp.Creates)+len(pp.Updates)+len(pp.Deletes) != 0 || pp.Error != "" {
+			t.Errorf("a converged main must plan nothing: %+v", pp)
+		}
+	}
+	if want := map[string]string{"tunnel:edge": "ops", "zone:example.com": "lab", "access": "ops"}; !maps.Equal(creds, want) {
+		t.Errorf("plan preview credentials: %v, want %v", creds, want)
+	}
+	if h := s.Health(ctx); !h.TokenVerified || h.TokenError != "" {
+		t.Errorf("both tokens verify: %+v", h)
+	}
+
+}
