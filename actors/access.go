@@ -68,7 +68,7 @@ func (s accessStep) word() string {
 func NewAccessProps(ac AccessConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		a := &accessActor{reconciler: newReconciler(ac.PlannerConfig, "access"), ac: ac, conflicts: map[string]bool{}}
-		a.status.Kind = "access_app"
+		a.status.Kind = plan.AccessApp
 		a.counts = func() (int, int) { return len(a.desired), len(a.apps) }
 		return a
 	}, withMiddleware(ac.Logger))

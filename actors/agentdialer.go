@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 	"time"
 
@@ -58,7 +59,7 @@ func (a *agentDialerActor) Receive(ctx actor.Context) {
 				}
 			},
 		})
-	case ResendSets:
+	case messages.ResendSets:
 		// The registry restarted: the session asks its agent to resend.
 		for _, c := range ctx.Children() {
 			ctx.Send(c, m)

@@ -34,25 +34,6 @@ type AgentLinkConfig struct {
 	Logger        *slog.Logger
 }
 
-// QueryLink asks the link for its state; the reply is LinkStatus.
-type QueryLink struct{}
-
-// LinkStatus is the agent's view of its connection to main.
-type LinkStatus struct {
-	Connected   bool
-	Since       time.Time
-	LastError   string
-	Mode        string // inbound or outbound
-	TLSMode     string
-	Acked       uint64 // the last snapshot version main acknowledged
-	Sent        uint64 // the last snapshot version sent
-	Docker      bool
-	DockerError string
-	// ListenerError says why the inbound listener cannot accept
-	// connections now (empty while it can, and in outbound mode).
-	ListenerError string
-}
-
 type (
 	linkUp   struct{ conn *bridge.Conn }
 	linkDown struct {
@@ -77,7 +58,7 @@ type agentLinkActor struct {
 	last   *messages.ContainerSet
 	docker dockerwatch.Status
 	conn   *bridge.Conn
-	status LinkStatus
+	status messages.LinkStatus
 	// stopDial ends the dial loop (outbound mode); port serves main
 	// (inbound mode).
 	stopDial func()
@@ -162,7 +143,7 @@ func (a *agentLinkActor) Receive(ctx actor.Context) {
 		}
 	case linkDied:
 		panic(m.err)
-	case QueryLink:
+	case messages.QueryLink:
 		st := a.status
 		if a.port != nil {
 			if err := a.port.Health(); err != nil {

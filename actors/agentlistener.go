@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -36,13 +37,6 @@ type AgentListenerConfig struct {
 	Logger                           *slog.Logger
 }
 
-// QueryListenerHealth asks a listener actor whether it accepts connections;
-// the reply is ListenerHealth.
-type QueryListenerHealth struct{}
-
-// ListenerHealth is a listener's answer: Err is nil while it accepts.
-type ListenerHealth struct{ Err error }
-
 type acceptedConn struct{ conn *bridge.Conn }
 type listenerStopped struct{ err error }
 
@@ -50,7 +44,7 @@ type listenerStopped struct{ err error }
 // agentsession child per authenticated connection. A failing session is
 // stopped (the agent reconnects) and touches no other. The bridge port
 // keeps accepting through temporary accept errors; its health is what
-// QueryListenerHealth reports.
+// messages.QueryListenerHealth reports.
 type agentListenerActor struct {
 	cfg  AgentListenerConfig
 	port *bridge.Port
@@ -88,17 +82,17 @@ func (a *agentListenerActor) Receive(ctx actor.Context) {
 	case acceptedConn:
 		props := NewAgentSessionProps(AgentSessionConfig{Conn: m.conn, Registry: a.cfg.Registry, Agents: a.cfg.Agents, Logger: a.cfg.Logger})
 		ctx.Spawn(props)
-	case ResendSets:
+	case messages.ResendSets:
 		// The registry restarted: every session asks its agent to resend.
 		for _, c := range ctx.Children() {
 			ctx.Send(c, m)
 		}
-	case QueryListenerHealth:
+	case messages.QueryListenerHealth:
 		err := errors.New("the agent listener is starting")
 		if a.port != nil {
 			err = a.port.Health()
 		}
-		ctx.Respond(ListenerHealth{Err: err})
+		ctx.Respond(messages.ListenerHealth{Err: err})
 	case listenerStopped:
 		panic(fmt.Errorf("the agent listener stopped: %w", m.err))
 	case *actor.Stopping, *actor.Restarting:

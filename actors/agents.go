@@ -58,7 +58,7 @@ func TokenFingerprint(token string) string {
 // Messages from agent sessions to the directory.
 type (
 	// AgentConnected: a session authenticated as Name and asks to be
-	// admitted; the reply is AgentAdmission.
+	// admitted; the reply is messages.AgentAdmission.
 	AgentConnected struct {
 		Name    string
 		Session *actor.PID
@@ -88,17 +88,6 @@ type (
 		Session *actor.PID
 		Reason  string
 	}
-	// AgentAdmission answers AgentConnected: Refused is empty when the
-	// session may go on, else the reason it may not (sent to the agent).
-	AgentAdmission struct{ Refused string }
-	// DecommissionAgent forgets an agent now and refuses it from then on;
-	// the reply is an error or nil.
-	DecommissionAgent struct{ Name string }
-	// EnableAgent re-admits a decommissioned agent; the reply is an error or
-	// nil.
-	EnableAgent struct{ Name string }
-	// QueryAgents asks for every agent's state; the reply is []AgentState.
-	QueryAgents struct{}
 )
 
 // AgentState is the directory's view of one agent.
@@ -222,7 +211,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		// default tunnel (each rebuilds the agent's claims), not of every
 		// announce a chatty agent sends.
 		if first || changed {
-			ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceConnected, DefaultTunnel: m.DefaultTunnel})
+			ctx.Send(a.cfg.Registry, messages.SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceConnected, DefaultTunnel: m.DefaultTunnel})
 		}
 		if changed {
 			a.persist(ctx, ag)
@@ -240,7 +229,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		ag.session, ag.State, ag.LastSeen = nil, messages.AgentStatusDisconnected, time.Now()
 		a.cfg.Logger.Warn("agent disconnected; its claims are frozen", "event", "agent_disconnected", "agent", m.Name, "reason", m.Reason, "stale_after", a.cfg.StaleTTL)
 		a.record(ctx, ag, store.LevelWarn, "agent_disconnected", "agent "+m.Name+" disconnected ("+m.Reason+"); its claims are frozen until "+ag.LastSeen.Add(a.cfg.StaleTTL).UTC().Format(time.RFC3339))
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceFrozen, DefaultTunnel: ag.Announced})
+		ctx.Send(a.cfg.Registry, messages.SourceStatusChanged{Source: messages.AgentSource(m.Name), Status: messages.SourceFrozen, DefaultTunnel: ag.Announced})
 		a.scheduleStale(ctx, ag)
 	case agentStaleCheck:
 		ag := a.agents[m.name]
@@ -254,8 +243,8 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		ag.State, ag.StaleSince = messages.AgentStatusStale, time.Now()
 		a.cfg.Logger.Warn("agent stale: its claims leave now, with the usual grace", "event", "agent_stale", "agent", ag.Name, "last_seen", ag.LastSeen)
 		a.record(ctx, ag, store.LevelWarn, "agent_stale", "agent "+ag.Name+" has not been seen since "+ag.LastSeen.UTC().Format(time.RFC3339)+"; its claims leave")
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceGone, DefaultTunnel: ag.Announced})
-	case DecommissionAgent:
+		ctx.Send(a.cfg.Registry, messages.SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceGone, DefaultTunnel: ag.Announced})
+	case messages.DecommissionAgent:
 		ag, ok := a.agents[m.Name]
 		if !ok {
 			ctx.Respond(errUnknownAgent{m.Name})
@@ -273,9 +262,9 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		a.record(ctx, ag, store.LevelWarn, "agent_decommissioned", "agent "+ag.Name+" was decommissioned; its claims leave, and it is refused until an operator enables it again or its token changes")
 		// Revoked, not just gone: a snapshot still in flight from the
 		// ended session must not bring its claims back.
-		ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceRevoked, DefaultTunnel: ag.Announced})
+		ctx.Send(a.cfg.Registry, messages.SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceRevoked, DefaultTunnel: ag.Announced})
 		ctx.Respond(nil)
-	case EnableAgent:
+	case messages.EnableAgent:
 		ag, ok := a.agents[m.Name]
 		if !ok {
 			ctx.Respond(errUnknownAgent{m.Name})
@@ -287,7 +276,7 @@ func (a *agentsActor) Receive(ctx actor.Context) {
 		}
 		a.enable(ctx, ag, "agent "+ag.Name+" was enabled again by an operator; it may connect")
 		ctx.Respond(nil)
-	case QueryAgents:
+	case messages.QueryAgents:
 		out := make([]AgentState, 0, len(a.agents))
 		for _, name := range slices.Sorted(maps.Keys(a.agents)) {
 			out = append(out, *a.agents[name])
@@ -341,12 +330,12 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 	}
 	if !lim.Allow() {
 		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "reconnecting too often")
-		ctx.Send(sender, AgentAdmission{Refused: "agent " + m.Name + " reconnects too often; main takes one session per " + admissionEvery.String() + " after a burst of " + fmt.Sprint(admissionBurst)})
+		ctx.Send(sender, messages.AgentAdmission{Refused: "agent " + m.Name + " reconnects too often; main takes one session per " + admissionEvery.String() + " after a burst of " + fmt.Sprint(admissionBurst)})
 		return
 	}
 	if ag.State == messages.AgentStatusDecommissioned {
 		a.refusal.Log("agent", m.Name, "remote", m.Remote, "reason", "decommissioned")
-		ctx.Send(sender, AgentAdmission{Refused: decommissionedReason(m.Name)})
+		ctx.Send(sender, messages.AgentAdmission{Refused: decommissionedReason(m.Name)})
 		return
 	}
 	if ag.session != nil && !ag.session.Equal(m.Session) {
@@ -357,7 +346,7 @@ func (a *agentsActor) admit(ctx actor.Context, m AgentConnected, sender *actor.P
 	ag.announced = false
 	a.cfg.Logger.Info("agent connected", "event", "agent_connected", "agent", m.Name, "remote", m.Remote, "tls", m.TLSMode)
 	a.record(ctx, ag, store.LevelInfo, "agent_connected", "agent "+m.Name+" connected from "+m.Remote+" ("+m.TLSMode+")")
-	ctx.Send(sender, AgentAdmission{})
+	ctx.Send(sender, messages.AgentAdmission{})
 }
 
 // enable lifts an agent's decommission. Its claims left when it was
@@ -366,7 +355,7 @@ func (a *agentsActor) enable(ctx actor.Context, ag *AgentState, msg string) {
 	delete(a.revoked, ag.Name)
 	ag.State = messages.AgentStatusStale
 	ctx.Send(a.cfg.Store, storeDeleteRevocation{Name: ag.Name})
-	ctx.Send(a.cfg.Registry, SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceEnabled, DefaultTunnel: ag.Announced})
+	ctx.Send(a.cfg.Registry, messages.SourceStatusChanged{Source: messages.AgentSource(ag.Name), Status: messages.SourceEnabled, DefaultTunnel: ag.Announced})
 	a.cfg.Logger.Info(msg, "event", "agent_enabled", "agent", ag.Name)
 	a.record(ctx, ag, store.LevelInfo, "agent_enabled", msg)
 }

@@ -41,13 +41,6 @@ type (
 		Code   bridge.CloseCode
 		Reason string
 	}
-	// SetApplied is the registry's answer to a container set sent with
-	// Request: it has taken (or, if stale, ignored) the set of Source at
-	// Version.
-	SetApplied struct {
-		Source  string
-		Version uint64
-	}
 
 	sessionSnapshot struct {
 		set      messages.ContainerSet
@@ -67,7 +60,7 @@ type (
 // snapshot and the newest announce the session has not taken yet (an older
 // one is replaced, never queued). The session takes one at a time: a
 // snapshot goes to the registry with Request, and the next is taken only
-// once the registry has answered (SetApplied) — so an agent that floods
+// once the registry has answered (messages.SetApplied) — so an agent that floods
 // snapshots holds at most one waiting, one in the registry and one being
 // read, whatever its pace. The agent's ack follows the registry's answer.
 //
@@ -126,7 +119,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		a.announces = rate.NewLimiter(rate.Every(announceEvery), announceBurst)
 		ctx.Request(a.cfg.Agents, AgentConnected{Name: a.name, Session: ctx.Self(), Remote: peer.RemoteAddr, TLSMode: string(peer.Mode)})
 		go pump(a.cfg.Conn, ctx.ActorSystem().Root, ctx.Self(), a.ready, a.stop)
-	case AgentAdmission:
+	case messages.AgentAdmission:
 		if m.Refused != "" {
 			// The directory logs refusals, rate-limited.
 			a.cfg.Conn.Close(bridge.CodeRefused, m.Refused)
@@ -150,7 +143,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 		a.next()
 	case sessionSnapshot:
 		a.snapshot(ctx, m)
-	case SetApplied:
+	case messages.SetApplied:
 		if m.Version != a.applying {
 			return // an answer to a wait that timed out
 		}
@@ -173,7 +166,7 @@ func (a *agentSessionActor) Receive(ctx actor.Context) {
 			"version", a.applying, "waited", a.cfg.ApplyTimeout)
 		a.applying = 0
 		a.next()
-	case ResendSets:
+	case messages.ResendSets:
 		// The registry restarted and lost the sets it had: ask the agent.
 		c, cancel := context.WithTimeout(context.Background(), ackTimeout)
 		defer cancel()

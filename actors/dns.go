@@ -108,14 +108,14 @@ func (a *dnsActor) Receive(ctx actor.Context) {
 	case messages.DesiredState:
 		a.desired = &m
 		a.distribute(ctx)
-	case ResyncNow:
+	case messages.ResyncNow:
 		for _, c := range a.children {
 			ctx.Send(c.pid, m)
 		}
 		a.listZones(ctx)
 	case PlannerStatus:
 		a.statuses[m.Planner] = m
-	case QueryPlannerStatus:
+	case messages.QueryPlannerStatus:
 		out := make([]PlannerStatus, 0, len(a.statuses)+1)
 		for _, k := range slices.Sorted(maps.Keys(a.statuses)) {
 			out = append(out, a.statuses[k])

@@ -33,14 +33,6 @@ type DockerMetrics interface {
 	DockerReconnect(source string)
 }
 
-// QueryDockerStatus asks a dockerwatch actor for its connection status;
-// the reply is a dockerwatch.Status.
-type QueryDockerStatus struct{}
-
-// ResendSets asks a source actor to send its last container set again (the
-// registry asks after a restart, having lost what it had).
-type ResendSets struct{}
-
 type dockerSet struct{ set messages.ContainerSet }
 type dockerStatus struct{ s dockerwatch.Status }
 type dockerStopped struct{ err error }
@@ -93,7 +85,7 @@ func (a *dockerWatchActor) Receive(ctx actor.Context) {
 	case dockerSet:
 		a.last = &m.set
 		ctx.Send(a.cfg.Sink, m.set)
-	case ResendSets:
+	case messages.ResendSets:
 		if a.last != nil {
 			ctx.Send(a.cfg.Sink, *a.last)
 		}
@@ -107,7 +99,7 @@ func (a *dockerWatchActor) Receive(ctx actor.Context) {
 		}
 	case dockerStopped:
 		panic(fmt.Errorf("the Docker watcher stopped: %w", m.err))
-	case QueryDockerStatus:
+	case messages.QueryDockerStatus:
 		ctx.Respond(a.status)
 	}
 }

@@ -118,7 +118,7 @@ func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
 	reg, sets := probe(t, sys, "registry", nil)
 	dir, _ := probe(t, sys, "agents", func(ctx actor.Context) {
 		if _, ok := ctx.Message().(AgentConnected); ok {
-			ctx.Respond(AgentAdmission{})
+			ctx.Respond(messages.AgentAdmission{})
 		}
 	})
 	mainEnd, agentEnd := bridgePair(t)
@@ -149,7 +149,7 @@ func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
 	default:
 	}
 
-	sys.Root.Send(sender, SetApplied{Source: first.Source, Version: first.Version})
+	sys.Root.Send(sender, messages.SetApplied{Source: first.Source, Version: first.Version})
 	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: first.Version}) {
 		t.Fatalf("the agent got %+v, want the ack of version %d", f.Body, first.Version)
 	}
@@ -157,7 +157,7 @@ func TestSessionKeepsOnlyTheNewestSnapshot(t *testing.T) {
 	if !ok || last.Version != n {
 		t.Fatalf("after version %d the registry got version %d (%v), want only the newest, %d", first.Version, last.Version, ok, n)
 	}
-	sys.Root.Send(sender, SetApplied{Source: last.Source, Version: n})
+	sys.Root.Send(sender, messages.SetApplied{Source: last.Source, Version: n})
 	if f := <-agentEnd.Recv(); f.Body != (bridge.Ack{Version: n}) {
 		t.Fatalf("the agent got %+v, want the ack of version %d", f.Body, n)
 	}
@@ -232,7 +232,7 @@ func TestDecommissionRevokes(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the agent's route", func() bool { return p.hasRule("nas.example.com>http://web:80") })
 
-	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
+	if err := p.agentAction(messages.DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefused(t, c, "decommissioned")
@@ -268,7 +268,7 @@ func TestDecommissionRevokes(t *testing.T) {
 	}
 
 	// An operator enables it: it connects and its claims count again.
-	if err := p.agentAction(EnableAgent{Name: "nas"}); err != nil {
+	if err := p.agentAction(messages.EnableAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := dialAgent(t, url, tokenA)
@@ -281,7 +281,7 @@ func TestDecommissionRevokes(t *testing.T) {
 	eventually(t, 10*time.Second, "the enabled agent's route", func() bool { return p.hasRule("back.example.com>http://web:80") })
 
 	// Decommissioned again, then given a new token: the new token gets in.
-	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
+	if err := p.agentAction(messages.DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefused(t, c, "decommissioned")
@@ -296,7 +296,7 @@ func TestDecommissionRevokes(t *testing.T) {
 		return c.Send(t.Context(), bridge.Snapshot{Set: routeSet(2, "new.example.com")}) == nil
 	})
 	eventually(t, 10*time.Second, "the new token's route", func() bool { return p.hasRule("new.example.com>http://web:80") })
-	if err := p.agentAction(EnableAgent{Name: "nobody"}); !errors.Is(err, ErrUnknownAgent) {
+	if err := p.agentAction(messages.EnableAgent{Name: "nobody"}); !errors.Is(err, ErrUnknownAgent) {
 		t.Errorf("enabling an unknown agent: %v, want ErrUnknownAgent", err)
 	}
 }
@@ -415,8 +415,8 @@ func TestMainReportsItsAgentListener(t *testing.T) {
 	}
 	// The listener reports "not serving" until its port is up.
 	eventually(t, 10*time.Second, "the listener to report that it accepts", func() bool {
-		res, err := p.main.Ask(t.Context(), ChildListener, QueryListenerHealth{})
-		return err == nil && res.(ListenerHealth).Err == nil
+		res, err := p.main.Ask(t.Context(), ChildListener, messages.QueryListenerHealth{})
+		return err == nil && res.(messages.ListenerHealth).Err == nil
 	})
 	if _, err := net.Dial("tcp", listen); err != nil {
 		t.Fatalf("the listener does not accept: %v", err)
@@ -514,7 +514,7 @@ func TestDecommissionWhileFlooding(t *testing.T) {
 		_, ok := p.hostnames()["nas.example.com"]
 		return ok
 	})
-	if err := p.agentAction(DecommissionAgent{Name: "nas"}); err != nil {
+	if err := p.agentAction(messages.DecommissionAgent{Name: "nas"}); err != nil {
 		t.Fatal(err)
 	}
 	// The grace (2 s) passes; the hostname must be gone for good.
@@ -537,7 +537,7 @@ func TestSessionPacesAnnounces(t *testing.T) {
 	reg, _ := probe(t, sys, "registry", nil)
 	dir, got := probe(t, sys, "agents", func(ctx actor.Context) {
 		if _, ok := ctx.Message().(AgentConnected); ok {
-			ctx.Respond(AgentAdmission{})
+			ctx.Respond(messages.AgentAdmission{})
 		}
 	})
 	mainEnd, agentEnd := bridgePair(t)

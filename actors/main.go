@@ -248,7 +248,7 @@ func startTree(name string, specs []ChildSpec, log *slog.Logger) (*Main, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := sys.Root.RequestFuture(root, QueryChildren{}, 10*time.Second).Result()
+	res, err := sys.Root.RequestFuture(root, messages.QueryChildren{}, 10*time.Second).Result()
 	if err != nil {
 		return nil, fmt.Errorf("starting the actor tree: %w", err)
 	}

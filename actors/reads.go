@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"github.com/labelgate/labelgate/messages"
 	"maps"
 	"slices"
 	"strings"
@@ -57,7 +58,7 @@ func (m *Main) PlannerStatuses(ctx context.Context) []PlannerStatus {
 		if !isPlanner(name) {
 			continue
 		}
-		res, err := m.Ask(ctx, name, QueryPlannerStatus{})
+		res, err := m.Ask(ctx, name, messages.QueryPlannerStatus{})
 		if err != nil {
 			continue
 		}
@@ -76,7 +77,7 @@ func (m *Main) PlannerStatuses(ctx context.Context) []PlannerStatus {
 func (m *Main) Resync() {
 	for name, pid := range m.Children {
 		if isPlanner(name) {
-			m.System.Root.Send(pid, ResyncNow{})
+			m.System.Root.Send(pid, messages.ResyncNow{})
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // report asks the registry for its view.
 func (p *pipeline) report() (RegistryReport, error) {
-	res, err := p.main.Ask(p.t.Context(), ChildRegistry, QueryRegistry{})
+	res, err := p.main.Ask(p.t.Context(), ChildRegistry, messages.QueryRegistry{})
 	if err != nil {
 		return RegistryReport{}, err
 	}
@@ -32,14 +32,14 @@ func (p *pipeline) hostnameStates() []messages.HostnameState {
 // agents asks the agent directory for every agent it knows.
 func (p *pipeline) agents() []AgentState {
 	p.t.Helper()
-	res, err := p.main.Ask(p.t.Context(), ChildAgents, QueryAgents{})
+	res, err := p.main.Ask(p.t.Context(), ChildAgents, messages.QueryAgents{})
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	return res.([]AgentState)
 }
 
-// agentAction sends DecommissionAgent or EnableAgent and returns the
+// agentAction sends messages.DecommissionAgent or messages.EnableAgent and returns the
 // directory's answer.
 func (p *pipeline) agentAction(msg any) error {
 	res, err := p.main.Ask(p.t.Context(), ChildAgents, msg)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -43,14 +44,6 @@ func (noPlannerMetrics) SyncSucceeded(string, time.Time)          {}
 func (noPlannerMetrics) ObserveConvergence(string, time.Duration) {}
 func (noPlannerMetrics) SetDesiredApplied(string, int, int)       {}
 
-// ResyncNow asks a planner (or the DNS actor, for every zone) for a full
-// reconcile at once.
-type ResyncNow struct{}
-
-// QueryPlannerStatus asks a planner for its status; the reply is a
-// PlannerStatus (from the DNS actor: []PlannerStatus, one per zone).
-type QueryPlannerStatus struct{}
-
 // PlannerStatus is how a planner is doing.
 type PlannerStatus struct {
 	Planner     string // tunnel:<name>, zone:<name>, access
@@ -62,7 +55,7 @@ type PlannerStatus struct {
 	Conflicts []plan.Conflict
 	// Kind, Desired and Applied count the planner's objects: how many the
 	// desired state holds and how many Labelgate owns in Cloudflare.
-	Kind             string
+	Kind             plan.Object
 	Desired, Applied int
 	// Reconciled is the version of the registry's desired state that
 	// Cloudflare is known to match: the one the last successful reconcile
@@ -249,11 +242,11 @@ func (r *reconciler) common(ctx actor.Context, ready bool) bool {
 			r.request(ctx, 0)
 		}
 		r.drift(ctx)
-	case ResyncNow:
+	case messages.ResyncNow:
 		if ready {
 			r.request(ctx, 0)
 		}
-	case QueryPlannerStatus:
+	case messages.QueryPlannerStatus:
 		ctx.Respond(r.snapshot())
 	default:
 		return false

@@ -35,27 +35,11 @@ type RegistryConfig struct {
 // current one at once, if there is one).
 type Subscribe struct{ PID *actor.PID }
 
-// SourceStatusChanged tells the registry that an agent connected, was
-// frozen (disconnected), went stale or was decommissioned. DefaultTunnel is
-// what the agent announced.
-type SourceStatusChanged struct {
-	Source        string
-	Status        messages.SourceStatus
-	DefaultTunnel string
-}
-
 // PublicIPsChanged carries a source's public addresses ("" = main's own).
 type PublicIPsChanged struct {
 	Source string
 	IPs    PublicIPs
 }
-
-// CancelDelete asks the registry to keep a leaving hostname's objects; the
-// reply is an error or nil.
-type CancelDelete struct{ Hostname string }
-
-// QueryRegistry asks for the registry's view; the reply is RegistryReport.
-type QueryRegistry struct{}
 
 // RegistryReport is the registry's state for the API and dashboard.
 type RegistryReport struct {
@@ -139,14 +123,14 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		ctx.Request(a.cfg.Store, storeLoadRegistry{})
 		a.after(ctx, "settle", a.cfg.SettleTimeout, registrySettleTimeout{})
 		if p := ctx.Parent(); p != nil {
-			ctx.Request(p, QueryChildren{}) // to ask the sources to resend
+			ctx.Request(p, messages.QueryChildren{}) // to ask the sources to resend
 		}
 	case map[string]*actor.PID:
 		// After a restart the registry has lost the sets it had: every
 		// sibling that is a source sends its last one again.
 		for _, pid := range m {
 			if !pid.Equal(ctx.Self()) {
-				ctx.Send(pid, ResendSets{})
+				ctx.Send(pid, messages.ResendSets{})
 			}
 		}
 	case storeRegistryLoaded:
@@ -178,14 +162,14 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		if a.loaded && a.last != nil {
 			ctx.Send(m.PID, a.desired)
 		}
-	case QueryRegistry:
+	case messages.QueryRegistry:
 		rep := RegistryReport{Loaded: a.loaded}
 		if a.loaded {
 			rep.Settled, rep.Unreported = a.state.settled, a.state.unknownSources()
 			rep.Hostnames, rep.LabelErrors, rep.Desired = a.state.hostnameStates(), a.state.labelErrors(), a.desired
 		}
 		ctx.Respond(rep)
-	case CancelDelete:
+	case messages.CancelDelete:
 		if !a.loaded {
 			ctx.Respond(errors.New("the registry is still loading"))
 			return
@@ -202,7 +186,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		} else {
 			a.emitting = false
 		}
-	case messages.ContainerSet, SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout, registrySummaryDue:
+	case messages.ContainerSet, messages.SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout, registrySummaryDue:
 		if !a.loaded {
 			a.pending = append(a.pending, pendingMsg{m, ctx.Sender()})
 			return
@@ -213,7 +197,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 }
 
 // handle applies one message. A container set sent with Request (by an agent
-// session) is answered with SetApplied once it is applied: the session takes
+// session) is answered with messages.SetApplied once it is applied: the session takes
 // the agent's next snapshot only then, which bounds what an agent can make
 // main hold.
 func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
@@ -224,9 +208,9 @@ func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			a.cfg.Logger.Debug("container set ignored (stale, or its source is revoked)", "source", m.Source, "version", m.Version)
 		}
 		if sender != nil {
-			ctx.Send(sender, SetApplied{Source: m.Source, Version: m.Version})
+			ctx.Send(sender, messages.SetApplied{Source: m.Source, Version: m.Version})
 		}
-	case SourceStatusChanged:
+	case messages.SourceStatusChanged:
 		a.sourceStatus(m, now)
 	case PublicIPsChanged:
 		a.state.setPublicIPs(m.Source, m.IPs, now)
@@ -248,7 +232,7 @@ func (a *registryActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	}
 }
 
-func (a *registryActor) sourceStatus(m SourceStatusChanged, now time.Time) {
+func (a *registryActor) sourceStatus(m messages.SourceStatusChanged, now time.Time) {
 	if m.DefaultTunnel != a.state.cfg.AnnouncedDefaults[m.Source] {
 		ann := maps.Clone(a.state.cfg.AnnouncedDefaults)
 		if ann == nil {

@@ -186,7 +186,7 @@ func (r *registryState) takeChanged() bool {
 	return c
 }
 
-// ErrNotLeaving answers a CancelDelete for a hostname that is not waiting out
+// ErrNotLeaving answers a messages.CancelDelete for a hostname that is not waiting out
 // a grace.
 var ErrNotLeaving = errors.New("hostname is not waiting to be deleted")
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 	"maps"
 	"math"
@@ -164,13 +165,13 @@ func (h *supHarness) drain(n int) []event {
 
 func (h *supHarness) children(sup *actor.PID) map[string]*actor.PID {
 	h.t.Helper()
-	res, err := h.sys.Root.RequestFuture(sup, QueryChildren{}, 10*time.Second).Result()
+	res, err := h.sys.Root.RequestFuture(sup, messages.QueryChildren{}, 10*time.Second).Result()
 	if err != nil {
-		h.t.Fatalf("QueryChildren: %v", err)
+		h.t.Fatalf("messages.QueryChildren: %v", err)
 	}
 	m, ok := res.(map[string]*actor.PID)
 	if !ok {
-		h.t.Fatalf("QueryChildren answered %T", res)
+		h.t.Fatalf("messages.QueryChildren answered %T", res)
 	}
 	return m
 }
@@ -393,7 +394,7 @@ func TestPanicLoggerLogsStackAndActorRestarts(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// supervisorActor: start order, earlier PIDs, QueryChildren.
+// supervisorActor: start order, earlier PIDs, messages.QueryChildren.
 
 func TestSupervisorStartsChildrenInOrderWithEarlierPIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -404,7 +405,7 @@ func TestSupervisorStartsChildrenInOrderWithEarlierPIDs(t *testing.T) {
 			return ChildSpec{Name: name, Props: func(started map[string]*actor.PID) *actor.Props {
 				order = append(order, name) // builders run on the supervisor's goroutine, one at a time
 				got[name] = maps.Clone(started)
-				started["scribble-"+name] = nil // must not leak into later builders or QueryChildren
+				started["scribble-"+name] = nil // must not leak into later builders or messages.QueryChildren
 				return h.props(name)
 			}}
 		}
@@ -421,7 +422,7 @@ func TestSupervisorStartsChildrenInOrderWithEarlierPIDs(t *testing.T) {
 			t.Errorf("props built in order %v", order)
 		}
 		if len(kids) != 3 {
-			t.Fatalf("QueryChildren = %v", kids)
+			t.Fatalf("messages.QueryChildren = %v", kids)
 		}
 		for name, pid := range kids {
 			if pid.Id != "sup/"+name {
@@ -444,10 +445,10 @@ func TestSupervisorStartsChildrenInOrderWithEarlierPIDs(t *testing.T) {
 			h.sys.Root.Send(kids[name], ping{})
 			h.expect(name, "pong")
 		}
-		// QueryChildren answers a copy.
+		// messages.QueryChildren answers a copy.
 		delete(kids, "store")
 		if again := h.children(sup); len(again) != 3 || again["store"] == nil {
-			t.Errorf("QueryChildren after the caller mutated its answer: %v", again)
+			t.Errorf("messages.QueryChildren after the caller mutated its answer: %v", again)
 		}
 	})
 }

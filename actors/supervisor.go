@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 	"maps"
 
@@ -13,10 +14,6 @@ type ChildSpec struct {
 	Name  string
 	Props func(started map[string]*actor.PID) *actor.Props
 }
-
-// QueryChildren asks a supervisor for its children's PIDs by name; the reply
-// is a map[string]*actor.PID.
-type QueryChildren struct{}
 
 // supervisorActor starts its children in order and supervises them one for
 // one with capped exponential backoff: a crashing child never takes down its
@@ -44,7 +41,7 @@ func (s *supervisorActor) Receive(ctx actor.Context) {
 			}
 			s.pids[spec.Name] = pid
 		}
-	case QueryChildren:
+	case messages.QueryChildren:
 		ctx.Respond(maps.Clone(s.pids))
 	}
 }

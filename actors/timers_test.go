@@ -129,7 +129,7 @@ func TestPlannerRestartsKeepOneDriftChain(t *testing.T) {
 		sup := sys.Root.Spawn(NewSupervisorProps([]ChildSpec{{Name: "tunnel-t", Props: func(map[string]*actor.PID) *actor.Props {
 			return NewTunnelProps("t", TunnelRef{TunnelID: "tid"}, pc)
 		}}}, logger))
-		kids, err := sys.Root.RequestFuture(sup, QueryChildren{}, time.Minute).Result()
+		kids, err := sys.Root.RequestFuture(sup, messages.QueryChildren{}, time.Minute).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestTimersOneSchedulePerPurpose(t *testing.T) {
 		sup := sys.Root.Spawn(NewSupervisorProps([]ChildSpec{{Name: "probe", Props: func(map[string]*actor.PID) *actor.Props {
 			return actor.PropsFromProducer(func() actor.Actor { return &timerProbe{got: got} }, withMiddleware(logger))
 		}}}, logger))
-		kids, err := sys.Root.RequestFuture(sup, QueryChildren{}, time.Minute).Result()
+		kids, err := sys.Root.RequestFuture(sup, messages.QueryChildren{}, time.Minute).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ type tunnelActor struct {
 func NewTunnelProps(name string, ref TunnelRef, cfg PlannerConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		a := &tunnelActor{reconciler: newReconciler(cfg, "tunnel:"+name), name: name, ref: ref, conflicts: map[string]bool{}}
-		a.status.Kind = "tunnel_rule"
+		a.status.Kind = plan.TunnelRule
 		a.counts = func() (int, int) { return len(a.desired), len(a.owned) }
 		return a
 	}, withMiddleware(cfg.Logger))

@@ -61,7 +61,7 @@ func NewZoneProps(zc ZoneConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		rec := newReconciler(zc.PlannerConfig, "zone:"+zc.Zone.Name)
 		rec.toParent = true
-		rec.status.Kind = "dns_record"
+		rec.status.Kind = plan.DNSRecord
 		a := &zoneActor{reconciler: rec, zc: zc, conflicts: map[string]bool{}, orphans: map[string]bool{}}
 		a.counts = func() (int, int) { return len(a.desired), len(a.stored) }
 		return a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/labelgate/labelgate/messages"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -85,8 +86,8 @@ func ProfileAgentHeap(ctx context.Context, endpoint, token, filter, file string)
 	defer agent.Stop()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := agent.System.Root.RequestFuture(agent.Children[actors.ChildLink], actors.QueryLink{}, 5*time.Second).Result()
-		if st, ok := res.(actors.LinkStatus); err == nil && ok && st.Connected && st.Sent > 0 && st.Acked == st.Sent {
+		res, err := agent.System.Root.RequestFuture(agent.Children[actors.ChildLink], messages.QueryLink{}, 5*time.Second).Result()
+		if st, ok := res.(messages.LinkStatus); err == nil && ok && st.Connected && st.Sent > 0 && st.Acked == st.Sent {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -73,7 +73,7 @@ func (s *Surface) once(key string, fn func() (any, error)) (any, error) {
 }
 
 func (s *Surface) registry(ctx context.Context) (actors.RegistryReport, error) {
-	res, err := s.m.Ask(ctx, actors.ChildRegistry, actors.QueryRegistry{})
+	res, err := s.m.Ask(ctx, actors.ChildRegistry, messages.QueryRegistry{})
 	if err != nil {
 		return actors.RegistryReport{}, err
 	}
@@ -151,7 +151,7 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 	for _, name := range slices.Sorted(maps.Keys(tunnels)) {
 		t := tunnels[name]
 		tv := web.TunnelView{Name: name, ID: t.TunnelID, Credential: t.Credential}
-		if res, err := s.m.Ask(ctx, actors.ChildTunnel(name), actors.QueryPlannerStatus{}); err == nil {
+		if res, err := s.m.Ask(ctx, actors.ChildTunnel(name), messages.QueryPlannerStatus{}); err == nil {
 			st := res.(actors.PlannerStatus)
 			tv.LastSync = st.LastSync
 			for _, c := range st.Conflicts {
@@ -350,7 +350,7 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 	if !s.m.Has(actors.ChildAgents) {
 		return nil, nil
 	}
-	res, err := s.m.Ask(ctx, actors.ChildAgents, actors.QueryAgents{})
+	res, err := s.m.Ask(ctx, actors.ChildAgents, messages.QueryAgents{})
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +523,7 @@ func (s *Surface) Plan(ctx context.Context) (web.PlanPreview, error) {
 // Health implements web.Backend.
 func (s *Surface) Health(ctx context.Context) web.Health {
 	var h web.Health
-	if res, err := s.m.Ask(ctx, actors.ChildDockerWatch, actors.QueryDockerStatus{}); err != nil {
+	if res, err := s.m.Ask(ctx, actors.ChildDockerWatch, messages.QueryDockerStatus{}); err != nil {
 		h.DockerError = err.Error()
 	} else {
 		st := res.(dockerwatch.Status)
@@ -560,9 +560,9 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	}
 	if s.m.Has(actors.ChildListener) {
 		h.AgentListener = true
-		if res, err := s.m.Ask(ctx, actors.ChildListener, actors.QueryListenerHealth{}); err != nil {
+		if res, err := s.m.Ask(ctx, actors.ChildListener, messages.QueryListenerHealth{}); err != nil {
 			h.AgentListenerError = err.Error()
-		} else if e := res.(actors.ListenerHealth).Err; e != nil {
+		} else if e := res.(messages.ListenerHealth).Err; e != nil {
 			h.AgentListenerError = e.Error()
 		}
 	}
@@ -580,7 +580,7 @@ func (s *Surface) Resync(ctx context.Context) error {
 
 // CancelDelete implements web.Backend.
 func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
-	res, err := s.m.Ask(ctx, actors.ChildRegistry, actors.CancelDelete{Hostname: hostname})
+	res, err := s.m.Ask(ctx, actors.ChildRegistry, messages.CancelDelete{Hostname: hostname})
 	if err != nil {
 		return err
 	}
@@ -595,12 +595,12 @@ func (s *Surface) CancelDelete(ctx context.Context, hostname string) error {
 
 // Decommission implements web.Backend.
 func (s *Surface) Decommission(ctx context.Context, agent string) error {
-	return s.agentAction(ctx, actors.DecommissionAgent{Name: agent})
+	return s.agentAction(ctx, messages.DecommissionAgent{Name: agent})
 }
 
 // EnableAgent implements web.Backend.
 func (s *Surface) EnableAgent(ctx context.Context, agent string) error {
-	return s.agentAction(ctx, actors.EnableAgent{Name: agent})
+	return s.agentAction(ctx, messages.EnableAgent{Name: agent})
 }
 
 // agentAction asks the agents directory to act on one agent; an agent it
@@ -627,10 +627,10 @@ func (s *Surface) ObjectCounts(ctx context.Context) map[string][2]int {
 		if st.Kind == "" {
 			continue
 		}
-		c := out[st.Kind]
+		c := out[string(st.Kind)]
 		c[0] += st.Desired
 		c[1] += st.Applied
-		out[st.Kind] = c
+		out[string(st.Kind)] = c
 	}
 	return out
 }

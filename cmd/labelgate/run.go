@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/labelgate/labelgate/messages"
 	"io"
 	"log/slog"
 	"sync"
@@ -166,12 +167,12 @@ func agentHealth(ctx context.Context, m *actors.Main, mode string) web.AgentHeal
 	h := web.AgentHealth{Mode: mode}
 	c, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	res, err := m.Ask(c, actors.ChildLink, actors.QueryLink{})
+	res, err := m.Ask(c, actors.ChildLink, messages.QueryLink{})
 	if err != nil {
 		h.MainError = err.Error()
 		return h
 	}
-	st := res.(actors.LinkStatus)
+	st := res.(messages.LinkStatus)
 	h.MainConnected, h.MainError = st.Connected, st.LastError
 	h.DockerConnected, h.DockerError = st.Docker, st.DockerError
 	h.ListenerError = st.ListenerError
