@@ -47,6 +47,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string)
 	switch route {
 	case "GET /state":
 		ok(s.State())
+	case "GET /access/governing":
+		q := r.URL.Query()
+		app, found := s.GoverningApp(q.Get("host"), q.Get("path"))
+		if !found {
+			fail(http.StatusNotFound, "no Access application covers "+q.Get("host")+q.Get("path"))
+			return
+		}
+		ok(app)
 	case "GET /audit":
 		ok(s.Audit())
 	case "DELETE /audit":

@@ -42,6 +42,8 @@
 //	GET    /__cfsim/ratelimit        the budget; PUT {requests, window, lockout} sets it
 //	POST   /__cfsim/ratelimit/reset  clear every token's counters and lockouts
 //	GET    /__cfsim/endpoints        the API routes served
+//	GET    /__cfsim/access/governing?host=H&path=P
+//	                                 the Access application that governs a request (GoverningApp)
 //
 // Every path also answers under /client/v4, so a base URL ending in
 // /client/v4 works as it does against Cloudflare.

@@ -833,6 +833,12 @@ access:
 		t.Fatalf("seed: %d %+v", a.Status, a.Errors)
 	}
 	var st StateDump
+	if a := admin("GET", "/access/governing?host=wiki.example.com&path=/pages/1", ""); a.Status != 200 || !strings.Contains(string(a.Result), `"domain":"wiki.example.com"`) {
+		t.Errorf("governing app of the seeded wiki: %d %s", a.Status, a.Result)
+	}
+	if a := admin("GET", "/access/governing?host=other.example.com&path=/", ""); a.Status != 404 {
+		t.Errorf("no app covers other.example.com: %d %s", a.Status, a.Result)
+	}
 	a := admin("GET", "/state", "")
 	a.decode(t, &st)
 	if len(st.Zones) != 1 || len(st.Zones[0].Records) != 1 || len(st.Zones[0].ForeignIDs) != 1 || len(st.Tunnels) != 1 ||
