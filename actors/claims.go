@@ -32,6 +32,9 @@ type hostSpec struct {
 	// protected hostname stays protected if the template's container goes.
 	Access string               `json:"access,omitempty"`
 	App    *messages.DesiredApp `json:"app,omitempty"`
+	// AccessPath is the Access application path of a route slot's own app
+	// (its domain is the hostname followed by it); "" for a hostname slot.
+	AccessPath string `json:"access_path,omitempty"`
 }
 
 type (
@@ -42,7 +45,7 @@ type (
 // retainedPart keeps the resources whose cleanup is false (and the Access
 // app, which must protect a route for as long as the route stays).
 func (h hostSpec) retainedPart() hostSpec {
-	out := hostSpec{Tunnel: h.Tunnel, Access: h.Access, App: h.App}
+	out := hostSpec{Tunnel: h.Tunnel, Access: h.Access, App: h.App, AccessPath: h.AccessPath}
 	for _, r := range h.Rules {
 		if !r.Cleanup {
 			out.Rules = append(out.Rules, r)
@@ -57,7 +60,7 @@ func (h hostSpec) retainedPart() hostSpec {
 		out.Tunnel = ""
 	}
 	if len(out.Rules) == 0 && len(out.Records) == 0 {
-		out.Access, out.App = "", nil
+		out.Access, out.App, out.AccessPath = "", nil, ""
 	}
 	return out
 }
@@ -160,9 +163,100 @@ func buildClaims(source string, c messages.Container, cfg ClaimConfig, ips Publi
 	rep := ContainerReport{Source: source, Container: c.Name, Hosts: make(map[string]hostSpec, len(b.Hosts)),
 		Templates: b.Parsed.Access, Errors: b.LabelErrors()}
 	for host, h := range b.Hosts {
-		rep.Hosts[host] = hostSpec{Tunnel: h.Tunnel, Rules: h.Rules, Records: h.Records, Access: h.Access}
+		for slot, spec := range splitHost(host, h) {
+			rep.Hosts[slot] = spec
+		}
 	}
 	return rep
+}
+
+// A slot is the registry's unit of ownership: a hostname (its path-less
+// route, or its DNS records) or one path of a hostname's routes. Slots of
+// one hostname are decided separately (first registration wins per slot)
+// but must agree (compatible): one tunnel, and no DNS record beside
+// routes. Its key is the hostname, or the hostname, a space and the path
+// (a hostname has no space).
+func slotKey(host, path string) string {
+	if path == "" {
+		return host
+	}
+	return host + " " + path
+}
+
+// splitSlot is slotKey's inverse.
+func splitSlot(slot string) (host, path string) {
+	host, path, _ = strings.Cut(slot, " ")
+	return host, path
+}
+
+// splitHost cuts what one container wants at a hostname into slots: the
+// path-less route with the records, and one slot per route with a path. Every
+// slot with a route carries the hostname's CNAME (the desired state lists
+// it once), with that slot's cleanup.
+func splitHost(host string, h claims.Host) map[string]hostSpec {
+	out := map[string]hostSpec{}
+	base := hostSpec{Tunnel: h.Tunnel, Access: h.Access}
+	var cname *recordSpec
+	for _, r := range h.Records {
+		if r.Tunnel != "" {
+			c := r
+			cname = &c
+			continue
+		}
+		base.Records = append(base.Records, r)
+	}
+	cleanupAll := true
+	for _, r := range h.Rules {
+		if r.Path == "" {
+			base.Rules = append(base.Rules, r)
+			cleanupAll = cleanupAll && r.Cleanup
+			continue
+		}
+		slot := hostSpec{Tunnel: h.Tunnel, Rules: []ruleSpec{r}, Access: r.Access, AccessPath: r.AccessPath}
+		if cname != nil {
+			c := *cname
+			c.Cleanup = r.Cleanup
+			slot.Records = []recordSpec{c}
+		}
+		out[slotKey(host, r.Path)] = slot
+	}
+	if len(base.Rules) > 0 && cname != nil {
+		c := *cname
+		c.Cleanup = cleanupAll
+		base.Records = append(base.Records, c)
+	}
+	if len(base.Rules) == 0 {
+		base.Tunnel = ""
+	}
+	if !base.empty() {
+		out[host] = base
+	}
+	return out
+}
+
+// compatible reports whether two slots of one hostname can both be
+// published: their routes go through one tunnel (the hostname has one
+// CNAME), and no DNS record stands beside a route.
+func compatible(a, b hostSpec) bool {
+	ar, br := len(a.Rules) > 0, len(b.Rules) > 0
+	switch {
+	case ar && br:
+		return a.Tunnel == b.Tunnel
+	case ar:
+		return !hasPlainRecords(b)
+	case br:
+		return !hasPlainRecords(a)
+	}
+	return true
+}
+
+func hasPlainRecords(s hostSpec) bool {
+	for _, r := range s.Records {
+		if r.Tunnel == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // claimKey identifies a claimant of a hostname.

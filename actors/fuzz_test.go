@@ -136,7 +136,7 @@ func runRegistryFuzz(t *testing.T, build func() messages.ContainerSet) registryO
 	}
 	localWins := map[string]bool{}
 	for _, hs := range r.hostnameStates() {
-		localWins[hs.Hostname] = true
+		localWins[slotKey(hs.Hostname, hs.Path)] = true
 	}
 	if _, events := r.drain(); len(events) != 2 { // two hostnames created
 		t.Fatalf("main's own set: want two created events, got %+v", events)
@@ -195,20 +195,19 @@ func runRegistryFuzz(t *testing.T, build func() messages.ContainerSet) registryO
 // agent's set just applied and events what the step announced.
 func checkRegistryFuzz(t *testing.T, r *registryState, set messages.ContainerSet, events []Event, localWins map[string]bool) {
 	t.Helper()
-	for host, m := range r.claims {
+	for slot, m := range r.claims {
+		host, _ := splitSlot(slot)
 		for k := range m {
 			if k.Source == fuzzSource && !inFuzzScope(host) {
 				t.Fatalf("the agent has a claim on %s, outside its scope", host)
 			}
 		}
 	}
-	winner := map[string]string{}
 	for _, hs := range r.hostnameStates() {
-		winner[hs.Hostname] = hs.Winner.Source
 		if hs.Winner.Source == fuzzSource && !inFuzzScope(hs.Hostname) {
 			t.Fatalf("the agent wins %s, outside its scope", hs.Hostname)
 		}
-		if localWins[hs.Hostname] && hs.Winner.Source != messages.LocalSource {
+		if localWins[slotKey(hs.Hostname, hs.Path)] && hs.Winner.Source != messages.LocalSource {
 			t.Fatalf("%s, registered first by main, is won by %s", hs.Hostname, hs.Winner)
 		}
 	}
@@ -228,10 +227,18 @@ func checkRegistryFuzz(t *testing.T, r *registryState, set messages.ContainerSet
 			t.Fatalf("the agent's %s record %s is outside its scope", rec.Type, rec.Name)
 		}
 	}
+	// An app's domain is its slot's hostname, plus the Access path of a
+	// route slot: its winner is the winner of that slot.
+	appWinner := map[string]string{}
+	for _, st := range r.hosts {
+		if st.spec.App != nil {
+			appWinner[st.spec.App.Hostname] = st.winner.Source
+		}
+	}
 	for _, app := range ds.Apps {
-		if app.Owner.Source == fuzzSource && winner[app.Hostname] != fuzzSource {
+		if app.Owner.Source == fuzzSource && appWinner[app.Hostname] != fuzzSource {
 			t.Fatalf("the agent's Access template %q defines the policy of %s, which %s won (policy %+v)",
-				app.Template, app.Hostname, orNobody(winner[app.Hostname]), app.Policy)
+				app.Template, app.Hostname, orNobody(appWinner[app.Hostname]), app.Policy)
 		}
 	}
 

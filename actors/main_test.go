@@ -559,3 +559,58 @@ func TestPipelineRemovedContainersRoutesGoByDefault(t *testing.T) {
 		t.Fatal("the TXT record's hostname must be retained")
 	}
 }
+
+// One hostname split by path across containers, through cfsim and the real
+// SDK: each probe URL reaches the service the labels meant (cloudflared's
+// first match), a path-scoped Access application governs its path, and a
+// container that leaves takes only its path with it.
+func TestPipelinePathSplit(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.engine.Start("front", labelsOf(
+		"labelgate.tunnel.web.hostname", "www.example.com", "labelgate.tunnel.web.service", "http://front:80",
+		"labelgate.tunnel.web.access", "team", "labelgate.access.team.policy.include.emails_ending_in", "@example.com"))
+	assets := p.engine.Start("assets", labelsOf(
+		"labelgate.tunnel.web.hostname", "www.example.com", "labelgate.tunnel.web.service", "http://assets:80",
+		"labelgate.tunnel.web.path", `\.(jpg|png|css|js)$`))
+	p.engine.Start("hooks", labelsOf(
+		"labelgate.tunnel.web.hostname", "www.example.com", "labelgate.tunnel.web.service", "http://hooks:80",
+		"labelgate.tunnel.web.path", "^/webhook/", "labelgate.tunnel.web.access", "public",
+		"labelgate.access.public.policy.decision", "bypass", "labelgate.access.public.policy.include.everyone", ""))
+	eventually(t, 15*time.Second, "three routes, one CNAME, two apps", func() bool {
+		return len(p.ingress()) == 4 && len(p.records()) == 1 && len(p.sim.AccessApps()) == 2
+	})
+	p.reconciled(10 * time.Second)
+	probe := func(path string) (service, app string) {
+		service, _ = p.sim.RouteFor(p.tunnel, "www.example.com", path)
+		if a, ok := p.sim.GoverningApp("www.example.com", path); ok {
+			app = a.Domain
+		}
+		return service, app
+	}
+	for _, tc := range []struct{ path, service, app string }{
+		{"/", "http://front:80", "www.example.com"},
+		{"/about", "http://front:80", "www.example.com"},
+		{"/site.css", "http://assets:80", "www.example.com"},
+		{"/webhook/github", "http://hooks:80", "www.example.com/webhook"},
+		{"/webhook/logo.png", "http://assets:80", "www.example.com/webhook"}, // overlapping paths: the first rule in order wins
+		{"/webhooks", "http://front:80", "www.example.com"},
+	} {
+		if service, app := probe(tc.path); service != tc.service || app != tc.app {
+			t.Errorf("www.example.com%s reaches %s under %q, want %s under %q", tc.path, service, app, tc.service, tc.app)
+		}
+	}
+
+	// The assets container leaves: after the grace only its path goes.
+	p.engine.Remove(assets)
+	eventually(t, 15*time.Second, "the assets path to go", func() bool { return len(p.ingress()) == 3 })
+	p.reconciled(10 * time.Second)
+	if _, ok := p.records()["CNAME www.example.com"]; !ok {
+		t.Fatal("the CNAME of the split hostname must stay while routes remain")
+	}
+	if service, _ := probe("/site.css"); service != "http://front:80" {
+		t.Errorf("after the assets left, /site.css reaches %s, want the frontend", service)
+	}
+	if _, dels := p.writes(); dels != 0 {
+		t.Errorf("removing a path deleted %d objects through DELETE calls (the tunnel config is a PUT)", dels)
+	}
+}

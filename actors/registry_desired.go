@@ -22,6 +22,7 @@ func (r *registryState) desired() messages.DesiredState {
 	for name, ref := range r.cfg.Tunnels {
 		ds.Tunnels[name] = messages.DesiredTunnel{Name: name, TunnelID: ref.TunnelID, AccountID: ref.AccountID, Credential: ref.Credential}
 	}
+	cnames := map[string]bool{} // tunnel CNAMEs listed, by name
 	for _, host := range slices.Sorted(maps.Keys(r.hosts)) {
 		spec := r.hosts[host].spec
 		if spec.Access != "" && spec.App == nil {
@@ -38,6 +39,14 @@ func (r *registryState) desired() messages.DesiredState {
 			ds.Tunnels[spec.Tunnel] = t
 		}
 		for _, rec := range spec.Records {
+			// A hostname split by path lists its CNAME in every route
+			// slot; it is one record.
+			if rec.Tunnel != "" {
+				if cnames[rec.Name] {
+					continue
+				}
+				cnames[rec.Name] = true
+			}
 			ds.Records = append(ds.Records, rec.DesiredRecord)
 		}
 		if spec.App != nil {
@@ -58,7 +67,8 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 	}
 	var out []messages.HostnameState
 	for _, host := range slices.Sorted(maps.Keys(hosts)) {
-		hs := messages.HostnameState{Hostname: host}
+		h, path := splitSlot(host)
+		hs := messages.HostnameState{Hostname: h, Path: path}
 		st := r.hosts[host]
 		if st != nil {
 			hs.State, hs.Due, hs.Tunnel, hs.Kinds = st.state, st.due, st.spec.Tunnel, st.spec.kinds()
@@ -191,15 +201,23 @@ func (r *registryState) takeChanged() bool {
 var ErrNotLeaving = errors.New("hostname is not waiting to be deleted")
 
 // cancelDelete keeps a leaving hostname's objects: the grace is cancelled
-// and the hostname is retained, as if its objects had cleanup=false.
+// and the hostname is retained, as if its objects had cleanup=false. Every
+// leaving slot of the hostname (its paths too) is kept.
 func (r *registryState) cancelDelete(host string, now time.Time) error {
-	st := r.hosts[host]
-	if st == nil || st.state != hostLeaving {
+	kept := false
+	for _, slot := range slices.Sorted(maps.Keys(r.slots[host])) {
+		st := r.hosts[slot]
+		if st == nil || st.state != hostLeaving {
+			continue
+		}
+		st.state, st.due = hostRetained, time.Time{}
+		r.persistHost(slot, st, now)
+		r.event(now, "info", "retained", slot, st.winner, fmt.Sprintf("an operator cancelled the delete of %s; its objects are kept", slot))
+		kept = true
+	}
+	if !kept {
 		return ErrNotLeaving
 	}
-	st.state, st.due = hostRetained, time.Time{}
-	r.persistHost(host, st, now)
-	r.event(now, "info", "retained", host, st.winner, fmt.Sprintf("an operator cancelled the delete of %s; its objects are kept", host))
 	return nil
 }
 

@@ -56,9 +56,12 @@ type registryState struct {
 	ips       map[string]PublicIPs // by source; "" = main's own
 
 	lastSets map[string]messages.ContainerSet // the latest set per reported source
-	// bySource indexes the hostnames each source has claimants for, so a
-	// set only revisits its own hostnames.
+	// bySource indexes the slots each source has claimants for, so a set
+	// only revisits its own slots.
 	bySource map[string]map[string]bool
+	// slots indexes the slots of each hostname (claimed or decided, now or
+	// before), so a decision revisits its siblings.
+	slots map[string]map[string]bool
 	// changed is set when a hostname's decision changed since the last
 	// drain: only then is the desired state rebuilt.
 	changed  bool
@@ -147,7 +150,7 @@ func newRegistryState(cfg ClaimConfig, removeDelay time.Duration, sources []stri
 		templates: map[string]map[string]templateEntry{},
 		ips:       map[string]PublicIPs{},
 		lastSets:  map[string]messages.ContainerSet{},
-		bySource:  map[string]map[string]bool{},
+		bySource:  map[string]map[string]bool{}, slots: map[string]map[string]bool{},
 		reported:  map[reportedConflict]bool{},
 		tplClash:  map[tplKey]bool{},
 		errBudget: map[string]*rate.Limiter{},
@@ -178,6 +181,7 @@ func (r *registryState) load(claims []store.Claim, hosts []store.HostnameState) 
 		st := &hostState{winner: claimKey{h.WinnerSource, h.WinnerContainer}, state: messages.HostState(h.State), due: h.DueAt, spec: spec}
 		st.sig, _ = st.signature() // as stored: deciding the same again writes nothing
 		r.hosts[h.Hostname] = st
+		r.indexSlot(h.Hostname)
 		r.source(h.WinnerSource)
 	}
 	return nil
@@ -202,6 +206,7 @@ func (r *registryState) claimant(host string, k claimKey) *claimant {
 	if c == nil {
 		c = &claimant{key: k}
 		m[k] = c
+		r.indexSlot(host)
 		if r.bySource[k.Source] == nil {
 			r.bySource[k.Source] = map[string]bool{}
 		}
@@ -417,12 +422,72 @@ func (r *registryState) decideAll(now time.Time) {
 	r.decideHosts(hosts, now)
 }
 
-// decideHosts revisits the given hostnames, in order.
+// decideHosts revisits the given slots and their siblings (the other slots
+// of their hostnames, whose claimants a decision may block or release), in
+// order.
 func (r *registryState) decideHosts(hosts map[string]bool, now time.Time) {
-	for _, h := range slices.Sorted(maps.Keys(hosts)) {
+	all := maps.Clone(hosts)
+	for slot := range hosts {
+		h, _ := splitSlot(slot)
+		for s := range r.slots[h] {
+			all[s] = true
+		}
+	}
+	for _, h := range slices.Sorted(maps.Keys(all)) {
 		r.decide(h, now)
 	}
-	r.forgetMissing(hosts, now)
+	r.forgetMissing(all, now)
+}
+
+// mayShare reports whether a source may hold slots of a hostname beside
+// another source's: main's own containers, and agents that main's
+// configuration allows named hostnames (their scope has already refused
+// every claim outside them). An agent without a hostname scope may claim
+// whole hostnames nobody holds, and paths of its own hostnames, but never
+// a path of another source's hostname: path rules match before the
+// path-less rule, so that would take part of what the other source
+// publishes.
+func (r *registryState) mayShare(source string) bool {
+	if source == messages.LocalSource {
+		return true
+	}
+	return len(r.cfg.Scopes[source].Hostnames) > 0
+}
+
+// indexSlot records a slot under its hostname.
+func (r *registryState) indexSlot(slot string) {
+	h, _ := splitSlot(slot)
+	if r.slots[h] == nil {
+		r.slots[h] = map[string]bool{}
+	}
+	r.slots[h][slot] = true
+}
+
+// blocked says why cl may not take slot now: a sibling slot of the
+// hostname is held by a claim it cannot stand beside (another tunnel, or
+// DNS records beside routes). "" when it may.
+func (r *registryState) blocked(slot string, cl *claimant) string {
+	h, _ := splitSlot(slot)
+	for _, s := range slices.Sorted(maps.Keys(r.slots[h])) {
+		if s == slot {
+			continue
+		}
+		st := r.hosts[s]
+		if st == nil {
+			continue
+		}
+		if st.winner.Source != cl.key.Source && (!r.mayShare(cl.key.Source) || !r.mayShare(st.winner.Source)) {
+			return fmt.Sprintf("%s holds %s; sources share a hostname by path only when each is main or an agent whose allowed_hostnames covers it", st.winner, s)
+		}
+		if compatible(st.spec, cl.spec) {
+			continue
+		}
+		if len(st.spec.Rules) > 0 && len(cl.spec.Rules) > 0 {
+			return fmt.Sprintf("%s holds %s through tunnel %q, and one hostname's CNAME points at one tunnel", st.winner, s, st.spec.Tunnel)
+		}
+		return fmt.Sprintf("%s holds %s, and a tunnel hostname has no DNS records but its CNAME", st.winner, s)
+	}
+	return ""
 }
 
 // best returns the first claimant in line that is present and whose spec is
@@ -437,6 +502,9 @@ func (r *registryState) best(host string, except claimKey) *claimant {
 		if present, frozen := r.presence(cl); !present || frozen {
 			continue
 		}
+		if r.blocked(host, cl) != "" {
+			continue
+		}
 		if top == nil || cl.before(top) {
 			top = cl
 		}
@@ -449,6 +517,7 @@ func (r *registryState) decide(host string, now time.Time) {
 	if st == nil {
 		top := r.best(host, claimKey{})
 		if top == nil {
+			r.reportBlocked(host, now)
 			return
 		}
 		st = &hostState{winner: top.key, state: hostActive, spec: r.withApp(host, top.key, top.spec, hostSpec{})}
@@ -574,7 +643,8 @@ func (r *registryState) withApp(host string, winner claimKey, spec, prev hostSpe
 		return spec
 	}
 	if t, ok := r.template(winner.Source, spec.Access); ok {
-		spec.App = desiredApp(host, t.tpl, t.owner)
+		h, _ := splitSlot(host)
+		spec.App = desiredApp(h+spec.AccessPath, t.tpl, t.owner)
 	} else if prev.App != nil && prev.Access == spec.Access && (prev.App.Owner.Source == winner.Source || prev.App.Owner.Source == PinnedSource) {
 		// Only the winner's own (or a pinned) template's last content: a
 		// spec stored when templates were global may hold another
@@ -739,6 +809,24 @@ func (r *registryState) reportQueue(host string, st *hostState, now time.Time) {
 	}
 }
 
+// reportBlocked emits one conflict event per claimant of an undecided slot
+// that a sibling slot blocks.
+func (r *registryState) reportBlocked(slot string, now time.Time) {
+	for _, k := range slices.SortedFunc(maps.Keys(r.claims[slot]), func(a, b claimKey) int { return strings.Compare(a.String(), b.String()) }) {
+		cl := r.claims[slot][k]
+		if !cl.known || cl.spec.empty() || !cl.missing.IsZero() || r.reported[reportedConflict{slot, k}] {
+			continue
+		}
+		if present, frozen := r.presence(cl); !present || frozen {
+			continue
+		}
+		if why := r.blocked(slot, cl); why != "" {
+			r.reported[reportedConflict{slot, k}] = true
+			r.event(now, "warn", "conflict", slot, k, fmt.Sprintf("%s also claims %s, which waits: %s", k, slot, why))
+		}
+	}
+}
+
 type reportedConflict struct {
 	host string
 	key  claimKey
@@ -753,7 +841,8 @@ func (r *registryState) event(now time.Time, level, kind, host string, k claimKe
 		r.decisionsHeld[k.Source]++
 		return
 	}
-	r.events = append(r.events, Event{At: now, Level: level, Kind: kind, Hostname: host, Source: k.Source, Container: k.Container, Message: msg})
+	h, _ := splitSlot(host)
+	r.events = append(r.events, Event{At: now, Level: level, Kind: kind, Hostname: h, Source: k.Source, Container: k.Container, Message: msg})
 }
 
 func (r *registryState) decisionBudget(source string) *rate.Limiter {

@@ -315,7 +315,7 @@ func TestBuildClaimsChecks(t *testing.T) {
 		{name: "paths on one hostname", source: "local",
 			labels: []string{"labelgate.tunnel.a.hostname", "x.example.com", "labelgate.tunnel.a.service", "http://x:80",
 				"labelgate.tunnel.b.hostname", "x.example.com", "labelgate.tunnel.b.service", "http://x:81", "labelgate.tunnel.b.path", "^/api"},
-			hosts: []string{"x.example.com"}},
+			hosts: []string{"x.example.com", "x.example.com ^/api"}},
 		{name: "unknown tunnel", source: "local",
 			labels: []string{"labelgate.tunnel.a.hostname", "x.example.com", "labelgate.tunnel.a.service", "http://x:80", "labelgate.tunnel.a.tunnel", "nope"},
 			errs:   []string{"labelgate.tunnel.a.tunnel"}},

@@ -39,6 +39,9 @@ const (
 	CheckCNAMEAlone
 	// CheckDuplicateRecord: the same record declared twice.
 	CheckDuplicateRecord
+	// CheckAccessPath: a protected route whose path is not a plain prefix,
+	// so no Access application path covers exactly what it serves.
+	CheckAccessPath
 
 	numChecks // keep last: Checks lists every check before it
 )
@@ -56,6 +59,7 @@ var checkNames = [numChecks]string{
 	CheckRecordOnTunnelHost: "record-on-tunnel-hostname",
 	CheckCNAMEAlone:         "cname-alone",
 	CheckDuplicateRecord:    "duplicate-record",
+	CheckAccessPath:         "access-path",
 }
 
 // Checks lists every check.

@@ -74,6 +74,11 @@ type PublicIPs struct {
 type Rule struct {
 	messages.DesiredRule
 	Cleanup bool `json:"cleanup"`
+	// Access is the template of a route with a path, which gets an Access
+	// application of its own on AccessPath (hostname + AccessPath); a
+	// path-less route's template is the Host's Access.
+	Access     string `json:"access,omitempty"`
+	AccessPath string `json:"access_path,omitempty"`
 }
 
 // Record is one DNS record a container wants, and whether it may be deleted
@@ -92,7 +97,8 @@ type Host struct {
 	Rules   []Rule
 	Records []Record
 	// Access is the name of the Access template that protects the
-	// hostname, "" for none.
+	// hostname (its path-less route or its DNS records), "" for none.
+	// Routes with a path carry their own (Rule.Access).
 	Access string
 }
 
@@ -224,21 +230,24 @@ func build(source string, c messages.Container, cfg Config, addr func(labels.DNS
 			case paths[tc.svc.Path] != "":
 				fail(CheckDuplicatePath, labels.KindTunnel, tc.svc.Service, "path", "service %s of this container already routes hostname %s with path %q", paths[tc.svc.Path], host, tc.svc.Path)
 				ok = false
-			case tc.svc.Access != "" && spec.Access != "" && tc.svc.Access != spec.Access:
-				fail(CheckOneAccess, labels.KindTunnel, tc.svc.Service, "access", "hostname %s is already protected by access template %q on this container; one hostname has one Access application", host, spec.Access)
+			case tc.svc.Access != "" && tc.svc.Path != "" && !accessPathOK(tc.svc.Path):
+				fail(CheckAccessPath, labels.KindTunnel, tc.svc.Service, "path", "path %q cannot be expressed as an Access application path, so access %q could not protect exactly what this route serves; write a plain prefix such as ^/webhook(/|$) or ^/webhook/", tc.svc.Path, tc.svc.Access)
 				ok = false
 			default:
 				paths[tc.svc.Path] = tc.svc.Service
-				if tc.svc.Access != "" {
+				rule := Rule{DesiredRule: messages.DesiredRule{
+					Hostname: host, Path: tc.svc.Path, Service: tc.svc.Origin, Owner: owner(tc.svc.Service),
+				}, Cleanup: tc.svc.Cleanup}
+				switch {
+				case tc.svc.Path == "":
 					spec.Access = tc.svc.Access
+				case tc.svc.Access != "":
+					rule.Access, rule.AccessPath = tc.svc.Access, AccessPath(tc.svc.Path)
 				}
-				var origin json.RawMessage
 				if tc.svc.OriginRequest != nil {
-					origin, _ = json.Marshal(tc.svc.OriginRequest)
+					rule.OriginRequest, _ = json.Marshal(tc.svc.OriginRequest)
 				}
-				spec.Rules = append(spec.Rules, Rule{DesiredRule: messages.DesiredRule{
-					Hostname: host, Path: tc.svc.Path, Service: tc.svc.Origin, OriginRequest: origin, Owner: owner(tc.svc.Service),
-				}, Cleanup: tc.svc.Cleanup})
+				spec.Rules = append(spec.Rules, rule)
 			}
 		}
 		if !ok && len(spec.Rules) == 0 {

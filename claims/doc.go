@@ -9,7 +9,8 @@
 // the agent's announced default > the global default; an unknown name is an
 // error), an agent's scope (hostnames, zones, tunnels), one tunnel per
 // hostname, one route per hostname and path, one Access template per
-// hostname, no DNS record on a tunnel hostname, a CNAME alone at its name,
+// hostname (a route with a path has its own, on a plain-prefix path), no DNS
+// record on a tunnel hostname, a CNAME alone at its name,
 // no record given twice. Every error is attributed to a Check, and Checks
 // lists them all.
 //

@@ -117,6 +117,9 @@ type Owner struct {
 // HostnameState is how the registry sees one hostname, for the API.
 type HostnameState struct {
 	Hostname string
+	// Path is set for a route that owns one path of the hostname (the
+	// hostname is split across routes by path); "" for the hostname itself.
+	Path string
 	// State is active, leaving (the winner is gone; its objects stay until
 	// Due), retained (cleanup=false kept them after the grace), frozen (the
 	// winner's agent is disconnected), or refused (no claim could be applied).

@@ -127,6 +127,7 @@ func settledError(settled bool) string {
 
 type hostnameJSON struct {
 	Hostname string      `json:"hostname"`
+	Path     string      `json:"path,omitempty"`
 	State    string      `json:"state"`
 	Kinds    []string    `json:"kinds"`
 	Tunnel   string      `json:"tunnel,omitempty"`
@@ -140,6 +141,7 @@ type hostnameJSON struct {
 func toHostname(h HostnameView) hostnameJSON {
 	return hostnameJSON{
 		Hostname: h.Hostname,
+		Path:     h.Path,
 		State:    string(h.State),
 		Kinds:    nonNil(h.Kinds),
 		Tunnel:   h.Tunnel,

@@ -143,7 +143,7 @@ func TestCheckSeesEveryClaimError(t *testing.T) {
 			labels: cat(route("a", "app.example.com"), route("b", "app.example.com", "path", "^/b", "tunnel", "edge"))},
 		{name: "two routes with one path", check: claims.CheckDuplicatePath, key: "labelgate.tunnel.b.path",
 			labels: cat(route("a", "app.example.com"), route("b", "app.example.com"))},
-		{name: "two access templates on a route's hostname", check: claims.CheckOneAccess, key: "labelgate.tunnel.b.access",
+		{name: "a protected route whose path is not a plain prefix", check: claims.CheckAccessPath, key: "labelgate.tunnel.b.path",
 			labels: cat(route("a", "app.example.com", "access", "one"), route("b", "app.example.com", "path", "^/b", "access", "two"))},
 		{name: "two access templates on a record's hostname", check: claims.CheckOneAccess, key: "labelgate.dns.b.access",
 			labels: cat(rec("a", "app.example.com", "A", "203.0.113.1", "access", "one"), rec("b", "app.example.com", "TXT", "hello", "access", "two"))},
