@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -448,4 +449,28 @@ func cmpOrNone(s string) string {
 		return "missing"
 	}
 	return s
+}
+
+// RouteFor asks cfsim which service the tunnel sends a request for host and
+// path to (cloudflared's first matching rule); "" when none matches.
+func (s *SimClient) RouteFor(tunnelID, host, path string) string {
+	s.t.Helper()
+	var out struct{ Service string }
+	q := url.Values{"tunnel": {tunnelID}, "host": {host}, "path": {path}}
+	if err := s.do(http.MethodGet, "/__cfsim/tunnel/route?"+q.Encode(), nil, false, &out); err != nil {
+		return ""
+	}
+	return out.Service
+}
+
+// GoverningApp asks cfsim which Access application governs a request for
+// host and path (the most specific); "" when none covers it.
+func (s *SimClient) GoverningApp(host, path string) string {
+	s.t.Helper()
+	var out cfsim.AccessApp
+	q := url.Values{"host": {host}, "path": {path}}
+	if err := s.do(http.MethodGet, "/__cfsim/access/governing?"+q.Encode(), nil, false, &out); err != nil {
+		return ""
+	}
+	return out.Domain
 }

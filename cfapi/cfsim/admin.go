@@ -47,6 +47,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string)
 	switch route {
 	case "GET /state":
 		ok(s.State())
+	case "GET /tunnel/route":
+		q := r.URL.Query()
+		service, found := s.RouteFor(q.Get("tunnel"), q.Get("host"), q.Get("path"))
+		if !found {
+			fail(http.StatusNotFound, "no ingress rule of tunnel "+q.Get("tunnel")+" matches "+q.Get("host")+q.Get("path"))
+			return
+		}
+		ok(map[string]string{"service": service})
 	case "GET /access/governing":
 		q := r.URL.Query()
 		app, found := s.GoverningApp(q.Get("host"), q.Get("path"))

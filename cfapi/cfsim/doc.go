@@ -42,6 +42,8 @@
 //	GET    /__cfsim/ratelimit        the budget; PUT {requests, window, lockout} sets it
 //	POST   /__cfsim/ratelimit/reset  clear every token's counters and lockouts
 //	GET    /__cfsim/endpoints        the API routes served
+//	GET    /__cfsim/tunnel/route?tunnel=ID&host=H&path=P
+//	                                 the service the tunnel sends a request to (RouteFor)
 //	GET    /__cfsim/access/governing?host=H&path=P
 //	                                 the Access application that governs a request (GoverningApp)
 //

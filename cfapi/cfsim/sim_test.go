@@ -836,6 +836,9 @@ access:
 	if a := admin("GET", "/access/governing?host=wiki.example.com&path=/pages/1", ""); a.Status != 200 || !strings.Contains(string(a.Result), `"domain":"wiki.example.com"`) {
 		t.Errorf("governing app of the seeded wiki: %d %s", a.Status, a.Result)
 	}
+	if a := admin("GET", "/tunnel/route?tunnel="+st0TunnelID(s)+"&host=legacy.example.com&path=/x", ""); a.Status != 200 || !strings.Contains(string(a.Result), `"service":"http://legacy:80"`) {
+		t.Errorf("route of the seeded rule: %d %s", a.Status, a.Result)
+	}
 	if a := admin("GET", "/access/governing?host=other.example.com&path=/", ""); a.Status != 404 {
 		t.Errorf("no app covers other.example.com: %d %s", a.Status, a.Result)
 	}
@@ -932,3 +935,6 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("%d distinct records, %d audit entries, want %d", len(ids), len(s.Audit()), workers*each)
 	}
 }
+
+// st0TunnelID is the id of the simulator's first tunnel.
+func st0TunnelID(s *Server) string { return s.Tunnels()[0].ID }
