@@ -146,9 +146,6 @@ const (
 	TunnelInactive = "inactive" // never run
 )
 
-// TunnelStatuses are the four statuses, in that order.
-var TunnelStatuses = []string{TunnelHealthy, TunnelDegraded, TunnelDown, TunnelInactive}
-
 // TunnelConnector is one cloudflared process connected to a tunnel (what
 // Cloudflare's connections endpoint calls a client).
 type TunnelConnector struct {

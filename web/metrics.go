@@ -46,7 +46,7 @@ var (
 	hostnameStates = []string{"active", "frozen", "leaving", "retained", "refused"}
 	agentStates    = []string{"connected", "disconnected", "stale", "decommissioned"}
 	conflictKinds  = []string{"claim", "foreign", "orphan", "definition", "unplaced"}
-	// tunnelStatuses are Cloudflare's tunnel statuses (cfapi.TunnelStatuses).
+	// tunnelStatuses are Cloudflare's tunnel statuses (cfapi.TunnelHealthy, …).
 	tunnelStatuses = []string{"healthy", "degraded", "down", "inactive"}
 )
 
