@@ -523,11 +523,8 @@ func TestTunnelConnectors(t *testing.T) {
 	}
 
 	got, err := c.GetTunnel(ctx, tun.ID)
-	if err != nil || got.Status != cfapi.TunnelHealthy || got.ConnsActiveAt.IsZero() || !got.ConnsInactiveAt.IsZero() || len(got.Connections) != 2 {
+	if err != nil || got.Status != cfapi.TunnelHealthy || got.ConnsActiveAt.IsZero() || !got.ConnsInactiveAt.IsZero() {
 		t.Fatalf("tunnel %+v %v", got, err)
-	}
-	if !got.Connections[1].PendingReconnect || got.Connections[0].PendingReconnect || got.Connections[0].Colo != "ams01" {
-		t.Errorf("the tunnel GET's connections: %+v", got.Connections)
 	}
 	cs, err := c.ListTunnelConnections(ctx, tun.ID)
 	if err != nil || len(cs) != 1 {
@@ -554,7 +551,7 @@ func TestTunnelConnectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = c.GetTunnel(ctx, tun.ID)
-	if err != nil || got.Status != cfapi.TunnelDown || got.ConnsInactiveAt.IsZero() || len(got.Connections) != 0 {
+	if err != nil || got.Status != cfapi.TunnelDown || got.ConnsInactiveAt.IsZero() {
 		t.Errorf("tunnel after its connector stopped: %+v %v", got, err)
 	}
 	if cs, err := c.ListTunnelConnections(ctx, tun.ID); err != nil || len(cs) != 0 || cs == nil {

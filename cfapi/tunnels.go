@@ -65,12 +65,6 @@ func fromTunnel(t shared.CloudflareTunnel) Tunnel {
 		ConfigSrc: string(t.ConfigSrc), CreatedAt: t.CreatedAt, DeletedAt: t.DeletedAt,
 		ConnsActiveAt: t.ConnsActiveAt, ConnsInactiveAt: t.ConnsInactiveAt,
 	}
-	for _, c := range t.Connections {
-		out.Connections = append(out.Connections, TunnelConnection{
-			ID: c.ID, ConnectorID: c.ClientID, Version: c.ClientVersion, Colo: c.ColoName,
-			OriginIP: c.OriginIP, OpenedAt: c.OpenedAt, PendingReconnect: pendingReconnect(c.JSON.ExtraFields),
-		})
-	}
 	return out
 }
 

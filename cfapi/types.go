@@ -131,11 +131,10 @@ type Tunnel struct {
 	DeletedAt time.Time
 	// ConnsActiveAt is when the tunnel established a connection (zero:
 	// inactive); ConnsInactiveAt when it lost its last (zero: active).
+	// The GET's own list of connections is not read: Cloudflare has
+	// deprecated it ("will start returning an empty array"); read
+	// ListTunnelConnections.
 	ConnsActiveAt, ConnsInactiveAt time.Time
-	// Connections as the tunnel GET lists them. Cloudflare has deprecated
-	// this field ("will start returning an empty array"): read
-	// ListTunnelConnections for the connections.
-	Connections []TunnelConnection
 }
 
 // The statuses Cloudflare reports for a tunnel.
