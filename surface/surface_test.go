@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -278,6 +279,66 @@ func TestSurfaceTunnelConnectors(t *testing.T) {
 	m = scrape()
 	mustContain(t, m, `labelgate_tunnel_connections{tunnel="default"} 0`,
 		`labelgate_tunnel_status{status="down",tunnel="default"} 1`, `labelgate_tunnel_status{status="healthy",tunnel="default"} 0`)
+}
+
+// An agent's routes through the running tree: the Agents view names the
+// tunnel they use and whether it has a connector.
+func TestSurfaceAgentTunnels(t *testing.T) {
+	const token = "token-for-agent-alpha-0123456789"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	_ = ln.Close() // only a free port was wanted
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"alpha": {Token: token, DefaultTunnel: "default"}}
+	})
+	acfg := config.Defaults()
+	acfg.Mode = config.ModeAgent
+	acfg.Docker.Debounce = 50 * time.Millisecond
+	acfg.Connect.Endpoint = "ws://" + listen
+	acfg.Connect.Token = token
+	engine := dockertest.New()
+	agent, err := actors.StartAgent(acfg, actors.AgentDeps{Logger: slog.New(slog.DiscardHandler), Version: "test",
+		NewDocker: func(dockerwatch.Config) (dockerwatch.Client, error) { return engine, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(agent.Stop)
+	engine.Start("web", labelsOf("labelgate.tunnel.web.hostname", "alpha.example.com", "labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.api.hostname", "api.alpha.example.com", "labelgate.tunnel.api.service", "http://api:80"))
+	eventually(t, 10*time.Second, "alpha's routes", func() bool {
+		return p.hasRule("alpha.example.com>http://web:80") && p.hasRule("api.alpha.example.com>http://api:80")
+	})
+	s := New(p.main, p.cfg, "test")
+	ctx := context.Background()
+	alpha := func() web.AgentView {
+		ags, err := s.Agents(ctx)
+		if err != nil || len(ags) != 1 {
+			t.Fatalf("agents %+v %v", ags, err)
+		}
+		return ags[0]
+	}
+	eventually(t, 15*time.Second, "alpha's tunnel read", func() bool {
+		a := alpha()
+		return len(a.Tunnels) == 1 && a.Tunnels[0].Read()
+	})
+	if tt := alpha().Tunnels[0]; tt.Name != "default" || tt.Routes != 2 || tt.Status != cfapi.TunnelHealthy || !tt.HasConnector() {
+		t.Fatalf("alpha's tunnel: %+v", tt)
+	}
+	if err := p.sim.SetTunnelConnectors(p.tunnel, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "alpha's tunnel without a connector", func() bool {
+		tt := alpha().Tunnels[0]
+		return tt.Status == cfapi.TunnelDown && tt.NoConnector()
+	})
 }
 
 // An agent's tunnels: the ones its routes use, by name, each with its
