@@ -87,6 +87,26 @@ func (o opPutTunnelConfig) run(ctx context.Context, api cfapi.API) (any, error) 
 func (opPutTunnelConfig) idempotent() bool { return true }
 func (opPutTunnelConfig) endpoint() string { return "put_tunnel_config" }
 
+// opGetTunnel reads the tunnel itself: its status (the connector health
+// read, at background priority).
+type opGetTunnel struct{ TunnelID string }
+
+func (o opGetTunnel) run(ctx context.Context, api cfapi.API) (any, error) {
+	return api.GetTunnel(ctx, o.TunnelID)
+}
+func (opGetTunnel) idempotent() bool { return true }
+func (opGetTunnel) endpoint() string { return "get_tunnel" }
+
+// opListTunnelConnections reads the tunnel's connectors and their
+// connections (the tunnel GET's own list is deprecated).
+type opListTunnelConnections struct{ TunnelID string }
+
+func (o opListTunnelConnections) run(ctx context.Context, api cfapi.API) (any, error) {
+	return api.ListTunnelConnections(ctx, o.TunnelID)
+}
+func (opListTunnelConnections) idempotent() bool { return true }
+func (opListTunnelConnections) endpoint() string { return "list_tunnel_connections" }
+
 type opListApps struct{}
 
 func (opListApps) run(ctx context.Context, api cfapi.API) (any, error) {

@@ -145,6 +145,12 @@ func (f *fakeAPI) GetTunnelConfig(ctx context.Context, tunnelID string) (cfapi.T
 func (f *fakeAPI) PutTunnelConfig(ctx context.Context, tunnelID string, cfg cfapi.TunnelConfig) (cfapi.TunnelConfig, error) {
 	return cfg, f.do(ctx, "PutTunnelConfig", tunnelID)
 }
+func (f *fakeAPI) GetTunnel(ctx context.Context, tunnelID string) (cfapi.Tunnel, error) {
+	return cfapi.Tunnel{ID: tunnelID, Status: cfapi.TunnelHealthy}, f.do(ctx, "GetTunnel", tunnelID)
+}
+func (f *fakeAPI) ListTunnelConnections(ctx context.Context, tunnelID string) ([]cfapi.TunnelConnector, error) {
+	return nil, f.do(ctx, "ListTunnelConnections", tunnelID)
+}
 func (f *fakeAPI) ListAccessApps(ctx context.Context) ([]cfapi.AccessApp, error) {
 	return []cfapi.AccessApp{{ID: "app-of-" + f.name}}, f.do(ctx, "ListAccessApps", "")
 }

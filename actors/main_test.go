@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -321,6 +322,78 @@ func TestPipelineRouteLifecycle(t *testing.T) {
 	}
 	if fw := p.sim.ForeignWrites(); len(fw) != 0 {
 		t.Fatalf("writes touched foreign objects: %+v", fw)
+	}
+}
+
+// tunnelStatus is the tunnel planner's status.
+func (p *pipeline) tunnelStatus() PlannerStatus {
+	p.t.Helper()
+	for _, st := range p.main.PlannerStatuses(p.t.Context()) {
+		if strings.HasPrefix(st.Planner, "tunnel:") {
+			return st
+		}
+	}
+	p.t.Fatal("no tunnel planner answered")
+	return PlannerStatus{}
+}
+
+// Connector health end to end: cfsim's tunnel loses its cloudflared → the
+// tunnel planner's status says down with no connection, a WARN event and
+// log line; a connector comes back → healthy, an INFO event.
+func TestPipelineTunnelConnectorHealth(t *testing.T) {
+	var logs syncBuffer
+	p := newPipelineLogged(t, nil, &logs)
+	p.engine.Start("web", labelsOf("labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80"))
+	eventually(t, 10*time.Second, "the route", func() bool { return p.hasRule("app.example.com>http://web:80") })
+	// The first read, a few seconds after start: cfsim's default connector.
+	eventually(t, 15*time.Second, "the first connector read", func() bool { return p.tunnelStatus().Connectors.Read() })
+	st := p.tunnelStatus()
+	if c := st.Connectors; c.Status != cfapi.TunnelHealthy || c.Active() != 2 || len(c.Connectors) != 1 || c.Connectors[0].Connections[0].OriginIP != "192.0.2.10" {
+		t.Fatalf("first read: %+v", c)
+	}
+	if st.Desired != 1 {
+		t.Fatalf("the tunnel carries %d routes, want 1", st.Desired)
+	}
+
+	// cloudflared stops; a resync reads the connectors at once.
+	if err := p.sim.SetTunnelConnectors(p.tunnel, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	p.main.Resync()
+	eventually(t, 10*time.Second, "the tunnel down", func() bool {
+		c := p.tunnelStatus().Connectors
+		return c.Status == cfapi.TunnelDown && c.Active() == 0
+	})
+	connectorEvents := func() []string {
+		var out []string
+		for _, e := range p.events(t, store.EventQuery{Limit: 1000}) {
+			if strings.HasPrefix(e.Kind, "tunnel_connector") {
+				out = append(out, e.Level+" "+e.Kind+": "+e.Message)
+			}
+		}
+		slices.Reverse(out) // oldest first
+		return out
+	}
+	eventually(t, 5*time.Second, "the lost event", func() bool { return len(connectorEvents()) == 1 })
+	if ev := connectorEvents()[0]; !strings.HasPrefix(ev, "warn tunnel_connector_lost: tunnel default lost its last connector (status down): its 1 route(s)") {
+		t.Fatalf("event %q", ev)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "lost its last connector") {
+		t.Fatalf("no WARN line for the loss:\n%s", logs.String())
+	}
+
+	// A connector is back.
+	if err := p.sim.SetTunnelConnectors(p.tunnel, "", []cfsim.TunnelConnector{cfsim.SimConnector("198.51.100.20", "lhr01")}); err != nil {
+		t.Fatal(err)
+	}
+	p.main.Resync()
+	eventually(t, 10*time.Second, "the tunnel healthy again", func() bool {
+		c := p.tunnelStatus().Connectors
+		return c.Status == cfapi.TunnelHealthy && c.Active() == 1
+	})
+	eventually(t, 5*time.Second, "the restored event", func() bool { return len(connectorEvents()) == 2 })
+	if ev := connectorEvents()[1]; !strings.HasPrefix(ev, "info tunnel_connector_restored: tunnel default has a connector again (status healthy, 1 connection(s) via lhr01)") {
+		t.Fatalf("event %q", ev)
 	}
 }
 

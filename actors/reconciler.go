@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/plan"
 )
 
@@ -65,6 +66,39 @@ type PlannerStatus struct {
 	// ReconciledSettled says whether that desired state was past the
 	// settle point (so deletes were allowed).
 	ReconciledSettled bool
+	// Connectors is the tunnel's connector health as last read (tunnel
+	// planners only; the zero value before the first read).
+	Connectors TunnelConnectors
+}
+
+// TunnelConnectors is what a tunnel actor last read of its tunnel's
+// connectors (cloudflared processes): Cloudflare's status and each
+// connector with its connections. Value data: snapshot deep-copies it.
+type TunnelConnectors struct {
+	// Status is Cloudflare's: cfapi.TunnelHealthy, TunnelDegraded,
+	// TunnelDown or TunnelInactive; "" before the first successful read.
+	Status     string
+	Connectors []cfapi.TunnelConnector
+	// ReadAt is when the last successful read ended.
+	ReadAt time.Time
+	// LastError and LastErrorAt describe the last failed read; a
+	// successful read clears them.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Read reports whether the connectors were read at least once.
+func (c TunnelConnectors) Read() bool { return !c.ReadAt.IsZero() }
+
+// Active counts the connections that serve traffic.
+func (c TunnelConnectors) Active() int { return cfapi.ActiveConnections(c.Connectors) }
+
+func (c TunnelConnectors) clone() TunnelConnectors {
+	c.Connectors = slices.Clone(c.Connectors)
+	for i := range c.Connectors {
+		c.Connectors[i].Connections = slices.Clone(c.Connectors[i].Connections)
+	}
+	return c
 }
 
 // After a failed reconcile the next attempt waits retryMin, doubling per
@@ -261,5 +295,6 @@ func (r *reconciler) snapshot() PlannerStatus {
 		st.Desired, st.Applied = r.counts()
 	}
 	st.Conflicts = slices.Clone(st.Conflicts)
+	st.Connectors = st.Connectors.clone()
 	return st
 }

@@ -30,6 +30,8 @@ type tunnelActor struct {
 	putID     uint64
 	plan      plan.TunnelPlan
 	conflicts map[string]bool
+	// conn is the connector health read (tunnel_connectors.go).
+	conn connectorRead
 }
 
 // NewTunnelProps builds the actor that owns tunnel name's ingress.
@@ -47,6 +49,10 @@ func (a *tunnelActor) log() *slog.Logger {
 }
 
 func (a *tunnelActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(messages.ResyncNow); ok {
+		// A resync reads the connectors too (common handles the rest).
+		a.readConnectors(ctx)
+	}
 	if a.common(ctx, a.loaded && a.have) {
 		return
 	}
@@ -54,6 +60,9 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		ctx.Request(a.cfg.Store, storeLoadOwned{Kind: store.KindTunnelRule, Scope: a.ref.TunnelID})
 		a.drift(ctx)
+		a.after(ctx, "connectors", connectorsFirstRead, connectorsTick{})
+	case connectorsTick:
+		a.readConnectors(ctx)
 	case storeOwnedLoaded:
 		if m.Err != nil {
 			panic(m.Err) // the supervisor retries with backoff
@@ -83,6 +92,9 @@ func (a *tunnelActor) Receive(ctx actor.Context) {
 			a.getID = a.ask(ctx, prioTunnel, a.ref.AccountID, opGetTunnelConfig{TunnelID: a.ref.TunnelID})
 		}
 	case cfResponse:
+		if a.onConnectorsResponse(ctx, m) {
+			return
+		}
 		switch m.ID {
 		case a.getID:
 			a.onGet(ctx, m)

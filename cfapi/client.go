@@ -50,10 +50,13 @@ type DNS interface {
 	BatchRecords(ctx context.Context, zoneID string, b Batch) (BatchResult, error)
 }
 
-// Tunnels reads and replaces a tunnel's configuration.
+// Tunnels reads and replaces a tunnel's configuration, and reads the tunnel
+// itself (its status) and its connectors.
 type Tunnels interface {
 	GetTunnelConfig(ctx context.Context, tunnelID string) (TunnelConfig, error)
 	PutTunnelConfig(ctx context.Context, tunnelID string, cfg TunnelConfig) (TunnelConfig, error)
+	GetTunnel(ctx context.Context, tunnelID string) (Tunnel, error)
+	ListTunnelConnections(ctx context.Context, tunnelID string) ([]TunnelConnector, error)
 }
 
 // Access manages self-hosted Access applications and reusable policies.
@@ -109,6 +112,7 @@ type Client struct {
 	acctTok  *accounts.TokenService
 	tunnels  *zero_trust.TunnelCloudflaredService
 	tunCfg   *zero_trust.TunnelCloudflaredConfigurationService
+	tunConns *zero_trust.TunnelCloudflaredConnectionService
 	apps     *zero_trust.AccessApplicationService
 	policies *zero_trust.AccessPolicyService
 }
@@ -157,6 +161,7 @@ func New(cfg Config) (*Client, error) {
 		acctTok:   accounts.NewTokenService(opts...),
 		tunnels:   zero_trust.NewTunnelCloudflaredService(opts...),
 		tunCfg:    zero_trust.NewTunnelCloudflaredConfigurationService(opts...),
+		tunConns:  zero_trust.NewTunnelCloudflaredConnectionService(opts...),
 		apps:      zero_trust.NewAccessApplicationService(opts...),
 		policies:  zero_trust.NewAccessPolicyService(opts...),
 	}, nil

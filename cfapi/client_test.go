@@ -506,6 +506,81 @@ func TestTunnels(t *testing.T) {
 	}
 }
 
+// TestTunnelConnectors: the tunnel's status and its connectors, decoded by
+// the real SDK from cfsim's answers in Cloudflare's shapes.
+func TestTunnelConnectors(t *testing.T) {
+	t.Parallel()
+	s, c := newClient(t)
+	ctx := ctxT(t)
+	tun := s.AddTunnel(cfsim.Tunnel{Name: "default"})
+	opened := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	conn := cfsim.SimConnector("198.51.100.7", "ams01", "fra02")
+	conn.Version, conn.Arch = "2025.2.1", "linux_arm64"
+	conn.Conns[0].OpenedAt = opened
+	conn.Conns[1].IsPendingReconnect = true
+	if err := s.SetTunnelConnectors(tun.ID, "", []cfsim.TunnelConnector{conn}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := c.GetTunnel(ctx, tun.ID)
+	if err != nil || got.Status != cfapi.TunnelHealthy || got.ConnsActiveAt.IsZero() || !got.ConnsInactiveAt.IsZero() {
+		t.Fatalf("tunnel %+v %v", got, err)
+	}
+	cs, err := c.ListTunnelConnections(ctx, tun.ID)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("connectors %+v %v", cs, err)
+	}
+	cn := cs[0]
+	if cn.ID == "" || cn.Version != "2025.2.1" || cn.Arch != "linux_arm64" || cn.RunAt.IsZero() || len(cn.Connections) != 2 {
+		t.Fatalf("connector %+v", cn)
+	}
+	first := cn.Connections[0]
+	if first.ID == "" || first.ConnectorID != cn.ID || first.Version != "2025.2.1" || first.Colo != "ams01" ||
+		first.OriginIP != "198.51.100.7" || !first.OpenedAt.Equal(opened) || first.PendingReconnect {
+		t.Errorf("first connection %+v", first)
+	}
+	if !cn.Connections[1].PendingReconnect || cn.Connections[1].Colo != "fra02" {
+		t.Errorf("second connection %+v", cn.Connections[1])
+	}
+	if n := cfapi.ActiveConnections(cs); n != 1 {
+		t.Errorf("active connections %d, want 1 (one is pending reconnect)", n)
+	}
+
+	// The connector stops: down, no connections, the time it went.
+	if err := s.SetTunnelConnectors(tun.ID, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.GetTunnel(ctx, tun.ID)
+	if err != nil || got.Status != cfapi.TunnelDown || got.ConnsInactiveAt.IsZero() {
+		t.Errorf("tunnel after its connector stopped: %+v %v", got, err)
+	}
+	if cs, err := c.ListTunnelConnections(ctx, tun.ID); err != nil || len(cs) != 0 || cs == nil {
+		t.Errorf("connectors after they stopped: %#v %v", cs, err)
+	}
+	// Degraded is Cloudflare's to say; it comes through as it is.
+	if err := s.SetTunnelConnectors(tun.ID, cfapi.TunnelDegraded, []cfsim.TunnelConnector{cfsim.SimConnector("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.GetTunnel(ctx, tun.ID); got.Status != cfapi.TunnelDegraded {
+		t.Errorf("status %q, want degraded", got.Status)
+	}
+	idle := s.AddTunnel(cfsim.Tunnel{Name: "idle", Status: cfapi.TunnelInactive})
+	if got, err := c.GetTunnel(ctx, idle.ID); err != nil || got.Status != cfapi.TunnelInactive || !got.ConnsActiveAt.IsZero() {
+		t.Errorf("inactive tunnel %+v %v", got, err)
+	}
+
+	if _, err := c.ListTunnelConnections(ctx, "6ff42ae2-765d-4adf-8112-31c55c1551ef"); !errors.Is(err, cfapi.ErrNotFound) {
+		t.Errorf("connections of an unknown tunnel: %v", err)
+	}
+	if _, err := c.ListTunnelConnections(ctx, "../zones"); !errors.Is(err, cfapi.ErrValidation) {
+		t.Errorf("a tunnel id that changes the path: %v", err)
+	}
+	noAcct, _ := cfapi.New(cfapi.Config{BaseURL: s.URL, Token: s.Token})
+	if _, err := noAcct.ListTunnelConnections(ctx, tun.ID); !errors.Is(err, cfapi.ErrValidation) {
+		t.Errorf("no account id: %v", err)
+	}
+}
+
 func TestAccess(t *testing.T) {
 	t.Parallel()
 	s, c := newClient(t, cfsim.WithPerPageMax(2))

@@ -5,11 +5,13 @@
 //
 // The interfaces hold exactly the calls the cloudflare actor makes: list
 // zones and records, batch DNS changes, get and put a tunnel configuration,
-// list, create, update and delete Access applications and policies, verify
-// the token. Client has a few more methods (one record read, created,
-// updated, edited or deleted at a time, ZoneForHostname, ListTunnels,
-// GetTunnel, GetAccessApp, GetAccessPolicy) that tests use to set up and
-// check what Cloudflare holds; nothing in Labelgate calls them.
+// get a tunnel (its status) and list its connectors (the tunnel actor's
+// connector health read), list, create, update and delete Access
+// applications and policies, verify the token. Client has a few more
+// methods (one record read, created, updated, edited or deleted at a time,
+// ZoneForHostname, ListTunnels, GetAccessApp, GetAccessPolicy) that tests
+// use to set up and check what Cloudflare holds; nothing in Labelgate calls
+// them.
 //
 // # What it owns
 //

@@ -2,6 +2,7 @@ package cfapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,10 +60,54 @@ func (c *Client) GetTunnel(ctx context.Context, tunnelID string) (Tunnel, error)
 }
 
 func fromTunnel(t shared.CloudflareTunnel) Tunnel {
-	return Tunnel{
+	out := Tunnel{
 		ID: t.ID, Name: t.Name, AccountID: t.AccountTag, Status: string(t.Status),
 		ConfigSrc: string(t.ConfigSrc), CreatedAt: t.CreatedAt, DeletedAt: t.DeletedAt,
+		ConnsActiveAt: t.ConnsActiveAt, ConnsInactiveAt: t.ConnsInactiveAt,
 	}
+	return out
+}
+
+// ListTunnelConnections reads the tunnel's connectors (cloudflared
+// processes), each with its connections to Cloudflare's edge. The
+// endpoint answers one page.
+func (c *Client) ListTunnelConnections(ctx context.Context, tunnelID string) ([]TunnelConnector, error) {
+	const op = "list tunnel connections"
+	if err := firstErr(c.needAccount(op), checkID(op, "tunnel id", tunnelID)); err != nil {
+		return nil, err
+	}
+	var out []TunnelConnector
+	err := c.call(ctx, op, func(ctx context.Context, opts ...option.RequestOption) error {
+		var p zero_trust.TunnelCloudflaredConnectionGetParams
+		p.AccountID.Value, p.AccountID.Present = c.accountID, true
+		res, err := c.tunConns.Get(ctx, tunnelID, p, opts...)
+		if err != nil {
+			return err
+		}
+		out = make([]TunnelConnector, 0, len(res.Result))
+		for _, cl := range res.Result {
+			tc := TunnelConnector{ID: cl.ID, Version: cl.Version, Arch: cl.Arch, RunAt: cl.RunAt}
+			for _, conn := range cl.Conns {
+				tc.Connections = append(tc.Connections, TunnelConnection{
+					ID: conn.ID, ConnectorID: cmp.Or(conn.ClientID, cl.ID), Version: cmp.Or(conn.ClientVersion, cl.Version),
+					Colo: conn.ColoName, OriginIP: conn.OriginIP, OpenedAt: conn.OpenedAt,
+					PendingReconnect: pendingReconnect(conn.JSON.ExtraFields),
+				})
+			}
+			out = append(out, tc)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// pendingReconnect reads is_pending_reconnect, which the API answers on
+// each connection and cloudflare-go v7.9.0 does not model (it lands among
+// the extra fields, whose type is internal to the SDK: hence the type
+// parameter).
+func pendingReconnect[F interface{ Raw() string }](extra map[string]F) bool {
+	f, ok := extra["is_pending_reconnect"]
+	return ok && f.Raw() == "true"
 }
 
 // The tunnel configuration is read and written as raw JSON: the SDK's typed

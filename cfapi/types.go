@@ -125,10 +125,62 @@ type Tunnel struct {
 	ID        string
 	Name      string
 	AccountID string
-	Status    string // "inactive", "degraded", "healthy", "down"
+	Status    string // TunnelHealthy, TunnelDegraded, TunnelDown, TunnelInactive
 	ConfigSrc string // "cloudflare" (remotely managed) or "local"
 	CreatedAt time.Time
 	DeletedAt time.Time
+	// ConnsActiveAt is when the tunnel established a connection (zero:
+	// inactive); ConnsInactiveAt when it lost its last (zero: active).
+	// The GET's own list of connections is not read: Cloudflare has
+	// deprecated it ("will start returning an empty array"); read
+	// ListTunnelConnections.
+	ConnsActiveAt, ConnsInactiveAt time.Time
+}
+
+// The statuses Cloudflare reports for a tunnel.
+const (
+	TunnelHealthy  = "healthy"  // active and serving traffic
+	TunnelDegraded = "degraded" // serving traffic, but unhealthy
+	TunnelDown     = "down"     // no connection to Cloudflare's edge
+	TunnelInactive = "inactive" // never run
+)
+
+// TunnelConnector is one cloudflared process connected to a tunnel (what
+// Cloudflare's connections endpoint calls a client).
+type TunnelConnector struct {
+	ID          string
+	Version     string // cloudflared's
+	Arch        string
+	RunAt       time.Time
+	Connections []TunnelConnection
+}
+
+// TunnelConnection is one connection of a connector to a Cloudflare data
+// center.
+type TunnelConnection struct {
+	ID          string
+	ConnectorID string // client_id
+	Version     string // client_version: cloudflared's
+	Colo        string // colo_name
+	OriginIP    string // the public address of the host running cloudflared
+	OpenedAt    time.Time
+	// PendingReconnect (is_pending_reconnect): the connection dropped and
+	// Cloudflare still tracks it for a few minutes; it serves no traffic.
+	PendingReconnect bool
+}
+
+// ActiveConnections counts the connections that serve traffic (not
+// pending reconnect) over every connector.
+func ActiveConnections(cs []TunnelConnector) int {
+	n := 0
+	for _, c := range cs {
+		for _, conn := range c.Connections {
+			if !conn.PendingReconnect {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // TunnelConfig is a remotely managed tunnel's configuration document.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -301,6 +303,45 @@ func (c *Cluster) call(method, path string, out any, ok ...int) error {
 		return fmt.Errorf("%s %s: %s: %.300s", method, path, res.Status, body)
 	}
 	return json.Unmarshal(body, out)
+}
+
+// Text GETs a page of main (the dashboard's, /metrics) with the API token
+// and returns its body.
+func (c *Cluster) Text(path string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.MainURL()+path, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.APIToken)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", path, res.Status)
+	}
+	return string(body), err
+}
+
+// Page logs in to main's dashboard with the API token (a session cookie,
+// as a browser gets) and returns the body of one of its pages.
+func (c *Cluster) Page(path string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Timeout: 10 * time.Second, Jar: jar}
+	res, err := cl.PostForm(c.MainURL()+"/login", url.Values{"token": {c.APIToken}, "next": {path}})
+	if err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err == nil && (res.StatusCode != http.StatusOK || res.Request.URL.Path != path) {
+		err = fmt.Errorf("logging in for %s: %s at %s", path, res.Status, res.Request.URL.Path)
+	}
+	return string(body), err
 }
 
 // Readiness is main's GET /readyz: "ready" or "not ready", and each check.

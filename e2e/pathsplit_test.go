@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,4 +85,39 @@ func TestPathSplitScenario(t *testing.T) {
 		t.Errorf("the path's Access application must go with its route: %s is under %q", staticProbe, a)
 	}
 	t.Logf("the static container removed: its path and Access application went after %.1fs (grace %v); the CNAME and the frontend stayed", took.Seconds(), splitGrace)
+
+	// The tunnel loses its connector in cfsim: main reads it (once a
+	// minute) and the dashboard and /metrics show it.
+	c.Sim.SetConnectors(c.TunnelID, `{"connectors": []}`)
+	lost := time.Now()
+	var lastMetrics, lastPage string
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		metrics, err1 := c.Text("/metrics")
+		page, err2 := c.Page("/tunnels")
+		lastMetrics, lastPage = grepLines(metrics, "labelgate_tunnel_"), page
+		if err1 == nil && err2 == nil &&
+			strings.Contains(metrics, `labelgate_tunnel_connections{tunnel="default"} 0`) &&
+			strings.Contains(metrics, `labelgate_tunnel_status{status="down",tunnel="default"} 1`) &&
+			strings.Contains(page, "No connector") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90s /metrics and the Tunnels page do not show the tunnel without a connector:\n%s\nerrors: %v %v; page has \"No connector\": %t",
+				lastMetrics, err1, err2, strings.Contains(lastPage, "No connector"))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("the tunnel's connector taken away in cfsim: /metrics and the Tunnels page showed it %.1fs later (main reads connectors once a minute)", time.Since(lost).Seconds())
+}
+
+// grepLines keeps the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -474,3 +474,10 @@ func (s *SimClient) GoverningApp(host, path string) string {
 	}
 	return out.Domain
 }
+
+// SetConnectors replaces a tunnel's connectors in cfsim: none makes a
+// tunnel that had connections "down", as Cloudflare reports it.
+func (s *SimClient) SetConnectors(tunnel, doc string) {
+	s.t.Helper()
+	s.must(s.do(http.MethodPut, "/__cfsim/tunnels/"+tunnel+"/connectors", []byte(doc), false, nil), "tunnel connectors")
+}

@@ -115,6 +115,14 @@ func (s *Surface) Overview(ctx context.Context) (web.Overview, error) {
 		if st.LastError != "" {
 			ov.RecentErrors = append(ov.RecentErrors, web.ErrorView{At: st.LastErrorAt, Where: st.Planner, Message: st.LastError})
 		}
+		if name, ok := strings.CutPrefix(st.Planner, "tunnel:"); ok {
+			th := tunnelHealth(name, st.Connectors)
+			th.Routes = st.Desired
+			ov.Tunnels = append(ov.Tunnels, th)
+			if th.NoConnector() {
+				ov.TunnelsWithoutConnector++
+			}
+		}
 	}
 	slices.SortFunc(ov.RecentErrors, func(a, b web.ErrorView) int { return b.At.Compare(a.At) })
 	agents, _ := s.Agents(ctx)
@@ -156,6 +164,17 @@ func (s *Surface) Tunnels(ctx context.Context) ([]web.TunnelView, error) {
 			tv.LastSync = st.LastSync
 			for _, c := range st.Conflicts {
 				tv.Conflicts = append(tv.Conflicts, c.String())
+			}
+			c := st.Connectors
+			tv.Status, tv.ActiveConnections, tv.Routes = c.Status, c.Active(), st.Desired
+			tv.ConnectorsReadAt, tv.ConnectorsError = c.ReadAt, c.LastError
+			for _, cn := range c.Connectors {
+				for _, conn := range cn.Connections {
+					tv.Connections = append(tv.Connections, web.ConnectionView{
+						ConnectorID: conn.ConnectorID, ClientVersion: cmp.Or(conn.Version, cn.Version), Colo: conn.Colo,
+						OriginIP: conn.OriginIP, OpenedAt: conn.OpenedAt, PendingReconnect: conn.PendingReconnect,
+					})
+				}
 			}
 		}
 		live, err := s.once("tunnel:"+name, func() (any, error) {
@@ -359,9 +378,25 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 		return nil, err
 	}
 	claims := map[string]int{}
+	routes := map[string]map[string]int{} // source → tunnel → routes
 	for _, h := range rep.Hostnames {
-		if h.State != messages.HostRefused {
-			claims[h.Winner.Source]++
+		if h.State == messages.HostRefused {
+			continue
+		}
+		claims[h.Winner.Source]++
+		if h.Tunnel != "" && slices.Contains(h.Kinds, "tunnel") {
+			if routes[h.Winner.Source] == nil {
+				routes[h.Winner.Source] = map[string]int{}
+			}
+			routes[h.Winner.Source][h.Tunnel]++
+		}
+	}
+	connectors := map[string]actors.TunnelConnectors{}
+	if len(routes) > 0 { // the tunnel actors are asked only when an agent's routes use them
+		for _, st := range s.m.PlannerStatuses(ctx) {
+			if name, ok := strings.CutPrefix(st.Planner, "tunnel:"); ok {
+				connectors[name] = st.Connectors
+			}
 		}
 	}
 	var out []web.AgentView
@@ -376,9 +411,27 @@ func (s *Surface) Agents(ctx context.Context) ([]web.AgentView, error) {
 			AllowedHostnames: a.Info.AllowedHostnames, AllowedZones: a.Info.AllowedZones, AllowedTunnels: a.Info.AllowedTunnels,
 			Claims: claims[messages.AgentSource(a.Name)], Containers: a.Containers, Mode: mode, Remote: a.Remote,
 			TLSMode: a.TLSMode, DockerConnected: a.Docker,
+			Tunnels: agentTunnels(routes[messages.AgentSource(a.Name)], connectors),
 		})
 	}
 	return out, nil
+}
+
+// tunnelHealth is a tunnel's connector health for the web views.
+func tunnelHealth(name string, c actors.TunnelConnectors) web.TunnelHealth {
+	return web.TunnelHealth{Name: name, Status: c.Status, ActiveConnections: c.Active(), ReadAt: c.ReadAt}
+}
+
+// agentTunnels lists the tunnels an agent's routes use (by name), each
+// with how many of its routes and the tunnel's connector health.
+func agentTunnels(routes map[string]int, connectors map[string]actors.TunnelConnectors) []web.TunnelHealth {
+	var out []web.TunnelHealth
+	for _, name := range slices.Sorted(maps.Keys(routes)) {
+		th := tunnelHealth(name, connectors[name])
+		th.Routes = routes[name]
+		out = append(out, th)
+	}
+	return out
 }
 
 // Conflicts implements web.Backend.

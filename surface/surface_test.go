@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -226,6 +229,139 @@ func TestSurfaceAnswersFromTheRunningTree(t *testing.T) {
 	eventually(t, 10*time.Second, "a resync to read Cloudflare", func() bool { return len(p.sim.Audit()) > calls })
 }
 
+// The tunnel's connector health through the Surface: the Tunnels view, the
+// Overview's count and the metrics, before and after cfsim's cloudflared
+// goes away.
+func TestSurfaceTunnelConnectors(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.engine.Start("web", labelsOf("labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80"))
+	eventually(t, 10*time.Second, "the route", func() bool { return p.hasRule("app.example.com>http://web:80") })
+	s := New(p.main, p.cfg, "test")
+	h := web.New(web.Config{Backend: s})
+	ctx := context.Background()
+	scrape := func() string {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return w.Body.String()
+	}
+
+	var tv []web.TunnelView
+	eventually(t, 15*time.Second, "the first connector read", func() bool {
+		var err error
+		tv, err = s.Tunnels(ctx)
+		return err == nil && len(tv) == 1 && !tv[0].ConnectorsReadAt.IsZero()
+	})
+	if v := tv[0]; v.Status != cfapi.TunnelHealthy || v.ActiveConnections != 2 || len(v.Connections) != 2 || v.Routes != 1 ||
+		v.Connections[0].OriginIP != "192.0.2.10" || v.Connections[0].ClientVersion != cfsim.DefaultConnectorVersion || v.Connections[0].Colo != "sim01" || v.Health().NoConnector() {
+		t.Fatalf("tunnel view: %+v", v)
+	}
+	ov, err := s.Overview(ctx)
+	if err != nil || ov.TunnelsWithoutConnector != 0 || len(ov.Tunnels) != 1 || ov.Tunnels[0].Name != "default" || ov.Tunnels[0].Routes != 1 {
+		t.Fatalf("overview: %+v %v", ov.Tunnels, err)
+	}
+	m := scrape()
+	mustContain(t, m, `labelgate_tunnel_connections{tunnel="default"} 2`,
+		`labelgate_tunnel_status{status="healthy",tunnel="default"} 1`, `labelgate_tunnel_status{status="down",tunnel="default"} 0`)
+
+	if err := p.sim.SetTunnelConnectors(p.tunnel, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the Overview to count the tunnel", func() bool {
+		ov, err = s.Overview(ctx)
+		return err == nil && ov.TunnelsWithoutConnector == 1
+	})
+	if tv, err = s.Tunnels(ctx); err != nil || tv[0].Status != cfapi.TunnelDown || len(tv[0].Connections) != 0 || !tv[0].Health().NoConnector() {
+		t.Fatalf("tunnel view after the connector left: %+v %v", tv, err)
+	}
+	m = scrape()
+	mustContain(t, m, `labelgate_tunnel_connections{tunnel="default"} 0`,
+		`labelgate_tunnel_status{status="down",tunnel="default"} 1`, `labelgate_tunnel_status{status="healthy",tunnel="default"} 0`)
+}
+
+// An agent's routes through the running tree: the Agents view names the
+// tunnel they use and whether it has a connector.
+func TestSurfaceAgentTunnels(t *testing.T) {
+	const token = "token-for-agent-alpha-0123456789"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	_ = ln.Close() // only a free port was wanted
+	p := newPipeline(t, func(c *config.Config) {
+		c.Agent.Enabled = true
+		c.Agent.Listen = listen
+		c.Agent.Agents = map[string]config.AgentEntry{"alpha": {Token: token, DefaultTunnel: "default"}}
+	})
+	acfg := config.Defaults()
+	acfg.Mode = config.ModeAgent
+	acfg.Docker.Debounce = 50 * time.Millisecond
+	acfg.Connect.Endpoint = "ws://" + listen
+	acfg.Connect.Token = token
+	engine := dockertest.New()
+	agent, err := actors.StartAgent(acfg, actors.AgentDeps{Logger: slog.New(slog.DiscardHandler), Version: "test",
+		NewDocker: func(dockerwatch.Config) (dockerwatch.Client, error) { return engine, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(agent.Stop)
+	engine.Start("web", labelsOf("labelgate.tunnel.web.hostname", "alpha.example.com", "labelgate.tunnel.web.service", "http://web:80",
+		"labelgate.tunnel.api.hostname", "api.alpha.example.com", "labelgate.tunnel.api.service", "http://api:80"))
+	eventually(t, 10*time.Second, "alpha's routes", func() bool {
+		return p.hasRule("alpha.example.com>http://web:80") && p.hasRule("api.alpha.example.com>http://api:80")
+	})
+	s := New(p.main, p.cfg, "test")
+	ctx := context.Background()
+	alpha := func() web.AgentView {
+		ags, err := s.Agents(ctx)
+		if err != nil || len(ags) != 1 {
+			t.Fatalf("agents %+v %v", ags, err)
+		}
+		return ags[0]
+	}
+	eventually(t, 15*time.Second, "alpha's tunnel read", func() bool {
+		a := alpha()
+		return len(a.Tunnels) == 1 && a.Tunnels[0].Read()
+	})
+	if tt := alpha().Tunnels[0]; tt.Name != "default" || tt.Routes != 2 || tt.Status != cfapi.TunnelHealthy || !tt.HasConnector() {
+		t.Fatalf("alpha's tunnel: %+v", tt)
+	}
+	if err := p.sim.SetTunnelConnectors(p.tunnel, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "alpha's tunnel without a connector", func() bool {
+		tt := alpha().Tunnels[0]
+		return tt.Status == cfapi.TunnelDown && tt.NoConnector()
+	})
+}
+
+// An agent's tunnels: the ones its routes use, by name, each with its
+// connector health (unknown until read).
+func TestAgentTunnels(t *testing.T) {
+	read := time.Now()
+	got := agentTunnels(map[string]int{"edge": 2, "home": 1, "new": 1}, map[string]actors.TunnelConnectors{
+		"edge": {Status: cfapi.TunnelDown, ReadAt: read},
+		"home": {Status: cfapi.TunnelHealthy, ReadAt: read, Connectors: []cfapi.TunnelConnector{{Connections: []cfapi.TunnelConnection{{Colo: "ams01"}, {Colo: "fra01", PendingReconnect: true}}}}},
+	})
+	want := []web.TunnelHealth{
+		{Name: "edge", Status: cfapi.TunnelDown, Routes: 2, ReadAt: read},
+		{Name: "home", Status: cfapi.TunnelHealthy, ActiveConnections: 1, Routes: 1, ReadAt: read},
+		{Name: "new", Routes: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("agent tunnels %+v, want %+v", got, want)
+	}
+	if !got[0].NoConnector() || got[1].NoConnector() || got[2].NoConnector() || got[2].Read() {
+		t.Errorf("connector verdicts: %+v", got)
+	}
+}
+
 // TestSurfaceReadsWithEachConsumersCredential: main with two named
 // credentials and no default, both of which see the one zone. The pages and
 // the plan preview read each object with the credential its actor uses.
@@ -320,4 +456,14 @@ func TestSurfaceReadsWithEachConsumersCredential(t *testing.T) {
 		t.Errorf("both tokens verify: %+v", h)
 	}
 
+}
+
+// mustContain fails for each want that body lacks.
+func mustContain(t *testing.T, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("missing %q in:\n%s", w, body)
+		}
+	}
 }

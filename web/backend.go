@@ -75,7 +75,39 @@ type Overview struct {
 	// RecentErrors are the last Cloudflare errors, newest first.
 	RecentErrors []ErrorView
 	Health       Health
+	// Tunnels is each configured tunnel's connector health, as the tunnel
+	// actors last read it (no Cloudflare call); Routes is how many routes
+	// labelgate wants on it.
+	Tunnels []TunnelHealth
+	// TunnelsWithoutConnector counts the tunnels that carry routes and, as
+	// last read, have no connector: their routes are unreachable.
+	TunnelsWithoutConnector int
 }
+
+// TunnelHealth is a tunnel's connector health: Cloudflare's status and how
+// many connections of its connectors (cloudflared) serve traffic.
+type TunnelHealth struct {
+	Name string
+	// Status is healthy, degraded, down or inactive; "" until main read it.
+	Status            string
+	ActiveConnections int
+	// Routes counts what the tunnel carries: every route (ingress rule)
+	// in the Overview, the agent's hostnames routed through it in an
+	// AgentView.
+	Routes int
+	// ReadAt is when main last read the connectors (zero: not yet).
+	ReadAt time.Time
+}
+
+// Read reports whether main has read the tunnel's connectors.
+func (t TunnelHealth) Read() bool { return !t.ReadAt.IsZero() }
+
+// HasConnector reports whether, as last read, a connection serves traffic.
+func (t TunnelHealth) HasConnector() bool { return t.ActiveConnections > 0 }
+
+// NoConnector reports whether the tunnel carries routes and, as last read,
+// has no connection to serve them.
+func (t TunnelHealth) NoConnector() bool { return t.Routes > 0 && t.Read() && !t.HasConnector() }
 
 // ErrorView is one recent error.
 type ErrorView struct {
@@ -91,7 +123,8 @@ type HostnameView struct {
 	Zone string
 }
 
-// TunnelView is a tunnel's live configuration with each rule marked.
+// TunnelView is a tunnel's live configuration with each rule marked, and
+// its connector health as main last read it.
 type TunnelView struct {
 	Name string
 	ID   string
@@ -102,6 +135,40 @@ type TunnelView struct {
 	Error      string // why the live config could not be read
 	LastSync   time.Time
 	Conflicts  []string
+
+	// Status is Cloudflare's status of the tunnel: healthy, degraded,
+	// down or inactive; "" until main read it.
+	Status string
+	// Connections are the connections of the tunnel's connectors
+	// (cloudflared) to Cloudflare's edge; ActiveConnections counts those
+	// that serve traffic (not pending reconnect).
+	Connections       []ConnectionView
+	ActiveConnections int
+	// Routes counts the routes labelgate wants on the tunnel.
+	Routes int
+	// ConnectorsReadAt is when main last read the connectors;
+	// ConnectorsError why the last read failed (the last good reading
+	// stays).
+	ConnectorsReadAt time.Time
+	ConnectorsError  string
+}
+
+// Health is the tunnel's connector health.
+func (t TunnelView) Health() TunnelHealth {
+	return TunnelHealth{Name: t.Name, Status: t.Status, ActiveConnections: t.ActiveConnections, Routes: t.Routes, ReadAt: t.ConnectorsReadAt}
+}
+
+// ConnectionView is one connection of a tunnel's connector to Cloudflare.
+type ConnectionView struct {
+	ConnectorID string
+	// ClientVersion is the connector's cloudflared version.
+	ClientVersion string
+	Colo          string
+	OriginIP      string
+	OpenedAt      time.Time
+	// PendingReconnect: the connection dropped; Cloudflare tracks it for a
+	// few minutes, and it serves no traffic.
+	PendingReconnect bool
 }
 
 // RuleView is one ingress rule.
@@ -181,6 +248,9 @@ type AgentView struct {
 	Remote           string
 	TLSMode          string
 	DockerConnected  bool
+	// Tunnels are the tunnels the agent's routes use (Routes: how many of
+	// its hostnames each carries), each with its connector health.
+	Tunnels []TunnelHealth
 }
 
 // ConflictView is a hostname that cannot be applied as asked: claimants in a

@@ -26,6 +26,7 @@ func TestDashboardPages(t *testing.T) {
 			"app.example.com", "agent-b/app (app)", "old.example.com", "in 4m 0s",
 			`<span class="state stale">stale</span>`, "HTTP 429: rate limited", "zone example.com",
 			"tunnel:default", "30s ago", `action="/actions/resync"`,
+			`Tunnels carrying routes with no connector</a></dt><dd id="tunnels-without-connector">1</dd>`,
 		}},
 		{"/hostnames", "5", []string{
 			`data-hostname="app.example.com"`, `data-hostname="far.example.com"`, `<span class="state frozen">frozen</span>`,
@@ -36,6 +37,9 @@ func TestDashboardPages(t *testing.T) {
 		{"/tunnels", "30", []string{
 			`data-tunnel="default"`, "http://web-1:8080", `<span class="badge owned">owned</span>`,
 			`<span class="badge foreign">foreign</span>`, "(catch-all)", "reading the tunnel configuration: HTTP 403",
+			`<span class="state healthy">healthy</span>`, "2 active connections", "ams01", "fra02", "203.0.113.7", "2025.11.1",
+			`<span class="badge warn">pending reconnect</span>`, `<span class="state down">down</span>`,
+			"No connector: the route on this tunnel is unreachable", "Reading the connectors failed (the last reading is shown): reading the tunnel: HTTP 500",
 		}},
 		{"/dns", "30", []string{`data-zone="example.com"`, "mail.example.com", "MX", "2 records, 1 owned", "auto"}},
 		{"/access", "30", []string{"labelgate app.example.com", "labelgate staff", "Admins"}},
@@ -43,6 +47,8 @@ func TestDashboardPages(t *testing.T) {
 			`data-agent="agent-a"`, `data-agent="agent-b"`, "10.0.0.7:41234", "hostnames: *.lab.example.com; zones: example.com; tunnels: edge",
 			"edge <small class=\"muted\">(main)</small>", "default <small class=\"muted\">(announced)</small>",
 			`action="/actions/agents/agent-b/decommission"`, "data-confirm=",
+			`default <small class="muted">(3)</small> <span class="state healthy" title="healthy">connector</span>`,
+			`edge <small class="muted">(1)</small> <span class="state down" title="down" data-no-connector>no connector</span>`,
 		}},
 		{"/events", "5", []string{`data-event="3"`, `data-event="1"`, "agent-b/app waits for local/web-1", `href="/events?hostname=app.example.com"`}},
 		{"/events?limit=2", "5", []string{`data-event="3"`, `href="/events?before=2"`}},

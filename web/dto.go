@@ -45,6 +45,9 @@ type overviewJSON struct {
 	RecentErrors   []errorJSON          `json:"recent_errors"`
 	Health         healthJSON           `json:"health"`
 	ActionsEnabled bool                 `json:"actions_enabled"`
+	// TunnelsWithoutConnector counts tunnels that carry routes and have
+	// no connector.
+	TunnelsWithoutConnector int `json:"tunnels_without_connector"`
 }
 
 type agentCountsJSON struct {
@@ -79,6 +82,8 @@ func toOverview(o Overview, version string, actions bool) overviewJSON {
 		RecentErrors:   make([]errorJSON, 0, len(o.RecentErrors)),
 		Health:         toHealth(o.Health),
 		ActionsEnabled: actions,
+
+		TunnelsWithoutConnector: o.TunnelsWithoutConnector,
 	}
 	for k, v := range o.Hostnames {
 		out.Hostnames[k] = v
@@ -163,6 +168,40 @@ type tunnelJSON struct {
 	Conflicts []string   `json:"conflicts"`
 	// Credential names the Cloudflare credential that manages the tunnel.
 	Credential string `json:"credential,omitempty"`
+	// Connector health: Cloudflare's status ("" until read), the
+	// connections of the tunnel's connectors, how many serve traffic, the
+	// routes labelgate wants on it, and the last read.
+	Status            string           `json:"status,omitempty"`
+	Connections       []connectionJSON `json:"connections"`
+	ActiveConnections int              `json:"active_connections"`
+	Routes            int              `json:"routes"`
+	NoConnector       bool             `json:"no_connector"`
+	ConnectorsReadAt  time.Time        `json:"connectors_read_at,omitzero"`
+	ConnectorsError   string           `json:"connectors_error,omitempty"`
+}
+
+type connectionJSON struct {
+	ConnectorID      string    `json:"connector_id"`
+	ClientVersion    string    `json:"client_version"`
+	Colo             string    `json:"colo"`
+	OriginIP         string    `json:"origin_ip"`
+	OpenedAt         time.Time `json:"opened_at,omitzero"`
+	PendingReconnect bool      `json:"pending_reconnect"`
+}
+
+// tunnelHealthJSON is a tunnel's connector health in an agent's view.
+type tunnelHealthJSON struct {
+	Name              string    `json:"name"`
+	Status            string    `json:"status,omitempty"`
+	ActiveConnections int       `json:"active_connections"`
+	HasConnector      bool      `json:"has_connector"`
+	Routes            int       `json:"routes"`
+	ReadAt            time.Time `json:"read_at,omitzero"`
+}
+
+func toTunnelHealth(t TunnelHealth) tunnelHealthJSON {
+	return tunnelHealthJSON{Name: t.Name, Status: t.Status, ActiveConnections: t.ActiveConnections,
+		HasConnector: t.HasConnector(), Routes: t.Routes, ReadAt: t.ReadAt}
 }
 
 type ruleJSON struct {
@@ -179,6 +218,9 @@ func toTunnel(t TunnelView) tunnelJSON {
 		Name: t.Name, ID: t.ID, Version: t.Version, Error: t.Error, LastSync: t.LastSync, Credential: t.Credential,
 		Rules:     make([]ruleJSON, 0, len(t.Rules)),
 		Conflicts: nonNil(t.Conflicts),
+		Status:    t.Status, Connections: mapSlice(t.Connections, func(c ConnectionView) connectionJSON { return connectionJSON(c) }),
+		ActiveConnections: t.ActiveConnections, Routes: t.Routes, NoConnector: t.Health().NoConnector(),
+		ConnectorsReadAt: t.ConnectorsReadAt, ConnectorsError: t.ConnectorsError,
 	}
 	for _, r := range t.Rules {
 		out.Rules = append(out.Rules, ruleJSON(r))
@@ -262,6 +304,9 @@ type agentJSON struct {
 	Remote          string    `json:"remote,omitempty"`
 	TLSMode         string    `json:"tls_mode,omitempty"`
 	DockerConnected bool      `json:"docker_connected"`
+	// Tunnels are the tunnels the agent's routes use, with their
+	// connector health.
+	Tunnels []tunnelHealthJSON `json:"tunnels"`
 }
 
 // scopeJSON is an agent's scope; empty lists mean "anything".
@@ -280,6 +325,7 @@ func toAgent(a AgentView) agentJSON {
 		Scope:  scopeJSON{AllowedHostnames: nonNil(a.AllowedHostnames), AllowedZones: nonNil(a.AllowedZones), AllowedTunnels: nonNil(a.AllowedTunnels)},
 		Claims: a.Claims, Containers: a.Containers,
 		Mode: a.Mode, Remote: a.Remote, TLSMode: a.TLSMode, DockerConnected: a.DockerConnected,
+		Tunnels: mapSlice(a.Tunnels, toTunnelHealth),
 	}
 }
 

@@ -70,6 +70,12 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 			},
 			RecentErrors: []ErrorView{{At: now.Add(-5 * time.Minute), Where: "zone example.com", Message: "HTTP 429: rate limited"}},
 			Health:       Health{DockerConnected: true, TokenVerified: true, StoreWritable: true, Settled: true},
+			Tunnels: []TunnelHealth{
+				{Name: "default", Status: "healthy", ActiveConnections: 2, Routes: 2, ReadAt: now.Add(-20 * time.Second)},
+				{Name: "edge", Status: "down", Routes: 1, ReadAt: now.Add(-20 * time.Second)},
+				{Name: "spare"},
+			},
+			TunnelsWithoutConnector: 1,
 		},
 		hostnames: []HostnameView{
 			{HostnameState: messages.HostnameState{Hostname: "app.example.com", State: "active", Winner: web1,
@@ -88,8 +94,16 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 				{Hostname: "legacy.example.com", Path: "/v1", Service: "http://10.0.0.5:80"},
 				{Service: "http_status:404", CatchAll: true},
 			},
+			Status: "healthy", ActiveConnections: 2, Routes: 2, ConnectorsReadAt: now.Add(-20 * time.Second),
+			Connections: []ConnectionView{
+				{ConnectorID: "0c6f1b2a-0000-4000-8000-00000000000a", ClientVersion: "2025.11.1", Colo: "ams01", OriginIP: "203.0.113.7", OpenedAt: now.Add(-26 * time.Hour)},
+				{ConnectorID: "0c6f1b2a-0000-4000-8000-00000000000a", ClientVersion: "2025.11.1", Colo: "fra02", OriginIP: "203.0.113.7", OpenedAt: now.Add(-26 * time.Hour)},
+				{ConnectorID: "0c6f1b2a-0000-4000-8000-00000000000a", ClientVersion: "2025.11.1", Colo: "ams03", OriginIP: "203.0.113.7", OpenedAt: now.Add(-40 * time.Minute), PendingReconnect: true},
+			},
 		}, {
 			Name: "edge", ID: "2f4c1e7a-0000-4000-8000-000000000002", Error: "reading the tunnel configuration: HTTP 403", Credential: "lab",
+			Status: "down", Routes: 1, ConnectorsReadAt: now.Add(-20 * time.Second),
+			ConnectorsError: "reading the tunnel: HTTP 500",
 		}},
 		records: []RecordView{
 			{Zone: "example.com", ID: "rec1", Name: "app.example.com", Type: "CNAME",
@@ -105,11 +119,13 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 		agents: []AgentView{
 			{Name: "agent-a", Connected: true, State: "connected", LastSeen: now.Add(-10 * time.Second),
 				Version: "v1.2.3", Hostname: "host-a", Announced: "default", Claims: 0, Containers: 3,
-				Mode: "outbound", Remote: "10.0.0.7:41234", TLSMode: "verified", DockerConnected: true},
+				Mode: "outbound", Remote: "10.0.0.7:41234", TLSMode: "verified", DockerConnected: true,
+				Tunnels: []TunnelHealth{{Name: "default", Status: "healthy", ActiveConnections: 2, Routes: 3, ReadAt: now.Add(-20 * time.Second)}}},
 			{Name: "agent-b", State: "stale", LastSeen: now.Add(-3 * time.Hour), StaleSince: now.Add(-1 * time.Hour),
 				Version: "v1.2.0", Hostname: "host-b", DefaultTunnel: "edge",
 				AllowedHostnames: []string{"*.lab.example.com"}, AllowedZones: []string{"example.com"}, AllowedTunnels: []string{"edge"},
-				Claims: 1, Containers: 2, Mode: "inbound", Remote: "host-b:8082", TLSMode: "self-signed+session-proof"},
+				Claims: 1, Containers: 2, Mode: "inbound", Remote: "host-b:8082", TLSMode: "self-signed+session-proof",
+				Tunnels: []TunnelHealth{{Name: "edge", Status: "down", Routes: 1, ReadAt: now.Add(-20 * time.Second)}}},
 		},
 		conflicts: []ConflictView{{Hostname: "app.example.com", Kind: "claim", Winner: web1,
 			Queued: []messages.Owner{app2}, Message: "agent-b/app also claims app.example.com; it waits for local/web-1"}},

@@ -46,6 +46,8 @@ var (
 	hostnameStates = []string{"active", "frozen", "leaving", "retained", "refused"}
 	agentStates    = []string{"connected", "disconnected", "stale", "decommissioned"}
 	conflictKinds  = []string{"claim", "foreign", "orphan", "definition", "unplaced"}
+	// tunnelStatuses are Cloudflare's tunnel statuses (cfapi.TunnelHealthy, …).
+	tunnelStatuses = []string{"healthy", "degraded", "down", "inactive"}
 )
 
 var (
@@ -77,6 +79,12 @@ var (
 		"1 while the agent is connected to main.", []string{"agent"}, nil)
 	descAgentAge = prometheus.NewDesc("labelgate_agent_snapshot_age_seconds",
 		"Time since main last heard from the agent (its last snapshot or heartbeat).", []string{"agent"}, nil)
+	descTunnelConns = prometheus.NewDesc("labelgate_tunnel_connections",
+		"Connections of the tunnel's connectors (cloudflared) that serve traffic, as last read (absent until the first read).",
+		[]string{"tunnel"}, nil)
+	descTunnelStatus = prometheus.NewDesc("labelgate_tunnel_status",
+		"1 for the tunnel's status as Cloudflare last reported it, 0 for the others (all 0 until the first read).",
+		[]string{"tunnel", "status"}, nil)
 )
 
 // backendCollector turns Backend answers into gauges at scrape time.
@@ -90,7 +98,7 @@ type backendCollector struct {
 func (c *backendCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descScrapeOK, descBuildInfo, descSettled, descDryRun,
 		descHostnames, descLastSync, descPending, descNextDue, descConflicts, descLabelErrors,
-		descAgents, descAgentUp, descAgentAge} {
+		descAgents, descAgentUp, descAgentAge, descTunnelConns, descTunnelStatus} {
 		ch <- d
 	}
 }
@@ -134,6 +142,14 @@ func (c *backendCollector) Collect(ch chan<- prometheus.Metric) {
 		for planner, at := range ov.LastSync {
 			if at.After(lastSync[planner]) {
 				lastSync[planner] = at
+			}
+		}
+		for _, t := range ov.Tunnels {
+			if t.Read() {
+				gauge(descTunnelConns, float64(t.ActiveConnections), t.Name)
+			}
+			for _, status := range withKnown(tunnelStatuses, map[string]int{t.Status: 1}) {
+				gauge(descTunnelStatus, boolFloat(status == t.Status), t.Name, status)
 			}
 		}
 	}

@@ -167,6 +167,16 @@ func TestMetrics(t *testing.T) {
 		{"labelgate_agent_connected", gauge, l("agent", "agent-b"), 0, 0},
 		{"labelgate_agent_snapshot_age_seconds", gauge, l("agent", "agent-a"), 10, 0},
 		{"labelgate_agent_snapshot_age_seconds", gauge, l("agent", "agent-b"), 3 * 3600, 0},
+		{"labelgate_tunnel_connections", gauge, l("tunnel", "default"), 2, 0},
+		{"labelgate_tunnel_connections", gauge, l("tunnel", "edge"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "default", "status", "healthy"), 1, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "default", "status", "degraded"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "default", "status", "down"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "default", "status", "inactive"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "edge", "status", "healthy"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "edge", "status", "down"), 1, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "spare", "status", "healthy"), 0, 0},
+		{"labelgate_tunnel_status", gauge, l("tunnel", "spare", "status", "inactive"), 0, 0},
 		{"labelgate_backend_scrape_success", gauge, l("call", "overview"), 1, 0},
 		{"labelgate_backend_scrape_success", gauge, l("call", "agents"), 1, 0},
 		{"labelgate_backend_scrape_success", gauge, l("call", "pending_deletes"), 1, 0},
@@ -194,6 +204,54 @@ func TestMetrics(t *testing.T) {
 		if strings.Contains(name, "milliseconds") || strings.Contains(name, "_ms") {
 			t.Errorf("%s is not in base units", name)
 		}
+	}
+}
+
+// The tunnel gauges: connections only once read; the four statuses always,
+// and a status Cloudflare adds one day as a fifth series.
+func TestMetricsTunnelConnectors(t *testing.T) {
+	t.Parallel()
+	b := newFakeBackend()
+	b.set(func(f *fakeBackend) {
+		f.overview.Tunnels = append(f.overview.Tunnels, TunnelHealth{Name: "odd", Status: "sleepy", ActiveConnections: 1, ReadAt: testNow})
+	})
+	s := newServer(Config{Backend: b, Metrics: metrics.New()}, func() time.Time { return testNow })
+	families := scrape(t, s)
+	perTunnel := func(family string) map[string][]string {
+		out := map[string][]string{}
+		for _, m := range families[family].GetMetric() {
+			var tunnel, status string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "tunnel":
+					tunnel = lp.GetValue()
+				case "status":
+					status = lp.GetValue()
+				}
+			}
+			if m.GetGauge().GetValue() == 1 {
+				status += "=1"
+			}
+			out[tunnel] = append(out[tunnel], status)
+		}
+		for k := range out {
+			slices.Sort(out[k])
+		}
+		return out
+	}
+	got := perTunnel("labelgate_tunnel_status")
+	want := map[string][]string{
+		"default": {"degraded", "down", "healthy=1", "inactive"},
+		"edge":    {"degraded", "down=1", "healthy", "inactive"},
+		"spare":   {"degraded", "down", "healthy", "inactive"},
+		"odd":     {"degraded", "down", "healthy", "inactive", "sleepy=1"},
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("labelgate_tunnel_status by tunnel = %v, want %v", got, want)
+	}
+	conns := perTunnel("labelgate_tunnel_connections")
+	if _, ok := conns["spare"]; ok || len(conns) != 3 {
+		t.Errorf("labelgate_tunnel_connections for %v; a tunnel not read yet has none", slices.Sorted(maps.Keys(conns)))
 	}
 }
 

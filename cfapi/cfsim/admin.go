@@ -44,6 +44,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string)
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	route := r.Method + " " + strings.TrimSuffix(path, "/")
+	if tunnel, match := connectorsPath(path); match {
+		s.adminConnectors(r.Method, tunnel, body, ok, fail)
+		return
+	}
 	switch route {
 	case "GET /state":
 		ok(s.State())
@@ -138,4 +142,79 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string)
 	default:
 		fail(http.StatusNotFound, "no admin endpoint "+route+"; see GET "+adminPrefix+"/endpoints for the API and doc.go for the admin routes")
 	}
+}
+
+// connectorsPath matches /tunnels/{id or name}/connectors.
+func connectorsPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), "/tunnels/")
+	if !ok {
+		return "", false
+	}
+	tunnel, ok := strings.CutSuffix(rest, "/connectors")
+	if !ok || tunnel == "" || strings.Contains(tunnel, "/") {
+		return "", false
+	}
+	return tunnel, true
+}
+
+// connectorsWire is the admin view of a tunnel's connectors: Cloudflare's
+// status and client shapes.
+type connectorsWire struct {
+	Status          string            `json:"status"`
+	Connectors      []TunnelConnector `json:"connectors"`
+	ConnsActiveAt   *time.Time        `json:"conns_active_at,omitempty"`
+	ConnsInactiveAt *time.Time        `json:"conns_inactive_at,omitempty"`
+}
+
+// adminConnectors reads (GET), replaces (PUT/POST) or removes (DELETE) a
+// tunnel's connectors. A PUT's status "" follows the connections.
+func (s *Server) adminConnectors(method, tunnel string, body []byte, ok func(any), fail func(int, string)) {
+	switch method {
+	case http.MethodGet:
+	case http.MethodPut, http.MethodPost:
+		var in connectorsWire
+		if len(body) > 0 {
+			if err := json.Unmarshal(body, &in); err != nil {
+				fail(http.StatusBadRequest, "connectors: "+err.Error())
+				return
+			}
+		}
+		if in.Connectors == nil {
+			in.Connectors = []TunnelConnector{}
+		}
+		if err := s.SetTunnelConnectors(tunnel, in.Status, in.Connectors); err != nil {
+			fail(http.StatusBadRequest, "connectors: "+err.Error())
+			return
+		}
+	case http.MethodDelete:
+		if err := s.SetTunnelConnectors(tunnel, "", []TunnelConnector{}); err != nil {
+			fail(http.StatusNotFound, "connectors: "+err.Error())
+			return
+		}
+	default:
+		fail(http.StatusMethodNotAllowed, "connectors: GET, PUT, POST or DELETE")
+		return
+	}
+	s.mu.Lock()
+	t := s.st.tunnelByIDOrName(tunnel)
+	var out connectorsWire
+	if t != nil {
+		c := cloneTunnel(t)
+		out = connectorsWire{Status: c.Status, Connectors: c.Connectors}
+		if !c.ConnsActiveAt.IsZero() {
+			out.ConnsActiveAt = &c.ConnsActiveAt
+		}
+		if !c.ConnsInactiveAt.IsZero() {
+			out.ConnsInactiveAt = &c.ConnsInactiveAt
+		}
+	}
+	s.mu.Unlock()
+	if t == nil {
+		fail(http.StatusNotFound, "connectors: no tunnel "+tunnel)
+		return
+	}
+	if out.Connectors == nil {
+		out.Connectors = []TunnelConnector{}
+	}
+	ok(out)
 }

@@ -11,8 +11,17 @@
 //   - The endpoints Labelgate uses, at the paths cloudflare-go v7.9.0 calls
 //     (Endpoints lists them; routes.go names the SDK files): token verify
 //     (user and account), zones, DNS records incl. filters and the batch
-//     endpoint, cfd_tunnel list/get and configurations GET/PUT, Access
-//     applications and reusable policies.
+//     endpoint, cfd_tunnel list/get, configurations GET/PUT and connections
+//     GET, Access applications and reusable policies.
+//   - Tunnel connectors (connectors.go): the cloudflared processes of a
+//     tunnel with their connections, in Cloudflare's shapes (the tunnel
+//     GET's status, connections, conns_active_at/conns_inactive_at; the
+//     connections endpoint's clients with conns). The status follows them
+//     as Cloudflare's does (healthy with an active connection, down after
+//     losing the last, inactive when never connected) unless set
+//     explicitly (degraded). AddTunnel gives a healthy tunnel one
+//     simulated connector; tests change them with SetTunnelConnectors or
+//     the admin endpoint.
 //   - Cloudflare's rejections, each with the error code, status and message
 //     of the one table in codes.go (which names the source of every code),
 //     and cloudflared's ingress validation (tunnels.go, same wording).
@@ -46,6 +55,10 @@
 //	                                 the service the tunnel sends a request to (RouteFor)
 //	GET    /__cfsim/access/governing?host=H&path=P
 //	                                 the Access application that governs a request (GoverningApp)
+//	GET    /__cfsim/tunnels/{id or name}/connectors   a tunnel's status and connectors
+//	PUT    /__cfsim/tunnels/{id or name}/connectors   {"status": "", "connectors": [{client}]}
+//	                                  replaces them (status "" follows the connections)
+//	DELETE /__cfsim/tunnels/{id or name}/connectors   every connector gone (down, or inactive)
 //
 // Every path also answers under /client/v4, so a base URL ending in
 // /client/v4 works as it does against Cloudflare.

@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	m.Handle("GET /accounts/{account}/cfd_tunnel/{id}", api(s.getTunnel))
 	m.Handle("GET /accounts/{account}/cfd_tunnel/{id}/configurations", api(s.getTunnelConfig))
 	m.Handle("PUT /accounts/{account}/cfd_tunnel/{id}/configurations", api(s.putTunnelConfig))
+	m.Handle("GET /accounts/{account}/cfd_tunnel/{id}/connections", api(s.getTunnelConnections))
 
 	m.Handle("GET /accounts/{account}/access/apps", api(s.listApps))
 	m.Handle("POST /accounts/{account}/access/apps", api(s.createApp))
@@ -64,6 +65,7 @@ var endpointList = []string{
 	"GET /accounts/{account}/cfd_tunnel/{id}",
 	"GET /accounts/{account}/cfd_tunnel/{id}/configurations",
 	"PUT /accounts/{account}/cfd_tunnel/{id}/configurations",
+	"GET /accounts/{account}/cfd_tunnel/{id}/connections",
 	"GET /accounts/{account}/access/apps",
 	"POST /accounts/{account}/access/apps",
 	"GET /accounts/{account}/access/apps/{id}",

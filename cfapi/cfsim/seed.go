@@ -31,6 +31,9 @@ import (
 //	tunnels:
 //	  - name: default
 //	    id: 6ff42ae2-765d-4adf-8112-31c55c1551ef
+//	    status: healthy                         # healthy|degraded|down|inactive; default follows connectors
+//	    connectors:                             # default: one simulated connector when healthy
+//	      - {version: 2025.11.1, conns: [{colo_name: ams01, origin_ip: 192.0.2.10}]}
 //	    config:                                 # mapping or JSON string
 //	      ingress:
 //	        - {hostname: legacy.example.com, service: "http://legacy:80"}
@@ -85,13 +88,16 @@ type SeedRecord struct {
 	Tags     []string       `yaml:"tags" json:"tags"`
 }
 
-// SeedTunnel is a tunnel with an optional (foreign) configuration.
+// SeedTunnel is a tunnel with an optional (foreign) configuration and
+// optional connectors (Cloudflare's client shape; without them a healthy
+// tunnel gets one simulated connector, see AddTunnel).
 type SeedTunnel struct {
-	ID        string `yaml:"id" json:"id"`
-	Name      string `yaml:"name" json:"name"`
-	Status    string `yaml:"status" json:"status"`
-	ConfigSrc string `yaml:"config_src" json:"config_src"`
-	Config    any    `yaml:"config" json:"config"`
+	ID         string            `yaml:"id" json:"id"`
+	Name       string            `yaml:"name" json:"name"`
+	Status     string            `yaml:"status" json:"status"`
+	ConfigSrc  string            `yaml:"config_src" json:"config_src"`
+	Config     any               `yaml:"config" json:"config"`
+	Connectors []TunnelConnector `yaml:"connectors" json:"connectors"`
 }
 
 // SeedAccess holds foreign Access objects as Cloudflare documents. An app's
@@ -152,7 +158,10 @@ func (s *Server) ApplySeed(sd Seed) error {
 		}
 	}
 	for _, st := range sd.Tunnels {
-		t := s.AddTunnel(Tunnel{ID: st.ID, Name: st.Name, Status: st.Status, ConfigSrc: st.ConfigSrc, Foreign: true})
+		if !validStatus(st.Status) {
+			return fmt.Errorf("seed: tunnel %s: status %q is not healthy, degraded, down or inactive", st.Name, st.Status)
+		}
+		t := s.AddTunnel(Tunnel{ID: st.ID, Name: st.Name, Status: st.Status, ConfigSrc: st.ConfigSrc, Connectors: st.Connectors, Foreign: true})
 		if st.Config == nil {
 			continue
 		}
@@ -254,7 +263,10 @@ func (s *Server) AddRecord(zoneID string, r Record) (Record, error) {
 }
 
 // AddTunnel adds a tunnel (ID, account, status and config source filled in
-// when empty).
+// when empty). A tunnel whose status is empty, healthy or degraded and
+// that has no connectors gets one (SimConnector on 192.0.2.10), so it
+// reads as Cloudflare shows a tunnel with a running cloudflared; "down"
+// and "inactive" tunnels get none.
 func (s *Server) AddTunnel(t Tunnel) Tunnel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,18 +276,31 @@ func (s *Server) AddTunnel(t Tunnel) Tunnel {
 	if t.AccountID == "" {
 		t.AccountID = s.st.accountID
 	}
-	if t.Status == "" {
-		t.Status = "healthy"
-	}
 	if t.ConfigSrc == "" {
 		t.ConfigSrc = "cloudflare"
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now().UTC()
 	}
+	connectors, status := t.Connectors, t.Status
+	switch {
+	case connectors == nil && (status == "" || status == TunnelHealthy || status == TunnelDegraded):
+		connectors = []TunnelConnector{SimConnector("192.0.2.10")}
+	case status == TunnelDown && t.ConnsActiveAt.IsZero():
+		// Down: it had connections once.
+		t.ConnsActiveAt, t.ConnsInactiveAt = t.CreatedAt, t.CreatedAt
+	}
+	t.Connectors = nil
 	tt := t
+	tt.setConnectors(connectors, status, t.CreatedAt)
 	s.st.tunnels = append(s.st.tunnels, &tt)
-	return t
+	return cloneTunnel(&tt)
+}
+
+func cloneTunnel(t *Tunnel) Tunnel {
+	c := *t
+	c.Connectors = cloneConnectors(t.Connectors)
+	return c
 }
 
 // SetTunnelConfig stores a configuration document as if it had been PUT
@@ -377,7 +402,7 @@ func (s *Server) Tunnels() []Tunnel {
 	defer s.mu.Unlock()
 	out := make([]Tunnel, 0, len(s.st.tunnels))
 	for _, t := range s.st.tunnels {
-		out = append(out, *t)
+		out = append(out, cloneTunnel(t))
 	}
 	return out
 }
@@ -474,7 +499,7 @@ func (s *Server) State() StateDump {
 		d.Zones = append(d.Zones, zd)
 	}
 	for _, t := range s.st.tunnels {
-		td := TunnelDump{Tunnel: *t, Foreign: t.Foreign}
+		td := TunnelDump{Tunnel: cloneTunnel(t), Foreign: t.Foreign}
 		if cfg := s.st.configs[t.ID]; cfg != nil {
 			c := *cfg
 			td.Config = &c

@@ -48,14 +48,28 @@ type Record struct {
 
 // Tunnel is a simulated cfd_tunnel.
 type Tunnel struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	AccountID string    `json:"account_tag"`
-	Status    string    `json:"status"`     // default "healthy"
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	AccountID string `json:"account_tag"`
+	// Status is Cloudflare's: healthy, degraded, down or inactive. Unless
+	// set explicitly (AddTunnel, SetTunnelConnectors) it follows the
+	// connectors: healthy with an active connection, else down when the
+	// tunnel ever had one, else inactive. AddTunnel's default is healthy.
+	Status    string    `json:"status"`
 	ConfigSrc string    `json:"config_src"` // default "cloudflare"
 	CreatedAt time.Time `json:"created_at"`
-	Deleted   bool      `json:"-"`
-	Foreign   bool      `json:"-"`
+	// Connectors are the cloudflared processes connected to the tunnel
+	// (Cloudflare's "clients", GET …/cfd_tunnel/{id}/connections).
+	// AddTunnel gives a healthy or degraded tunnel without connectors one
+	// simulated connector (SimConnector).
+	Connectors []TunnelConnector `json:"connectors"`
+	// ConnsActiveAt is when the tunnel last went from no active connection
+	// to one (zero: never connected); ConnsInactiveAt when it last lost its
+	// last active connection (zero while connected).
+	ConnsActiveAt   time.Time `json:"conns_active_at,omitzero"`
+	ConnsInactiveAt time.Time `json:"conns_inactive_at,omitzero"`
+	Deleted         bool      `json:"-"`
+	Foreign         bool      `json:"-"`
 }
 
 // TunnelConfig is a stored configuration document: Config holds the
