@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/labelgate/labelgate/cfapi/cfsim"
+	"github.com/labelgate/labelgate/privdrop"
 
 	// The CA roots inside the binary: the image is FROM scratch and still
 	// reaches the Cloudflare API over verified TLS.
@@ -28,10 +29,42 @@ var (
 )
 
 func main() {
+	// Before anything opens a file or listens: give up root (package
+	// privdrop; the image starts as root for this step only).
+	env := environ()
+	notes, err := privdrop.Real.Run(env, needs(os.Args[1:]))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labelgate: %v\n", err)
+		os.Exit(1)
+	}
+	startNotes = notes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, environ())
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, env)
 	stop()
 	os.Exit(code)
+}
+
+// startNotes are privdrop's notes, logged by runService once the logger
+// exists.
+var startNotes []string
+
+// needs is what a subcommand needs of the start-up step: the service (run,
+// or no command) the Docker socket and its data directory, demo the socket;
+// the others (healthcheck, check, cfsim, hello, version) nothing — they drop
+// root as well, without touching any file.
+func needs(args []string) privdrop.Needs {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "", "run":
+		return privdrop.Needs{Docker: true, DataDir: true}
+	case "demo":
+		return privdrop.Needs{Docker: true}
+	default:
+		return privdrop.Needs{}
+	}
 }
 
 // run dispatches a subcommand and returns the process exit status.

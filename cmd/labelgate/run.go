@@ -7,6 +7,7 @@ import (
 	"github.com/labelgate/labelgate/messages"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ func runService(ctx context.Context, env map[string]string, stdout, stderr io.Wr
 	}
 	logger := newLogger(cfg, stderr)
 	logger.Info("labelgate starting", "version", version, "commit", commit, "mode", cfg.Mode)
+	for _, n := range startNotes {
+		logger.Info(n, "uid", os.Getuid(), "gid", os.Getgid())
+	}
 	switch cfg.Mode {
 	case config.ModeMain:
 		err = runMain(ctx, cfg, logger, mainOptions{})
