@@ -214,20 +214,22 @@ func (s Sys) Apply(p Plan) error {
 			return s.Lchown(path, UID, GID)
 		})
 		if err != nil {
-			return fmt.Errorf("giving the data directory %s to %d:%d: %w", p.Chown, UID, GID, err)
+			return fmt.Errorf("giving the data directory %s to %d:%d: %w (the container needs CAP_CHOWN, or give the directory to %d:%d beforehand)", p.Chown, UID, GID, err, UID, GID)
 		}
 	}
 	if !p.Drop {
 		return nil
 	}
+	// Without CAP_SETGID/CAP_SETUID (cap_drop: [ALL]) root cannot drop.
+	const hint = "the container needs CAP_SETUID and CAP_SETGID to drop root, or run it with user: \"65532:65532\" and group_add: the socket's group"
 	if err := s.Setgroups(p.Groups); err != nil {
-		return fmt.Errorf("setting the supplementary groups %v: %w", p.Groups, err)
+		return fmt.Errorf("setting the supplementary groups %v: %w (%s)", p.Groups, err, hint)
 	}
 	if err := s.Setgid(GID); err != nil {
-		return fmt.Errorf("setting the group %d: %w", GID, err)
+		return fmt.Errorf("setting the group %d: %w (%s)", GID, err, hint)
 	}
 	if err := s.Setuid(UID); err != nil {
-		return fmt.Errorf("setting the user %d: %w", UID, err)
+		return fmt.Errorf("setting the user %d: %w (%s)", UID, err, hint)
 	}
 	if s.Getuid() != UID || s.Geteuid() != UID || s.Getgid() != GID || s.Getegid() != GID {
 		return errors.New("dropping root did not take: still running with other ids")
