@@ -96,6 +96,12 @@ type Plan struct {
 func Decide(f Facts) (Plan, error) {
 	if f.UID != 0 {
 		// An explicit user: respected as it is.
+		if f.Needs.Docker && f.Socket != "" && f.SocketFound && !CanUse(f.SocketOwner, f.UID, f.GID, f.Groups) &&
+			!CanUse(f.SocketOwner, f.UID, f.SocketOwner.GID, nil) {
+			return Plan{}, fmt.Errorf("running as uid %d, which cannot use the Docker socket %s (owner %d:%d, mode %s), and its group could not either: "+
+				"make the socket group-readable and -writable (mode 0660), or point LABELGATE_DOCKER_ENDPOINT at a socket proxy",
+				f.UID, f.Socket, f.SocketOwner.UID, f.SocketOwner.GID, f.SocketOwner.Mode.Perm())
+		}
 		if f.Needs.Docker && f.Socket != "" && f.SocketFound && !CanUse(f.SocketOwner, f.UID, f.GID, f.Groups) {
 			return Plan{}, fmt.Errorf("running as uid %d (an explicit --user / compose user:), which cannot use the Docker socket %s (owner %d:%d, mode %s): "+
 				`add the socket's group — compose: group_add: ["%d"], docker run: --group-add %d — or run without user: and the image joins it by itself`,
