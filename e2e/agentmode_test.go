@@ -259,3 +259,27 @@ func envList(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestImageChownsBindMountedDataDir: a bind-mounted data directory that
+// belongs to someone else (here root, or whoever runs the test) is given to
+// 65532 at start, so main can write its database there.
+func TestImageChownsBindMountedDataDir(t *testing.T) {
+	env := Setup(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(dir, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, base := imageMain(t, env, "chown", mainOpts{noGroup: true, binds: []string{dir + ":/app/config"}})
+	Eventually(t, 60*time.Second, "main ready with a bind-mounted data directory", func() bool { code, _ := readyz(base); return code == http.StatusOK })
+	for _, p := range []string{dir, filepath.Join(dir, "old"), filepath.Join(dir, "labelgate.db")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if o, ok := ownerOfHost(fi); !ok || o != "65532:65532" {
+			t.Errorf("%s belongs to %s; want 65532:65532", p, o)
+		}
+	}
+	assertDropped(t, env, "main", id, env.SocketGID())
+}

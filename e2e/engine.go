@@ -255,3 +255,12 @@ func (e *Env) TailLogs(id string, n int) string {
 	}
 	return out.String()
 }
+
+// ownerOfHost is a host file's "uid:gid".
+func ownerOfHost(fi os.FileInfo) (string, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", false
+	}
+	return strconv.FormatUint(uint64(st.Uid), 10) + ":" + strconv.FormatUint(uint64(st.Gid), 10), true
+}
