@@ -281,48 +281,43 @@ func (c *Cluster) Post(path string, out any) error {
 // call sends a request to main's API and decodes the answer when its status
 // is one of ok.
 func (c *Cluster) call(method, path string, out any, ok ...int) error {
+	body, status, err := c.do(method, path)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ok, status) {
+		return fmt.Errorf("%s %s: HTTP %d: %.300s", method, path, status, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// do sends a request to main with the API token and returns the body and
+// status of the answer.
+func (c *Cluster) do(method, path string) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, c.MainURL()+path, nil)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if c.APIToken != "" {
 		req.Header.Set("Authorization", "Bearer "+c.APIToken)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(ok, res.StatusCode) {
-		return fmt.Errorf("%s %s: %s: %.300s", method, path, res.Status, body)
-	}
-	return json.Unmarshal(body, out)
+	return body, res.StatusCode, err
 }
 
-// Text GETs a page of main (the dashboard's, /metrics) with the API token
-// and returns its body.
+// Text GETs a page of main (/metrics) with the API token and returns its
+// body.
 func (c *Cluster) Text(path string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.MainURL()+path, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.APIToken)
-	res, err := c.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err == nil && res.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %s", path, res.Status)
+	body, status, err := c.do(http.MethodGet, path)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("GET %s: HTTP %d", path, status)
 	}
 	return string(body), err
 }

@@ -1,9 +1,6 @@
 package cfsim
 
 import (
-	"encoding/json"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -157,20 +154,7 @@ func TestTunnelConnectors(t *testing.T) {
 func TestAdminConnectors(t *testing.T) {
 	t.Parallel()
 	s := NewServer(t)
-	admin := func(method, path, body string) answer {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.URL+"/__cfsim"+path, strings.NewReader(body))
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		a := answer{Status: res.StatusCode}
-		if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		return a
-	}
+	admin := adminCaller(t, s)
 	seed := `
 tunnels:
   - name: edge

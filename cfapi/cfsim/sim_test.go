@@ -797,20 +797,7 @@ func TestAccessEndpoints(t *testing.T) {
 func TestAdminEndpoints(t *testing.T) {
 	t.Parallel()
 	s := NewServer(t)
-	admin := func(method, path, body string) answer {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.URL+"/__cfsim"+path, strings.NewReader(body))
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		a := answer{Status: res.StatusCode}
-		if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		return a
-	}
+	admin := adminCaller(t, s)
 	seed := `
 zones:
   - name: example.com
@@ -938,3 +925,22 @@ func TestConcurrentWrites(t *testing.T) {
 
 // st0TunnelID is the id of the simulator's first tunnel.
 func st0TunnelID(s *Server) string { return s.Tunnels()[0].ID }
+
+// adminCaller calls the simulator's admin endpoints and decodes the
+// envelope of the answer.
+func adminCaller(t *testing.T, s *Server) func(method, path, body string) answer {
+	return func(method, path, body string) answer {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.URL+"/__cfsim"+path, strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		a := answer{Status: res.StatusCode}
+		if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return a
+	}
+}
