@@ -10,7 +10,6 @@ import (
 	"github.com/labelgate/labelgate/bridge"
 	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
-	"github.com/labelgate/labelgate/messages"
 )
 
 // AgentDeps are what the agent's actor tree needs besides its configuration.
@@ -66,11 +65,7 @@ func StartAgent(cfg config.Config, deps AgentDeps) (*Main, error) {
 		{Name: ChildLink, Props: func(map[string]*actor.PID) *actor.Props { return NewAgentLinkProps(lc) }},
 		{Name: ChildDockerWatch, Props: func(pids map[string]*actor.PID) *actor.Props {
 			return NewDockerWatchProps(DockerWatchConfig{
-				Watch: dockerwatch.Config{
-					Endpoint: cfg.Docker.Endpoint, TLSCA: cfg.Docker.TLS.CA, TLSCert: cfg.Docker.TLS.Cert, TLSKey: cfg.Docker.TLS.Key,
-					FilterLabel: cfg.Docker.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
-					PollInterval: cfg.Docker.PollInterval, Debounce: cfg.Docker.Debounce,
-				},
+				Watch:     WatchConfig(cfg),
 				NewClient: newDocker, Sink: pids[ChildLink], StatusSink: pids[ChildLink], Logger: log,
 			})
 		}},

@@ -145,6 +145,8 @@ func (h hostSpec) equal(o hostSpec) bool {
 // ContainerReport is the outcome of one container's labels.
 type ContainerReport struct {
 	Source, Container string
+	// Kind is "" for a container, messages.KindService for a Swarm service.
+	Kind string
 	// Hosts maps each hostname the container validly claims to its spec.
 	Hosts map[string]hostSpec
 	// Templates are the Access templates the container defines.
@@ -160,7 +162,7 @@ type ContainerReport struct {
 // `labelgate check` takes too) for the registry.
 func buildClaims(source string, c messages.Container, cfg ClaimConfig, ips PublicIPs) ContainerReport {
 	b := claims.Build(source, c, cfg, ips)
-	rep := ContainerReport{Source: source, Container: c.Name, Hosts: make(map[string]hostSpec, len(b.Hosts)),
+	rep := ContainerReport{Source: source, Container: c.Name, Kind: c.Kind, Hosts: make(map[string]hostSpec, len(b.Hosts)),
 		Templates: b.Parsed.Access, Errors: b.LabelErrors()}
 	for host, h := range b.Hosts {
 		for slot, spec := range splitHost(host, h) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/labelgate/labelgate/config"
 	"github.com/labelgate/labelgate/dockerwatch"
 	"github.com/labelgate/labelgate/messages"
 )
@@ -26,6 +27,17 @@ type DockerWatchConfig struct {
 	StatusSink *actor.PID
 	Logger     *slog.Logger
 	Metrics    DockerMetrics
+}
+
+// WatchConfig is the dockerwatch configuration of cfg's Docker settings,
+// the same on main and on an agent.
+func WatchConfig(cfg config.Config) dockerwatch.Config {
+	d := cfg.Docker
+	return dockerwatch.Config{
+		Endpoint: d.Endpoint, TLSCA: d.TLS.CA, TLSCert: d.TLS.Cert, TLSKey: d.TLS.Key,
+		FilterLabel: d.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
+		PollInterval: d.PollInterval, Debounce: d.Debounce, Swarm: dockerwatch.SwarmMode(d.Swarm),
+	}
 }
 
 // DockerMetrics receives Docker stream reconnects (web.Metrics implements it).

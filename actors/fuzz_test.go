@@ -253,7 +253,8 @@ func checkRegistryFuzz(t *testing.T, r *registryState, set messages.ContainerSet
 		if e.Container == "" && e.Source == fuzzSource && strings.HasPrefix(e.Message, fuzzSource+": ") && strings.Contains(e.Message, "more label errors") {
 			continue // the summary of the errors over the source's budget
 		}
-		if e.Source != fuzzSource || !names[e.Container] || !strings.HasPrefix(e.Message, "container "+e.Container+": ") {
+		named := strings.HasPrefix(e.Message, "container "+e.Container+": ") || strings.HasPrefix(e.Message, "Swarm service "+e.Container+": ")
+		if e.Source != fuzzSource || !names[e.Container] || !named {
 			t.Fatalf("label error %+v does not name a container of the agent's set", e)
 		}
 	}

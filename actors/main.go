@@ -219,11 +219,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 	specs = append(specs, agentSpecs...)
 	specs = append(specs, ChildSpec{Name: ChildDockerWatch, Props: func(pids map[string]*actor.PID) *actor.Props {
 		return NewDockerWatchProps(DockerWatchConfig{
-			Watch: dockerwatch.Config{
-				Endpoint: cfg.Docker.Endpoint, TLSCA: cfg.Docker.TLS.CA, TLSCert: cfg.Docker.TLS.Cert, TLSKey: cfg.Docker.TLS.Key,
-				FilterLabel: cfg.Docker.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
-				PollInterval: cfg.Docker.PollInterval, Debounce: cfg.Docker.Debounce,
-			},
+			Watch:     WatchConfig(cfg),
 			NewClient: newDocker, Sink: pids[ChildRegistry], Logger: log, Metrics: dockerMetrics,
 		})
 	}})

@@ -131,7 +131,7 @@ func (r *registryState) labelErrors() []ContainerReport {
 			continue
 		}
 		served[rep.Source] += n
-		out = append(out, ContainerReport{Source: rep.Source, Container: rep.Container, Errors: slices.Clone(rep.Errors[:n]), Dropped: rep.Dropped})
+		out = append(out, ContainerReport{Source: rep.Source, Container: rep.Container, Kind: rep.Kind, Errors: slices.Clone(rep.Errors[:n]), Dropped: rep.Dropped})
 	}
 	for _, src := range slices.Sorted(maps.Keys(hidden)) {
 		if n := hidden[src]; n > 0 {

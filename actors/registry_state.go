@@ -274,6 +274,7 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 	seen := map[claimKey]bool{}
 	r.epoch++
 	dups := map[string]int{}
+	kinds := map[string]string{} // of the first member of each name
 	for _, c := range set.Containers {
 		k := claimKey{set.Source, c.Name}
 		if seen[k] {
@@ -283,6 +284,7 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 			continue
 		}
 		seen[k] = true
+		kinds[c.Name] = c.Kind
 		rep := buildClaims(set.Source, c, r.cfg, r.ipsFor(set.Source))
 		if n := len(rep.Errors); n > maxErrorsPerContainer {
 			rep.Errors, rep.Dropped = rep.Errors[:maxErrorsPerContainer:maxErrorsPerContainer], n-maxErrorsPerContainer
@@ -312,7 +314,7 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 	for _, name := range slices.Sorted(maps.Keys(dups)) {
 		if r.errorBudget(source).AllowN(now, 1) {
 			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: source, Container: name,
-				Message: fmt.Sprintf("container %s: the set holds %d more containers of this name; only the first is used", name, dups[name])})
+				Message: fmt.Sprintf("%s: the set holds %d more containers or Swarm services of this name; only the first is used", messages.Container{Kind: kinds[name], Name: name}.Noun(), dups[name])})
 		} else {
 			r.errHeld[source]++
 		}
@@ -904,7 +906,7 @@ func (r *registryState) reportLabelErrors(old ContainerReport, had bool, rep Con
 			continue
 		}
 		r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: rep.Source, Container: rep.Container,
-			Message: fmt.Sprintf("container %s: %s", rep.Container, e.Error())})
+			Message: fmt.Sprintf("%s: %s", messages.Container{Kind: rep.Kind, Name: rep.Container}.Noun(), e.Error())})
 	}
 	if rep.Dropped > 0 && rep.Dropped != old.Dropped {
 		r.errHeld[rep.Source] += rep.Dropped

@@ -583,7 +583,7 @@ func TestRegistryDuplicateContainerNames(t *testing.T) {
 	_, events := h.r.drain()
 	found := false
 	for _, e := range events {
-		if e.Kind == "label_error" && e.Container == "web" && strings.Contains(e.Message, "1 more containers of this name") {
+		if e.Kind == "label_error" && e.Container == "web" && strings.HasPrefix(e.Message, "container web: the set holds 1 more containers or Swarm services of this name") {
 			found = true
 		}
 	}

@@ -308,6 +308,9 @@ func (s Snapshot) validate() error {
 	}
 	labels := 0
 	for i, c := range s.Set.Containers {
+		if c.Kind != "" && c.Kind != messages.KindService {
+			return protoErrorf("snapshot container %d has kind %q; want none or %q", i, truncateReason(c.Kind), messages.KindService)
+		}
 		for _, f := range []string{c.Name, c.ID, c.State, c.Health} {
 			if len(f) > MaxContainerField {
 				return protoErrorf("snapshot container %d has a field of %d bytes, more than %d", i, len(f), MaxContainerField)

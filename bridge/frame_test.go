@@ -222,6 +222,10 @@ func TestSnapshotCaps(t *testing.T) {
 		"a long value":        {Version: 1, Containers: []messages.Container{{Name: "c", Labels: map[string]string{"k": strings.Repeat("v", MaxLabelValue+1)}}}},
 		"a long name":         {Version: 1, Containers: []messages.Container{{Name: strings.Repeat("n", MaxContainerField+1)}}},
 		"many networks":       {Version: 1, Containers: []messages.Container{{Name: "c", Networks: make([]messages.Network, MaxContainerNetworks+1)}}},
+		"an unknown kind":     {Version: 1, Containers: []messages.Container{{Name: "c", Kind: "volume"}}},
+	}
+	if err := (Snapshot{Set: messages.ContainerSet{Version: 1, Containers: []messages.Container{{Name: "s", Kind: messages.KindService}}}}).validate(); err != nil {
+		t.Errorf("a Swarm service member is refused: %v", err)
 	}
 	for name, set := range tests {
 		if err := (Snapshot{Set: set}).validate(); !errors.Is(err, ErrProtocol) {

@@ -77,7 +77,15 @@ func containerIP(c messages.Container, network string, v6 bool) (string, string)
 		}
 	}
 	if network != "" {
-		return "", fmt.Sprintf("container %s has no %s address on network %s", c.Name, map[bool]string{false: "IPv4", true: "IPv6"}[v6], network)
+		return "", fmt.Sprintf("%s has no %s address on network %s", c.Noun(), map[bool]string{false: "IPv4", true: "IPv6"}[v6], network)
 	}
-	return "", fmt.Sprintf("container %s has no %s address on any network", c.Name, map[bool]string{false: "IPv4", true: "IPv6"}[v6])
+	return "", fmt.Sprintf("%s has no %s address on any network%s", c.Noun(), map[bool]string{false: "IPv4", true: "IPv6"}[v6], serviceHint(c))
+}
+
+// serviceHint explains why a Swarm service never has a container address.
+func serviceHint(c messages.Container) string {
+	if c.Kind == messages.KindService {
+		return " (a service's virtual IPs are on overlay networks only the swarm reaches; give the record a public address or auto)"
+	}
+	return ""
 }

@@ -19,6 +19,10 @@ import (
 type Service struct {
 	Name   string
 	Labels map[string]string
+	// DeployLabels are the service's `deploy.labels`: in a Swarm stack they
+	// are the labels of the Swarm service itself, which is what Labelgate
+	// reads on a manager (docker.swarm). Plain Compose ignores them.
+	DeployLabels map[string]string
 }
 
 // File is what a compose file declares, services sorted by name.
@@ -56,6 +60,9 @@ func Parse(data []byte, vars map[string]string) (File, error) {
 	var doc struct {
 		Services map[string]struct {
 			Labels yaml.Node `yaml:"labels"`
+			Deploy struct {
+				Labels yaml.Node `yaml:"labels"`
+			} `yaml:"deploy"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -73,7 +80,12 @@ func Parse(data []byte, vars map[string]string) (File, error) {
 			errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 			continue
 		}
-		f.Services = append(f.Services, Service{Name: name, Labels: lbls})
+		deploy, err := labelsOf(doc.Services[name].Deploy.Labels, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: deploy.%w", name, err))
+			continue
+		}
+		f.Services = append(f.Services, Service{Name: name, Labels: lbls, DeployLabels: deploy})
 	}
 	f.Warnings = slices.Compact(slices.Sorted(slices.Values(in.warnings)))
 	return f, errors.Join(errs...)

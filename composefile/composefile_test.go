@@ -31,6 +31,13 @@ services:
       - bare
   db:
     image: postgres
+  swarm:
+    image: whoami
+    deploy:
+      replicas: 2
+      labels:
+        - labelgate.tunnel.s.hostname=s.$DOMAIN
+        - labelgate.tunnel.s.service=http://swarm:80
 `
 	got, err := Parse([]byte(src), map[string]string{"DOMAIN": "example.org"})
 	if err != nil {
@@ -42,15 +49,19 @@ services:
 			"labelgate.tunnel.api.service":  "http://api:8080",
 			"price":                         "$5",
 			"bare":                          "",
+		}, DeployLabels: map[string]string{}},
+		{Name: "db", Labels: map[string]string{}, DeployLabels: map[string]string{}},
+		{Name: "swarm", Labels: map[string]string{}, DeployLabels: map[string]string{
+			"labelgate.tunnel.s.hostname": "s.example.org",
+			"labelgate.tunnel.s.service":  "http://swarm:80",
 		}},
-		{Name: "db", Labels: map[string]string{}},
 		{Name: "web", Labels: map[string]string{
 			"labelgate.tunnel.default.tunnel": "edge",
 			"labelgate.tunnel.web.hostname":   "www.example.com",
 			"labelgate.dns.x.priority":        "10",
 			"labelgate.dns.x.proxied":         "false",
 			"empty":                           "",
-		}},
+		}, DeployLabels: map[string]string{}},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)

@@ -106,6 +106,9 @@ type Docker struct {
 	FilterLabel  string        `env:"FILTER_LABEL" yaml:"filter_label"`
 	TLS          DockerTLS     `envPrefix:"TLS_" yaml:"tls"`
 	Debounce     time.Duration `env:"DEBOUNCE" yaml:"debounce"`
+	// Swarm is auto, true or false: whether the services of the engine's
+	// Swarm are a source beside its containers (dockerwatch.SwarmMode).
+	Swarm string `env:"SWARM" yaml:"swarm"`
 }
 
 // DockerTLS holds PEM file paths for a tcp:// Docker endpoint.
@@ -271,6 +274,7 @@ func Defaults() Config {
 			Endpoint:     "unix:///var/run/docker.sock",
 			PollInterval: 2 * time.Minute,
 			Debounce:     500 * time.Millisecond,
+			Swarm:        "auto",
 		},
 		Cloudflare: Cloudflare{
 			APIURL:            "https://api.cloudflare.com/client/v4",

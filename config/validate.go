@@ -97,6 +97,11 @@ func (l *loader) validateDocker(c *Config) {
 	}
 	positive(ps, "docker.poll_interval", d.PollInterval, "it is the period of the full container re-list")
 	positive(ps, "docker.debounce", d.Debounce, "use a small window such as 500ms")
+	switch d.Swarm {
+	case "auto", "true", "false":
+	default:
+		ps.add("docker.swarm", "%q is not a Swarm mode; want auto (watch services when the engine is a Swarm manager), true or false", d.Swarm)
+	}
 	if d.FilterLabel != "" {
 		k, _, _ := strings.Cut(d.FilterLabel, "=")
 		if k == "" || strings.ContainsAny(k, " \t\n") {

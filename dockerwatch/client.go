@@ -18,6 +18,9 @@ type Client interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
+	// Info and ServiceList are only called when Swarm is not off.
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
 	Close() error
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	// carries at least one label whose key starts with LabelPrefix + ".".
 	LabelPrefix string
 
+	// Swarm says whether the services of the engine's Swarm are a source
+	// too (see SwarmMode); "" means SwarmAuto.
+	Swarm SwarmMode
+
 	// Source is copied into every ContainerSet (default messages.LocalSource).
 	Source string
 
@@ -60,6 +64,22 @@ type Config struct {
 
 	Backoff BackoffConfig
 }
+
+// SwarmMode says whether Swarm services are watched beside containers.
+type SwarmMode string
+
+const (
+	// SwarmAuto watches services while the engine is an active Swarm
+	// manager, decided at every full re-list. An engine (or a socket proxy)
+	// that refuses /info counts as not a manager.
+	SwarmAuto SwarmMode = "auto"
+	// SwarmOn requires an active Swarm manager: an engine that is not one
+	// fails the observation, with an error that says so, until it becomes
+	// one. Nothing is emitted meanwhile, so the services' claims stay.
+	SwarmOn SwarmMode = "true"
+	// SwarmOff never asks about Swarm.
+	SwarmOff SwarmMode = "false"
+)
 
 // BackoffConfig shapes the waits between reconnection attempts: Initial,
 // doubled per consecutive failure, capped at Max, each wait shortened by a
@@ -97,6 +117,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	switch c.Swarm {
+	case "", SwarmAuto, SwarmOn, SwarmOff:
+	default:
+		errs = append(errs, fmt.Errorf("docker swarm mode %q is not auto, true or false", c.Swarm))
+	}
 	if strings.ContainsAny(c.LabelPrefix, "= ") {
 		errs = append(errs, fmt.Errorf("label prefix %q must not contain '=' or spaces", c.LabelPrefix))
 	}
@@ -130,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LabelPrefix == "" {
 		c.LabelPrefix = DefaultLabelPrefix
+	}
+	if c.Swarm == "" {
+		c.Swarm = SwarmAuto
 	}
 	if c.Source == "" {
 		c.Source = messages.LocalSource

@@ -30,6 +30,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative debounce", cfg: Config{Debounce: -1}, want: []string{"debounce"}},
 		{name: "jitter above 1", cfg: Config{Backoff: BackoffConfig{Jitter: 1.5}}, want: []string{"jitter"}},
 		{name: "max below initial", cfg: Config{Backoff: BackoffConfig{Initial: time.Minute, Max: time.Second}}, want: []string{"below the initial wait"}},
+		{name: "swarm modes", cfg: Config{Swarm: SwarmOn}},
+		{name: "swarm off", cfg: Config{Swarm: SwarmOff}},
+		{name: "bad swarm mode", cfg: Config{Swarm: "yes"}, want: []string{`swarm mode "yes"`, "auto, true or false"}},
 		{name: "all reported", cfg: Config{Endpoint: "ssh://x", Debounce: -1}, want: []string{"ssh://", "debounce"}},
 	}
 	for _, tt := range tests {
@@ -60,6 +63,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		Endpoint:     DefaultEndpoint,
 		LabelPrefix:  DefaultLabelPrefix,
+		Swarm:        SwarmAuto,
 		Source:       "local",
 		PollInterval: DefaultPollInterval,
 		Debounce:     DefaultDebounce,

@@ -1,7 +1,7 @@
-// Package dockerwatch is the Docker boundary: it lists containers, follows
-// the event stream, reconnects with backoff and turns what it sees into
-// versioned messages.ContainerSet values. Nothing outside this package sees
-// a moby type.
+// Package dockerwatch is the Docker boundary: it lists containers (and,
+// on a Swarm manager, services), follows the event stream, reconnects with
+// backoff and turns what it sees into versioned messages.ContainerSet
+// values. Nothing outside this package sees a moby type.
 //
 // # What it owns
 //
@@ -9,6 +9,19 @@
 //     the narrow Client interface; NewClient builds the moby client. It only
 //     reads: GET /_ping, /containers/json, /containers/{id}/json and /events,
 //     so a socket proxy needs containers and events allowed, nothing more.
+//     Unless Swarm is off it also reads GET /info and, on a manager,
+//     /services (a socket proxy then needs INFO and SERVICES too; one that
+//     refuses /info makes auto read "not a manager").
+//   - Swarm services (Config.Swarm): with auto, on every full observation
+//     (session start, poll) the engine is asked whether it is an active
+//     Swarm manager; on one, every service whose spec labels pass the
+//     same filter and prefix rules is a set member of Kind "service",
+//     named by the service's name. A service event while services are not
+//     watched makes the next observation ask again. A service scaled to 0
+//     still exists and stays in the set. With true, an engine that is not
+//     a manager fails the observation with an error that says so; with
+//     false, Swarm is never asked about. A failed /info or service list is
+//     a failed observation like a failed container list.
 //   - Selection: running, restarting and paused containers that match the
 //     optional filter label ("key" or "key=value", applied by the engine in
 //     both the list and the event subscription) and carry at least one label
@@ -32,7 +45,8 @@
 //
 // A session is: ping, subscribe to container events (start, die, stop,
 // destroy, rename, update, health_status, pause, unpause) and to network
-// connect/disconnect, list with a fresh inspect of every member, report
+// connect/disconnect (and service create/update/remove unless Swarm is
+// off), list with a fresh inspect of every member, report
 // connected. Then:
 //
 //	event                      → re-list after Debounce of quiet, at most

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -36,6 +37,13 @@ type observer struct {
 
 	details map[string]details // by container ID
 	stale   map[string]bool    // IDs named by events since the last observation
+
+	// swarm is the last decision about Swarm services, made on every full
+	// observation unless cfg.Swarm is off; decided says one was made.
+	swarm   swarmDecision
+	decided bool
+	recheck bool // a service event arrived while services were not watched
+	logger  *slog.Logger
 }
 
 // details is what inspect adds to the list summary.
@@ -62,10 +70,11 @@ var containerActions = []string{
 }
 
 // newObserver expects a validated cfg.
-func newObserver(c Client, cfg Config) *observer {
+func newObserver(c Client, cfg Config, logger *slog.Logger) *observer {
 	o := &observer{
 		client:  c,
 		cfg:     cfg,
+		logger:  logger,
 		details: map[string]details{},
 		stale:   map[string]bool{},
 	}
@@ -107,16 +116,49 @@ func (o *observer) markStale(id string) {
 	}
 }
 
+// serviceEvent notes a service event: an engine that was not a manager
+// when last asked and now sends one has joined or formed a swarm, so the
+// next observation asks again.
+func (o *observer) serviceEvent() {
+	if !o.swarm.on {
+		o.recheck = true
+	}
+}
+
 // known reports whether id was in the last observed set.
 func (o *observer) known(id string) bool {
 	_, ok := o.details[id]
 	return ok
 }
 
-// observe lists containers and returns the labelled set sorted by name.
-// full re-inspects every member. Any error means the observation failed as
-// a whole: the caller must not read it as "no containers".
+// observe lists containers (and Swarm services, when watched) and returns
+// the labelled set sorted by name. full re-inspects every member and asks
+// again whether the engine is a Swarm manager. Any error means the
+// observation failed as a whole: the caller must not read it as "no
+// containers".
 func (o *observer) observe(ctx context.Context, full bool) ([]messages.Container, error) {
+	if o.cfg.Swarm != SwarmOff && (full || !o.decided || o.recheck) {
+		d, err := o.decideSwarm(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !o.decided || d.on != o.swarm.on {
+			if d.on {
+				o.logger.Info("following Swarm services", "why", d.why)
+			} else {
+				o.logger.Info("not following Swarm services", "why", d.why)
+			}
+		}
+		o.swarm, o.decided, o.recheck = d, true, false
+	}
+	var services []messages.Container
+	if o.swarm.on {
+		var err error
+		if services, err = o.services(ctx); err != nil {
+			return nil, err
+		}
+	}
+
 	lctx, cancel := context.WithTimeout(ctx, callTimeout)
 	res, err := o.client.ContainerList(lctx, o.listOptions())
 	cancel()
@@ -147,6 +189,7 @@ func (o *observer) observe(ctx context.Context, full bool) ([]messages.Container
 	}
 	o.details = next
 	clear(o.stale)
+	set = append(set, services...)
 	slices.SortFunc(set, func(a, b messages.Container) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
@@ -157,22 +200,7 @@ func (o *observer) observe(ctx context.Context, full bool) ([]messages.Container
 // already applied the first two; checking again keeps a misbehaving proxy
 // in front of the socket from widening the set.
 func (o *observer) selected(s container.Summary) bool {
-	if !slices.Contains(listedStates, string(s.State)) {
-		return false
-	}
-	if o.filterKey != "" {
-		got, ok := s.Labels[o.filterKey]
-		if !ok || (o.filterHasValue && got != o.filterValue) {
-			return false
-		}
-	}
-	prefix := o.cfg.LabelPrefix + "."
-	for k := range s.Labels {
-		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(listedStates, string(s.State)) && o.labelled(s.Labels)
 }
 
 // inspect returns the container's details; found is false when the

@@ -77,7 +77,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(messages.ContainerSet), sta
 		Watcher: w,
 		emit:    emit,
 		status:  status,
-		obs:     newObserver(w.client, w.cfg),
+		obs:     newObserver(w.client, w.cfg, w.logger),
 		backoff: backoff{cfg: w.cfg.Backoff, rand: w.rand},
 		st:      Status{Since: time.Now()},
 	}
@@ -152,6 +152,12 @@ func (r *run) session(ctx context.Context) (connectedAt time.Time, err error) {
 	streams = append(streams, cev)
 	nev := r.client.Events(ctx, r.obs.networkEventOptions(since))
 	streams = append(streams, nev)
+	// Service events only when Swarm may be on; a nil stream never fires.
+	var sev client.EventsResult
+	if r.cfg.Swarm != SwarmOff {
+		sev = r.client.Events(ctx, serviceEventOptions(since))
+		streams = append(streams, sev)
+	}
 
 	if err := r.observe(ctx, true); err != nil {
 		return time.Time{}, err
@@ -197,9 +203,16 @@ func (r *run) session(ctx context.Context) (connectedAt time.Time, err error) {
 				trigger()
 			}
 
+		case m := <-sev.Messages:
+			r.noteEvent(m)
+			r.obs.serviceEvent()
+			trigger()
+
 		case err := <-cev.Err:
 			return connectedAt, streamEnded(err)
 		case err := <-nev.Err:
+			return connectedAt, streamEnded(err)
+		case err := <-sev.Err:
 			return connectedAt, streamEnded(err)
 
 		case <-debounce.C:

@@ -249,7 +249,7 @@ func TestComposeFiles(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"single-host.yaml", "demo.yaml", "example.yaml",
-		"multi-host-outbound/main.yaml", "multi-host-outbound/agent.yaml", "multi-host-inbound/main.yaml", "multi-host-inbound/agent.yaml"} {
+		"multi-host-outbound/main.yaml", "multi-host-outbound/agent.yaml", "multi-host-inbound/main.yaml", "multi-host-inbound/agent.yaml", "swarm/stack.yaml"} {
 		if !checked[want] {
 			t.Errorf("deploy/compose/%s is missing", want)
 		}
@@ -325,7 +325,16 @@ func checkComposeFile(t *testing.T, path, data string, doc composeDoc, known map
 	if len(f.Warnings) > 0 {
 		t.Errorf("warnings: %v", f.Warnings)
 	}
+	// A stack's deploy.labels are the Swarm service's own labels: a
+	// claimant of their own, filtered like a container's.
+	var claimants []composefile.Service
 	for _, s := range f.Services {
+		claimants = append(claimants, s)
+		if len(s.DeployLabels) > 0 {
+			claimants = append(claimants, composefile.Service{Name: s.Name + " (deploy.labels)", Labels: s.DeployLabels})
+		}
+	}
+	for _, s := range claimants {
 		res := labels.Parse(s.Labels, opts)
 		for _, e := range res.Errors {
 			t.Errorf("service %s: %s: %s", s.Name, e.Key, e.Message)

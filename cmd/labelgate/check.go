@@ -250,6 +250,18 @@ func checkInput(in string, stdin io.Reader, j judge, env map[string]string) (che
 		svc := j.service(s.Name, s.Labels)
 		src.Services = append(src.Services, svc)
 		warnings = append(warnings, j.pinnedWarnings(in, svc)...)
+		if len(s.DeployLabels) == 0 {
+			continue
+		}
+		// A stack's deploy.labels are the Swarm service's own labels, which
+		// main reads on a manager: judged as a claimant of their own.
+		dsvc := j.service(s.Name+" (deploy.labels)", s.DeployLabels)
+		src.Services = append(src.Services, dsvc)
+		warnings = append(warnings, j.pinnedWarnings(in, dsvc)...)
+		if !svc.Empty() && !dsvc.Empty() {
+			warnings = append(warnings, fmt.Sprintf("%s: service %s has Labelgate labels under both labels and deploy.labels; in a Swarm stack use deploy.labels only: "+
+				"every task container on main's host would claim its labels too", in, s.Name))
+		}
 	}
 	return src, warnings, nil
 }

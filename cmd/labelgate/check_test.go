@@ -76,9 +76,11 @@ func TestCheckDeployComposeFiles(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob("../../deploy/compose/*.yaml")
 	more, _ := filepath.Glob("../../deploy/compose/multi-host-*/*.yaml")
+	swarm, _ := filepath.Glob("../../deploy/compose/swarm/*.yaml")
+	more = append(more, swarm...)
 	files = append(files, more...)
-	if len(files) < 5 {
-		t.Fatalf("expected the example and four multi-host compose files, found %v", files)
+	if len(files) < 6 {
+		t.Fatalf("expected the example, four multi-host and the swarm compose files, found %v", files)
 	}
 	for _, f := range files {
 		code, out, errOut := runCLI(t, "", nil, "check", f)
@@ -154,6 +156,46 @@ func TestCheckWarnings(t *testing.T) {
 		"tunnel route app.example.com is claimed 2 times (services a, b)",
 		`access template "missing" (used by a) is not defined here`,
 		"dns     A x.example.com",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A Swarm stack's deploy.labels are judged too, as the Swarm service's
+// own labels, and labels under both forms are warned about.
+func TestCheckStackDeployLabels(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "stack.yaml")
+	src := `services:
+  web:
+    image: whoami
+    deploy:
+      labels:
+        labelgate.tunnel.web.hostname: web.example.com
+        labelgate.tunnel.web.service: http://web:80
+  bad:
+    image: whoami
+    labels:
+      labelgate.tunnel.b.hostname: b.example.com
+      labelgate.tunnel.b.service: http://bad:80
+    deploy:
+      labels:
+        labelgate.tunnel.c.hostname: c.example.com
+        labelgate.tunnel.c.service: ftp://bad
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "", nil, "check", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (an invalid deploy label)\n%s", code, out)
+	}
+	for _, want := range []string{
+		"web (deploy.labels)", "tunnel  web.example.com -> http://web:80",
+		"bad (deploy.labels)", "labelgate.tunnel.c.service",
+		"service bad has Labelgate labels under both labels and deploy.labels",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

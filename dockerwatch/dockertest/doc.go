@@ -1,7 +1,7 @@
 // Package dockertest is a test helper: an in-memory Docker engine that
 // tests drive instead of a real daemon. Engine has the method set of
-// dockerwatch.Client (Ping, ContainerList, ContainerInspect, Events, Close
-// with the moby client v0.6.2 signatures), so a test hands it to anything
+// dockerwatch.Client (Ping, ContainerList, ContainerInspect, Events, Info,
+// ServiceList, Close with the moby client v0.6.2 signatures), so a test hands it to anything
 // that takes a dockerwatch.Client. Import it from _test.go files only.
 //
 // # What it fakes
@@ -21,11 +21,18 @@
 //     "health_status" matches every "health_status: …" action. Container
 //     events carry the labels and "name" as attributes; network events
 //     carry "container" and "name".
+//   - Swarm: SetSwarm sets the node state and manager flag Info reports (a
+//     new engine is not in a swarm); CreateService, EditService and
+//     RemoveService change services and publish create, update and remove
+//     service events (attribute "name" only, as the engine's). ServiceList
+//     honours "label" filters and answers ErrNotManager unless the engine
+//     is an active manager.
 //   - Failures: SetPingError, SetListError and SetInspectError make every
-//     call fail until cleared with nil; SetInspectGone makes one container
+//     call fail until cleared with nil; SetInfoError and SetServiceListError
+//     likewise; SetInspectGone makes one container
 //     vanish for inspect only; BreakStreams ends every open event stream
 //     like a daemon going away.
-//   - Observation: Counts, ListOptions, EventOptions, OpenStreams and
+//   - Observation: Counts, ServiceListCalls, ListOptions, EventOptions, OpenStreams and
 //     Closed report what the code under test asked for.
 //
 // # What it does not fake

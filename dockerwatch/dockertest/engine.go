@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
 
@@ -31,8 +32,14 @@ type Engine struct {
 	listCalls    int
 	inspectCalls int
 	listOpts     []client.ContainerListOptions
-	eventOpts    []client.EventsListOptions
-	closed       bool
+
+	services                    map[string]*Service
+	swarmState                  swarm.LocalNodeState
+	swarmManager                bool
+	infoErr, serviceListErr     error
+	infoCalls, serviceListCalls int
+	eventOpts                   []client.EventsListOptions
+	closed                      bool
 }
 
 // Container is the engine's record of one container. Edit hands out a
@@ -57,7 +64,7 @@ func (c *Container) clone() Container {
 
 // New returns an engine with no containers.
 func New() *Engine {
-	return &Engine{containers: map[string]*Container{}, inspectGone: map[string]bool{}}
+	return &Engine{containers: map[string]*Container{}, inspectGone: map[string]bool{}, services: map[string]*Service{}}
 }
 
 // Add creates a running container without any event (as if it existed
