@@ -153,6 +153,9 @@ func TestErrorSituations(t *testing.T) {
 		}, 400, 1056, 0, cfapi.ErrValidation},
 		{"Access object not found (weak: by status)", func() error { _, err := c.GetAccessApp(ctx, "6f1e2d3c-0000-4000-8000-000000000000"); return err },
 			404, 12135, 0, cfapi.ErrNotFound},
+		{"Access object not found, on delete (weak: by status)", func() error {
+			return c.DeleteAccessPolicy(ctx, "6f1e2d3c-0000-4000-8000-000000000000")
+		}, 404, 12135, 0, cfapi.ErrNotFound},
 		{"Access app with a domain already used", func() error {
 			_, err := c.CreateAccessApp(ctx, cfapi.AccessApp{Name: "dup", Domain: "app.example.com", Type: "self_hosted"})
 			return err
