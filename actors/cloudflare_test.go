@@ -800,9 +800,11 @@ func TestCloudflareOtherErrorsAnsweredAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newCFHarness(t, CloudflareConfig{})
 		cases := map[string]error{
-			"validation":   &cfapi.Error{Kind: cfapi.ErrValidation, StatusCode: 400, Codes: []int{9005}, Messages: []string{"bad content"}},
-			"notfound":     &cfapi.Error{Kind: cfapi.ErrNotFound, StatusCode: 404},
-			"conflict":     &cfapi.Error{Kind: cfapi.ErrConflict, StatusCode: 409, Codes: []int{81053}, Messages: []string{"exists"}},
+			"validation": &cfapi.Error{Kind: cfapi.ErrValidation, StatusCode: 400, Codes: []int{9005}, Messages: []string{"bad content"}},
+			"notfound":   &cfapi.Error{Kind: cfapi.ErrNotFound, StatusCode: 404},
+			"conflict":   &cfapi.Error{Kind: cfapi.ErrConflict, StatusCode: 409, Codes: []int{11010}, Messages: []string{"access.api.error.application_already_exists"}},
+			// Cloudflare answers the CNAME/A clashes with 400 (81053, 81054).
+			"clash":        &cfapi.Error{Kind: cfapi.ErrConflict, StatusCode: 400, Codes: []int{81054}, Messages: []string{"A CNAME record with that host already exists."}},
 			"unauthorized": &cfapi.Error{Kind: cfapi.ErrUnauthorized, StatusCode: 401},
 			"forbidden":    &cfapi.Error{Kind: cfapi.ErrForbidden, StatusCode: 403},
 			"plain":        errors.New("something else"),

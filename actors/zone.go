@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -183,8 +184,14 @@ func (a *zoneActor) onBatch(ctx actor.Context, m cfResponse) {
 	if m.Err != nil {
 		// The batch is all-or-nothing; with an unknown outcome the next
 		// list shows what happened, and marked records are adopted, so a
-		// retry never duplicates.
-		log.Error("a DNS batch failed; the zone will be listed again", "err", m.Err, "operations", chunk.Len())
+		// retry never duplicates. A conflict (81053/81054/81058: a record
+		// created since the list) is not written again either: the next
+		// list shows the record, and the planner reports it as a conflict.
+		if errors.Is(m.Err, cfapi.ErrConflict) {
+			log.Warn("Cloudflare refused a DNS batch: a record at one of its names conflicts (most likely created since the zone was listed); the zone will be listed again and the clash reported as a conflict", "err", m.Err, "operations", chunk.Len())
+		} else {
+			log.Error("a DNS batch failed; the zone will be listed again", "err", m.Err, "operations", chunk.Len())
+		}
 		a.chunks = nil
 		a.end(ctx, fmt.Errorf("applying a DNS batch: %w", m.Err))
 		return

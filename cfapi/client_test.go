@@ -722,7 +722,7 @@ func TestTypedErrors(t *testing.T) {
 		{name: "401 wrong token on verify", call: func() error { _, err := wrong.VerifyToken(ctx); return err },
 			kind: cfapi.ErrUnauthorized, status: 401, code: 1000},
 		{name: "403 wrong token", call: func() error { _, err := wrong.ListZones(ctx); return err },
-			kind: cfapi.ErrForbidden, status: 403, code: 10000},
+			kind: cfapi.ErrUnauthorized, status: 403, code: 9109},
 		{name: "403 read-only token", call: func() error {
 			_, err := ro.CreateRecord(ctx, z.ID, cfapi.Record{Name: "a.example.com", Type: "A", Content: "192.0.2.1"})
 			return err

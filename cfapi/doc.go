@@ -25,7 +25,11 @@
 //   - Typed errors: every failure is an *Error whose Kind is ErrNotFound,
 //     ErrUnauthorized, ErrForbidden, ErrRateLimited (with RetryAfter),
 //     ErrConflict, ErrValidation (with Cloudflare's codes and messages) or
-//     ErrTransient; Retryable says which are worth retrying.
+//     ErrTransient; Retryable says which are worth retrying. A Cloudflare
+//     code decides the kind only when public evidence shows what it means
+//     (codeKinds; the error_chain of a 1004 wrapper is read too); any other
+//     code is classified by the HTTP status (401, 403, 404, 409, 429,
+//     408/5xx, other 4xx as validation).
 //   - Round-tripping tunnel configurations: unknown top-level keys and every
 //     key of every ingress rule survive GET → edit → PUT (the SDK's typed
 //     structs would drop them), so foreign rules, the user's catch-all and

@@ -111,25 +111,56 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
-// Cloudflare error codes that decide the kind regardless of the HTTP status.
-// The simulator's table (cfsim/codes.go) names the source of each.
+// Cloudflare error codes that decide the kind regardless of the HTTP status,
+// each backed by public evidence of the real API's answer (cfsim/codes.go
+// names it per situation). A code is here only when its meaning is known;
+// every other code — the simulator's own choices (9100, 9101, 9102, 81000,
+// 12130, 10002), the weakly evidenced 12135 (Access object not found) and
+// 1002 (tunnel not found), 971, and any code Cloudflare adds later — is
+// classified by the HTTP status alone (kindForStatus), so Labelgate's
+// behaviour never rests on a code nobody has seen Cloudflare send.
+//
+// The 1004 "DNS Validation Error" wrapper is not listed: the specific code
+// in its error_chain decides (classify reads the chain), and a chain of
+// unknown codes falls back on the status (400: validation).
 var codeKinds = map[int]error{
-	1000:  ErrUnauthorized, // Invalid API Token
-	6003:  ErrUnauthorized, // Invalid request headers
+	// Authentication: the token is missing, malformed, unknown or revoked.
+	1000:  ErrUnauthorized, // Invalid API Token (/user/tokens/verify)
+	6003:  ErrUnauthorized, // Invalid request headers (chain 6111)
 	6111:  ErrUnauthorized, // Invalid format for Authorization header
 	9106:  ErrUnauthorized, // Missing X-Auth-Key, X-Auth-Email or Authorization headers
-	9109:  ErrUnauthorized, // Invalid access token
-	7000:  ErrNotFound,     // No route for that URI
-	7003:  ErrNotFound,     // Could not route to …, perhaps your object identifier is invalid?
-	81044: ErrNotFound,     // Record does not exist.
-	81053: ErrConflict,     // An A, AAAA, or CNAME record with that host already exists.
-	81057: ErrConflict,     // The record already exists.
-	81058: ErrConflict,     // An identical record already exists.
-	971:   ErrRateLimited,  // Please wait and consider throttling your request speed
-	10100: ErrRateLimited,  // More than 1200 requests per 300 seconds reached.
+	9109:  ErrUnauthorized, // Invalid access token (403 on other endpoints)
+	10001: ErrUnauthorized, // Unable to authenticate request
+	// Permission: a valid token without the right (or the method) for the call.
+	10000: ErrForbidden, // Authentication error; "PUT method not allowed for the api_token authentication scheme"
+	// Routing and missing objects (7000 comes with 400, not 404).
+	7000:  ErrNotFound, // No route for that URI
+	7003:  ErrNotFound, // Could not route to …, perhaps your object identifier is invalid?
+	81044: ErrNotFound, // Record does not exist.
+	// Conflicts with existing objects (all answered 400 but 11010).
+	81053: ErrConflict, // An A, AAAA, or CNAME record with that host already exists.
+	81054: ErrConflict, // A CNAME record with that host already exists.
+	81057: ErrConflict, // Record already exists. (older wording of 81058)
+	81058: ErrConflict, // An identical record already exists.
+	11010: ErrConflict, // access.api.error.application_already_exists (409)
+	// The rate limit.
+	10100: ErrRateLimited, // More than 1200 requests per 300 seconds reached.
+	// Rejected requests (direct or in the error_chain of 1004).
+	6007: ErrValidation, // Malformed JSON in request body
+	9000: ErrValidation, // DNS name is invalid.
+	9004: ErrValidation, // This kind of record cannot be proxied
+	9005: ErrValidation, // Content for A record must be a valid IPv4 address.
+	9006: ErrValidation, // Content for AAAA record must be a valid IPv6 address.
+	9007: ErrValidation, // Content for CNAME record is invalid.
+	9021: ErrValidation, // TTL must be between 60 and 86400 seconds, or 1 for Automatic.
+	9300: ErrValidation, // DNS record has N tags, exceeding the quota of 0.
+	9313: ErrValidation, // DNS record comment exceeds the maximum length of N characters.
+	1056: ErrValidation, // Bad Configuration: Validation failed: … (tunnel configuration)
 }
 
-// kindForStatus maps an HTTP status to an error kind when no code decided it.
+// kindForStatus maps an HTTP status to an error kind when no code decided
+// it: 401 unauthorized, 403 forbidden, 404 not found, 409 conflict, 429
+// rate limited, 408 and 5xx transient, any other status validation.
 func kindForStatus(status int) error {
 	switch {
 	case status == http.StatusUnauthorized:
@@ -199,10 +230,6 @@ func classify(op string, err error, res *http.Response) error {
 	}
 	if e.Kind == nil {
 		e.Kind = kindForStatus(e.StatusCode)
-	}
-	// A 403 on an auth code is still "forbidden" when Cloudflare says so by status.
-	if e.Kind == ErrUnauthorized && e.StatusCode == http.StatusForbidden {
-		e.Kind = ErrForbidden
 	}
 	return e
 }

@@ -57,7 +57,8 @@ func (s *Server) validateApp(doc map[string]any, selfID string) *apiError {
 		}
 		for _, a := range s.st.apps {
 			if a.ID != selfID && strings.EqualFold(a.Domain, domain) {
-				return fail(errAccessConflict, "an application with the domain %s already exists", domain)
+				e := errAccessAppExists
+				return &e
 			}
 		}
 	}
@@ -130,7 +131,7 @@ func (s *Server) appFor(c *reqCtx, r *http.Request) *AccessApp {
 	}
 	a := s.st.app(r.PathValue("id"))
 	if a == nil {
-		c.fail(accessFail(errAccessNotFound, "application %s not found", r.PathValue("id")))
+		c.fail(errAccessNotFound)
 	}
 	return a
 }
@@ -341,7 +342,7 @@ func (s *Server) policyFor(c *reqCtx, r *http.Request) *AccessPolicy {
 	}
 	p := s.st.policy(r.PathValue("id"))
 	if p == nil {
-		c.fail(accessFail(errAccessNotFound, "policy %s not found", r.PathValue("id")))
+		c.fail(errAccessNotFound)
 	}
 	return p
 }

@@ -138,7 +138,7 @@ func TestTunnelConnectors(t *testing.T) {
 	if err := s.SetTunnelConnectors("nope", "", nil); err == nil {
 		t.Error("an unknown tunnel was accepted")
 	}
-	if a := call(t, s, "GET", "/accounts/"+s.AccountID+"/cfd_tunnel/nope/connections", nil); a.Status != 404 || a.code() != 1003 {
+	if a := call(t, s, "GET", "/accounts/"+s.AccountID+"/cfd_tunnel/nope/connections", nil); a.Status != 404 || a.code() != 1002 {
 		t.Errorf("connections of an unknown tunnel: %d %+v", a.Status, a.Errors)
 	}
 	// Copies: changing what Tunnels returns changes nothing stored.

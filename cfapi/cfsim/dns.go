@@ -150,11 +150,11 @@ func (s *Server) validateRecord(z *Zone, r *Record) *apiError {
 		r.TTL = 1
 	}
 	if r.TTL != 1 && (r.TTL < minTTL || r.TTL > 86400) {
-		return fail(errBadTTL)
+		return fail(ttlRange(minTTL))
 	}
 	r.Proxiable = proxiableType(r.Type)
 	if r.Proxied && !r.Proxiable {
-		return fail(errNotProxiable)
+		return fail(dnsValidation(errNotProxiable))
 	}
 	if r.Proxied {
 		r.TTL = 1 // proxied records always have automatic TTL
@@ -165,14 +165,14 @@ func (s *Server) validateRecord(z *Zone, r *Record) *apiError {
 		maxComment = PaidCommentMax
 	}
 	if len([]rune(r.Comment)) > maxComment {
-		return fail(errBadComment.withMessage(fmt.Sprintf("Comment exceeds the maximum length of %d characters.", maxComment)))
+		return fail(errCommentTooLong.withMessage(fmt.Sprintf("DNS record comment exceeds the maximum length of %d characters.", maxComment)))
 	}
 	if strings.ContainsAny(r.Comment, "\r\n") {
 		return fail(errBadComment.withMessage("Comment must not contain line breaks."))
 	}
 	if len(r.Tags) > 0 {
 		if !z.paid() {
-			return fail(errTagsNotAllowed)
+			return fail(dnsValidation(errTagsOverQuota.withMessage(fmt.Sprintf("DNS record has %d tags, exceeding the quota of 0.", len(r.Tags)))))
 		}
 		if len(r.Tags) > 20 {
 			return fail(errBadRecordData.withMessage("A record can have at most 20 tags."))
@@ -323,14 +323,20 @@ func sameContent(a, b *Record) bool {
 	return strings.EqualFold(a.Content, b.Content)
 }
 
-// conflict checks r against the other records of its zone.
+// conflict checks r against the other records of its zone: a CNAME where
+// any record is (81053), any record where a CNAME is (81054), an identical
+// record (81058).
 func conflict(recs []*Record, r *Record) *apiError {
 	for _, o := range recs {
 		if o.ID == r.ID || o.Name != r.Name {
 			continue
 		}
-		if r.Type == "CNAME" || o.Type == "CNAME" {
+		if r.Type == "CNAME" {
 			e := errHostExists
+			return &e
+		}
+		if o.Type == "CNAME" {
+			e := errCNAMEExists
 			return &e
 		}
 		if o.Type == r.Type && sameContent(o, r) {
@@ -341,10 +347,25 @@ func conflict(recs []*Record, r *Record) *apiError {
 	return nil
 }
 
+// isObjectID reports whether id has the shape of a zone or record id (32
+// hex digits); Cloudflare answers 7003 for any other, 81044 for an unknown
+// record of the right shape.
+func isObjectID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, ch := range id {
+		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) zoneFor(c *reqCtx, r *http.Request) *Zone {
 	z := s.st.zone(r.PathValue("zone"))
 	if z == nil {
-		c.fail(errBadObjectID.withMessage("Could not route to " + r.URL.Path + ", perhaps your object identifier is invalid?"))
+		c.fail(couldNotRoute(r.URL.Path))
 	}
 	return z
 }
@@ -418,6 +439,10 @@ func (s *Server) getRecord(c *reqCtx, r *http.Request) {
 	if z == nil {
 		return
 	}
+	if !isObjectID(r.PathValue("id")) {
+		c.fail(couldNotRoute(r.URL.Path))
+		return
+	}
 	rec := s.st.record(z.ID, r.PathValue("id"))
 	if rec == nil {
 		c.fail(errRecordNotFound)
@@ -430,9 +455,17 @@ func (s *Server) getRecord(c *reqCtx, r *http.Request) {
 func (s *Server) newRecord(z *Zone, recs []*Record, in recordIn) (*Record, *apiError) {
 	rec := &Record{TTL: 1}
 	if e := in.apply(rec); e != nil {
+		if wrappedOnCreate[e.Code] {
+			w := dnsValidation(*e)
+			return nil, &w
+		}
 		return nil, e
 	}
 	if e := s.validateRecord(z, rec); e != nil {
+		if wrappedOnCreate[e.Code] {
+			w := dnsValidation(*e)
+			return nil, &w
+		}
 		return nil, e
 	}
 	rec.ID = newID()
@@ -504,6 +537,10 @@ func (s *Server) changeRecordHandler(c *reqCtx, r *http.Request, patch bool) {
 	if z == nil {
 		return
 	}
+	if !isObjectID(r.PathValue("id")) {
+		c.fail(couldNotRoute(r.URL.Path))
+		return
+	}
 	recs := s.st.records[z.ID]
 	i := slices.IndexFunc(recs, func(rec *Record) bool { return rec.ID == r.PathValue("id") })
 	if i < 0 {
@@ -527,6 +564,10 @@ func (s *Server) changeRecordHandler(c *reqCtx, r *http.Request, patch bool) {
 func (s *Server) deleteRecord(c *reqCtx, r *http.Request) {
 	z := s.zoneFor(c, r)
 	if z == nil {
+		return
+	}
+	if !isObjectID(r.PathValue("id")) {
+		c.fail(couldNotRoute(r.URL.Path))
 		return
 	}
 	recs := s.st.records[z.ID]

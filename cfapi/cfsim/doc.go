@@ -22,9 +22,11 @@
 //     explicitly (degraded). AddTunnel gives a healthy tunnel one
 //     simulated connector; tests change them with SetTunnelConnectors or
 //     the admin endpoint.
-//   - Cloudflare's rejections, each with the error code, status and message
-//     of the one table in codes.go (which names the source of every code),
-//     and cloudflared's ingress validation (tunnels.go, same wording).
+//   - Cloudflare's rejections, each with the error code, status, message
+//     and error_chain (the 1004 "DNS Validation Error" wrapper of some
+//     record rejections) of the one table in codes.go, which names the
+//     public evidence of every answer or marks it as having none, and
+//     cloudflared's ingress validation (tunnels.go, same wording).
 //   - Bearer-token authentication; a read-only token gets 403 on writes.
 //   - The rate limit: a sliding window per token (default 1,200 / 300 s);
 //     the request over it locks the token out for Lockout (default the
@@ -68,8 +70,9 @@
 // It never calls out to the network, never persists anything, and does not
 // simulate Cloudflare features Labelgate does not use (global API keys,
 // zone settings, tunnel creation, Access groups, …): unknown paths get
-// 404 code 7000. Where Cloudflare's exact code for a rejection could not be
-// found, codes.go says so instead of pretending.
+// 400 code 7000, as Cloudflare answers them. Where Cloudflare's exact code
+// for a rejection could not be found, codes.go says so instead of
+// pretending.
 //
 // # Concurrency
 //

@@ -97,7 +97,7 @@ func (s *Server) verifyAccountToken(c *reqCtx, r *http.Request) {
 // checkAccount answers 7003 unless the path's account is the simulated one.
 func (s *Server) checkAccount(c *reqCtx, r *http.Request) bool {
 	if r.PathValue("account") != s.st.accountID {
-		c.fail(errBadObjectID.withMessage("Could not route to " + r.URL.Path + ", perhaps your object identifier is invalid?"))
+		c.fail(couldNotRoute(r.URL.Path))
 		return false
 	}
 	return true
@@ -127,7 +127,7 @@ func (s *Server) listZones(c *reqCtx, _ *http.Request) {
 func (s *Server) getZone(c *reqCtx, r *http.Request) {
 	z := s.st.zone(r.PathValue("zone"))
 	if z == nil {
-		c.fail(errBadObjectID.withMessage("Could not route to " + r.URL.Path + ", perhaps your object identifier is invalid?"))
+		c.fail(couldNotRoute(r.URL.Path))
 		return
 	}
 	c.ok(zoneJSON(z))

@@ -220,7 +220,7 @@ func (c *reqCtx) decode(v any) bool {
 	dec := json.NewDecoder(bytes.NewReader(c.body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		c.fail(errMalformedJSON.withMessage("Malformed JSON in request body: " + err.Error()))
+		c.fail(errMalformedJSON)
 		return false
 	}
 	return true
@@ -340,7 +340,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok.ReadOnly && r.Method != http.MethodGet {
-		c.fail(errAuthentication)
+		c.fail(methodNotAllowed(r.Method))
 		return
 	}
 	_ = h
@@ -381,7 +381,7 @@ func (s *Server) authenticate(r *http.Request, path string) (*tokenInfo, *apiErr
 		if strings.HasSuffix(path, "/tokens/verify") {
 			return nil, &errInvalidToken
 		}
-		return nil, &errAuthentication
+		return nil, &errInvalidAccess
 	}
 	return info, nil
 }

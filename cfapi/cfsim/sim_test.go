@@ -50,6 +50,14 @@ func (a answer) code() int {
 	return a.Errors[0].Code
 }
 
+// chain is the first error's first error_chain code, 0 without one.
+func (a answer) chain() int {
+	if len(a.Errors) == 0 || len(a.Errors[0].Chain) == 0 {
+		return 0
+	}
+	return a.Errors[0].Chain[0].Code
+}
+
 func (a answer) decode(t *testing.T, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.Result, v); err != nil {
@@ -130,12 +138,12 @@ func TestAuthentication(t *testing.T) {
 		{"no credentials", "", "GET", "/zones", 400, 9106},
 		{"not a bearer header", "Basic abc", "GET", "/zones", 400, 6003},
 		{"unknown token on verify", "Bearer nope", "GET", "/user/tokens/verify", 401, 1000},
-		{"unknown token elsewhere", "Bearer nope", "GET", "/zones", 403, 10000},
+		{"unknown token elsewhere", "Bearer nope", "GET", "/zones", 403, 9109},
 		{"read-only token writing", "Bearer ro", "POST", recPath(z), 403, 10000},
 		{"read-only token reading", "Bearer ro", "GET", recPath(z), 200, 0},
 		{"valid token", "Bearer " + s.Token, "GET", "/user/tokens/verify", 200, 0},
 		{"api prefix accepted", "Bearer " + s.Token, "GET", "/client/v4/zones", 200, 0},
-		{"unknown route", "Bearer " + s.Token, "GET", "/zones/" + z.ID + "/settings", 404, 7000},
+		{"unknown route", "Bearer " + s.Token, "GET", "/zones/" + z.ID + "/settings", 400, 7000},
 		{"unknown zone", "Bearer " + s.Token, "GET", "/zones/nope/dns_records", 404, 7003},
 		{"wrong account", "Bearer " + s.Token, "GET", "/accounts/nope/cfd_tunnel", 404, 7003},
 	}
@@ -149,6 +157,16 @@ func TestAuthentication(t *testing.T) {
 	a := send("Basic abc", "GET", "/zones", nil)
 	if len(a.Errors) != 1 || len(a.Errors[0].Chain) != 1 || a.Errors[0].Chain[0].Code != 6111 {
 		t.Errorf("6003 error_chain = %+v, want 6111", a.Errors)
+	}
+	// A read-only token's write names the method, as Cloudflare's 10000 does.
+	a = send("Bearer ro", "POST", recPath(z), rec)
+	if len(a.Errors) != 1 || a.Errors[0].Message != "POST method not allowed for the api_token authentication scheme" {
+		t.Errorf("read-only write = %+v", a.Errors)
+	}
+	// 7003 names the path with Cloudflare's /client/v4 prefix.
+	a = send("Bearer "+s.Token, "GET", "/zones/nope/dns_records", nil)
+	if len(a.Errors) != 1 || a.Errors[0].Message != "Could not route to /client/v4/zones/nope/dns_records, perhaps your object identifier is invalid?" {
+		t.Errorf("7003 = %+v", a.Errors)
 	}
 	// Verify answers like Cloudflare.
 	a = call(t, s, "GET", "/user/tokens/verify", nil)
@@ -172,17 +190,20 @@ func TestRecordRules(t *testing.T) {
 		body   rec
 		status int
 		code   int
-		check  func(t *testing.T, got Record)
+		// chain is the specific code inside a 1004 "DNS Validation Error".
+		chain int
+		check func(t *testing.T, got Record)
 	}{
-		// Cloudflare: "A/AAAA records cannot exist on the same name as CNAME records" (SDK doc of Records.New); 81053.
+		// A new CNAME where any record is: 81053; a new record where a
+		// CNAME is: 81054 (codes.go names the evidence).
 		{name: "CNAME beside A", seed: []rec{{"name": "www", "type": "A", "content": "192.0.2.1"}},
 			body: rec{"name": "www", "type": "CNAME", "content": "t.cfargotunnel.com"}, status: 400, code: 81053},
 		{name: "A beside CNAME", seed: []rec{{"name": "www", "type": "CNAME", "content": "t.cfargotunnel.com"}},
-			body: rec{"name": "www", "type": "A", "content": "192.0.2.1"}, status: 400, code: 81053},
+			body: rec{"name": "www", "type": "A", "content": "192.0.2.1"}, status: 400, code: 81054},
 		{name: "CNAME beside TXT", seed: []rec{{"name": "www", "type": "TXT", "content": "hello"}},
 			body: rec{"name": "www", "type": "CNAME", "content": "t.cfargotunnel.com"}, status: 400, code: 81053},
 		{name: "TXT beside CNAME", seed: []rec{{"name": "www", "type": "CNAME", "content": "t.cfargotunnel.com"}},
-			body: rec{"name": "www", "type": "TXT", "content": "x"}, status: 400, code: 81053},
+			body: rec{"name": "www", "type": "TXT", "content": "x"}, status: 400, code: 81054},
 		// Identical record: 81058 "An identical record already exists." (jeessy2/ddns-go#1378).
 		{name: "identical A", seed: []rec{{"name": "www", "type": "A", "content": "192.0.2.1"}},
 			body: rec{"name": "www.example.com", "type": "A", "content": "192.0.2.1"}, status: 400, code: 81058},
@@ -190,11 +211,11 @@ func TestRecordRules(t *testing.T) {
 			body: rec{"name": "www", "type": "TXT", "content": "v=1"}, status: 400, code: 81058},
 		{name: "second A with other content is fine", seed: []rec{{"name": "www", "type": "A", "content": "192.0.2.1"}},
 			body: rec{"name": "www", "type": "A", "content": "192.0.2.2"}, status: 200},
-		// Content per type (9005/9006/9007).
+		// Content per type (9005/9006; 9007 wrapped in 1004 on create).
 		{name: "A needs IPv4", body: rec{"name": "a", "type": "A", "content": "2001:db8::1"}, status: 400, code: 9005},
 		{name: "A garbage", body: rec{"name": "a", "type": "A", "content": "300.1.1.1"}, status: 400, code: 9005},
 		{name: "AAAA needs IPv6", body: rec{"name": "a", "type": "AAAA", "content": "192.0.2.1"}, status: 400, code: 9006},
-		{name: "CNAME needs hostname", body: rec{"name": "a", "type": "CNAME", "content": "not a host"}, status: 400, code: 9007},
+		{name: "CNAME needs hostname", body: rec{"name": "a", "type": "CNAME", "content": "not a host"}, status: 400, code: 1004, chain: 9007},
 		{name: "MX needs hostname", body: rec{"name": "a", "type": "MX", "content": "-bad-", "priority": 10}, status: 400, code: 9100},
 		{name: "MX needs priority", body: rec{"name": "a", "type": "MX", "content": "mx.example.com"}, status: 400, code: 9100},
 		{name: "TXT needs content", body: rec{"name": "a", "type": "TXT", "content": ""}, status: 400, code: 9100},
@@ -218,28 +239,28 @@ func TestRecordRules(t *testing.T) {
 					t.Errorf("CAA name %q content %q", got.Name, got.Content)
 				}
 			}},
-		// TTL: 1 = automatic, else 60–86400 (API schema of dns.TTL); 9021.
-		{name: "TTL below 60", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 30}, status: 400, code: 9021},
-		{name: "TTL above 86400", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 86401}, status: 400, code: 9021},
+		// TTL: 1 = automatic, else 60–86400 (API schema of dns.TTL); 9021 wrapped in 1004 on create.
+		{name: "TTL below 60", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 30}, status: 400, code: 1004, chain: 9021},
+		{name: "TTL above 86400", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 86401}, status: 400, code: 1004, chain: 9021},
 		{name: "TTL 30 on enterprise", plan: "enterprise", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 30}, status: 200},
 		{name: "TTL 60", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 60}, status: 200},
-		// Proxied forces automatic TTL; only A/AAAA/CNAME can be proxied (9041).
+		// Proxied forces automatic TTL; only A/AAAA/CNAME can be proxied (1004 → 9004).
 		{name: "proxied forces auto TTL", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "ttl": 300, "proxied": true}, status: 200,
 			check: func(t *testing.T, got Record) {
 				if got.TTL != 1 || !got.Proxied || !got.Proxiable {
 					t.Errorf("ttl %d proxied %v proxiable %v", got.TTL, got.Proxied, got.Proxiable)
 				}
 			}},
-		{name: "proxied TXT", body: rec{"name": "a", "type": "TXT", "content": "x", "proxied": true}, status: 400, code: 9041},
-		{name: "proxied MX", body: rec{"name": "a", "type": "MX", "content": "mx.example.com", "priority": 1, "proxied": true}, status: 400, code: 9041},
-		// Comments: Free 100, paid 500 characters, no line breaks (cloudflare-docs plans; peers.md §5).
+		{name: "proxied TXT", body: rec{"name": "a", "type": "TXT", "content": "x", "proxied": true}, status: 400, code: 1004, chain: 9004},
+		{name: "proxied MX", body: rec{"name": "a", "type": "MX", "content": "mx.example.com", "priority": 1, "proxied": true}, status: 400, code: 1004, chain: 9004},
+		// Comments: Free 100, paid 500 characters (1004 → 9313 on create), no line breaks (9102, no evidence).
 		{name: "comment 100 on free", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 100)}, status: 200},
-		{name: "comment 101 on free", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 101)}, status: 400, code: 9102},
+		{name: "comment 101 on free", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 101)}, status: 400, code: 1004, chain: 9313},
 		{name: "comment 500 on pro", plan: "pro", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 500)}, status: 200},
-		{name: "comment 501 on pro", plan: "pro", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 501)}, status: 400, code: 9102},
+		{name: "comment 501 on pro", plan: "pro", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": strings.Repeat("x", 501)}, status: 400, code: 1004, chain: 9313},
 		{name: "comment newline", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "comment": "a\nb"}, status: 400, code: 9102},
-		// Tags: paid plans only, name:value (peers.md §5).
-		{name: "tags on free", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "tags": []string{"owner:labelgate"}}, status: 400, code: 9103},
+		// Tags: paid plans only (1004 → 9300 on Free), name:value (peers.md §5).
+		{name: "tags on free", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "tags": []string{"owner:labelgate"}}, status: 400, code: 1004, chain: 9300},
 		{name: "tags on pro", plan: "pro", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "tags": []string{"owner:labelgate"}}, status: 200},
 		{name: "malformed tag", plan: "pro", body: rec{"name": "a", "type": "A", "content": "192.0.2.1", "tags": []string{"no-colon"}}, status: 400, code: 9100},
 		// Names and types.
@@ -247,7 +268,7 @@ func TestRecordRules(t *testing.T) {
 		{name: "bad name", body: rec{"name": "a..b", "type": "A", "content": "192.0.2.1"}, status: 400, code: 9000},
 		{name: "wildcard name", body: rec{"name": "*.apps", "type": "A", "content": "192.0.2.1"}, status: 200},
 		{name: "wildcard in the middle", body: rec{"name": "a.*.apps", "type": "A", "content": "192.0.2.1"}, status: 400, code: 9000},
-		{name: "malformed JSON", body: nil, status: 400, code: 10001},
+		{name: "malformed JSON", body: nil, status: 400, code: 6007},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,6 +287,9 @@ func TestRecordRules(t *testing.T) {
 			a := call(t, s, "POST", recPath(z), body)
 			if a.Status != tc.status || a.code() != tc.code {
 				t.Fatalf("got %d/%d %+v, want %d/%d", a.Status, a.code(), a.Errors, tc.status, tc.code)
+			}
+			if chain := a.chain(); chain != tc.chain {
+				t.Fatalf("error_chain %d %+v, want %d", chain, a.Errors, tc.chain)
 			}
 			if tc.check != nil {
 				var got Record
@@ -302,8 +326,25 @@ func TestRecordCRUD(t *testing.T) {
 	}
 	// A record may be changed into a conflicting one: rejected.
 	call(t, s, "POST", recPath(z), map[string]any{"name": "other", "type": "CNAME", "content": "x.example.net"})
-	if a := call(t, s, "PATCH", recPath(z)+"/"+r.ID, map[string]any{"name": "other"}); a.code() != 81053 {
+	if a := call(t, s, "PATCH", recPath(z)+"/"+r.ID, map[string]any{"name": "other"}); a.code() != 81054 {
 		t.Fatalf("rename onto CNAME: %d %+v", a.Status, a.Errors)
+	}
+	// Changes are answered without the 1004 wrapper creates get (no
+	// evidence either way for updates; codes.go).
+	if a := call(t, s, "PATCH", recPath(z)+"/"+r.ID, map[string]any{"ttl": 30}); a.Status != 400 || a.code() != 9021 || a.chain() != 0 {
+		t.Fatalf("PATCH bad TTL: %d %+v", a.Status, a.Errors)
+	}
+	if a := call(t, s, "PATCH", recPath(z)+"/"+r.ID, map[string]any{"comment": strings.Repeat("x", 101)}); a.Status != 400 || a.code() != 9313 || a.chain() != 0 {
+		t.Fatalf("PATCH long comment: %d %+v", a.Status, a.Errors)
+	}
+	if a := call(t, s, "PATCH", recPath(z)+"/"+r.ID, map[string]any{"type": "TXT", "content": "x", "proxied": true}); a.Status != 400 || a.code() != 1004 || a.chain() != 9004 {
+		t.Fatalf("PATCH proxied TXT: %d %+v", a.Status, a.Errors)
+	}
+	// A record id that is not 32 hex digits cannot be routed (7003).
+	for _, m := range []string{"GET", "PATCH", "DELETE"} {
+		if a := call(t, s, m, recPath(z)+"/not-an-id", map[string]any{"ttl": 60}); a.Status != 404 || a.code() != 7003 {
+			t.Errorf("%s malformed id: %d %+v", m, a.Status, a.Errors)
+		}
 	}
 	if a := call(t, s, "GET", recPath(z)+"/"+r.ID, nil); a.Status != 200 {
 		t.Fatalf("get: %d", a.Status)
@@ -661,13 +702,13 @@ func TestTunnelConfigEndpoint(t *testing.T) {
 		}
 	}
 	a = call(t, s, "PUT", path, `{"config":{"ingress":[{"hostname":"a.example.com","service":"http://a:80"}]}}`)
-	if a.Status != 400 || a.code() != 1056 || !strings.Contains(a.Errors[0].Message, "Validation failed: The last ingress rule must match all URLs") {
+	if a.Status != 400 || a.code() != 1056 || !strings.HasPrefix(a.Errors[0].Message, "Bad Configuration: Validation failed: The last ingress rule must match all URLs") {
 		t.Fatalf("invalid config: %d %+v", a.Status, a.Errors)
 	}
 	if cfg, _ := s.TunnelConfigOf(tun.ID); cfg.Version != 2 {
 		t.Errorf("rejected PUT changed the version to %d", cfg.Version)
 	}
-	if a := call(t, s, "GET", "/accounts/"+s.AccountID+"/cfd_tunnel/nope/configurations", nil); a.Status != 404 || a.code() != 1003 {
+	if a := call(t, s, "GET", "/accounts/"+s.AccountID+"/cfd_tunnel/nope/configurations", nil); a.Status != 404 || a.code() != 1002 {
 		t.Errorf("unknown tunnel: %d %+v", a.Status, a.Errors)
 	}
 }
@@ -753,28 +794,29 @@ func TestAccessEndpoints(t *testing.T) {
 		path   string
 		body   any
 		status int
+		code   int
 	}{
-		{"policy without include", "POST", "/policies", map[string]any{"name": "x", "decision": "allow"}, 400},
-		{"policy bad decision", "POST", "/policies", map[string]any{"name": "x", "decision": "maybe", "include": []any{map[string]any{"everyone": map[string]any{}}}}, 400},
-		{"policy unknown selector", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"nope": map[string]any{}}}}, 400},
-		{"policy bad email", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"email": map[string]any{"email": "nobody"}}}}, 400},
-		{"policy bad ip", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"ip": map[string]any{"ip": "10.0.0.0/33"}}}}, 400},
-		{"policy bad country", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"geo": map[string]any{"country_code": "USA"}}}}, 400},
-		{"app without domain", "POST", "/apps", map[string]any{"name": "x", "type": "self_hosted"}, 400},
-		{"app with unknown policy", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "policies": []any{"nope"}}, 400},
-		{"app bad session", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "session_duration": "forever"}, 400},
-		{"app", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "policies": []any{map[string]any{"id": pid, "precedence": 1}}}, 201},
-		{"app same domain", "POST", "/apps", map[string]any{"domain": "A.example.com", "type": "self_hosted"}, 409},
-		{"policy in use", "DELETE", "/policies/" + pid, nil, 409},
-		{"unknown app", "GET", "/apps/nope", nil, 404},
-		{"unknown policy", "DELETE", "/policies/nope", nil, 404},
+		{"policy without include", "POST", "/policies", map[string]any{"name": "x", "decision": "allow"}, 400, 12130},
+		{"policy bad decision", "POST", "/policies", map[string]any{"name": "x", "decision": "maybe", "include": []any{map[string]any{"everyone": map[string]any{}}}}, 400, 12130},
+		{"policy unknown selector", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"nope": map[string]any{}}}}, 400, 12130},
+		{"policy bad email", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"email": map[string]any{"email": "nobody"}}}}, 400, 12130},
+		{"policy bad ip", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"ip": map[string]any{"ip": "10.0.0.0/33"}}}}, 400, 12130},
+		{"policy bad country", "POST", "/policies", map[string]any{"name": "x", "decision": "allow", "include": []any{map[string]any{"geo": map[string]any{"country_code": "USA"}}}}, 400, 12130},
+		{"app without domain", "POST", "/apps", map[string]any{"name": "x", "type": "self_hosted"}, 400, 12130},
+		{"app with unknown policy", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "policies": []any{"nope"}}, 400, 12130},
+		{"app bad session", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "session_duration": "forever"}, 400, 12130},
+		{"app", "POST", "/apps", map[string]any{"domain": "a.example.com", "type": "self_hosted", "policies": []any{map[string]any{"id": pid, "precedence": 1}}}, 201, 0},
+		{"app same domain", "POST", "/apps", map[string]any{"domain": "A.example.com", "type": "self_hosted"}, 409, 11010},
+		{"policy in use", "DELETE", "/policies/" + pid, nil, 409, 12130},
+		{"unknown app", "GET", "/apps/nope", nil, 404, 12135},
+		{"unknown policy", "DELETE", "/policies/nope", nil, 404, 12135},
 	}
 	for _, tc := range tests {
 		a := call(t, s, tc.method, base+tc.path, tc.body)
 		if a.Status != tc.status {
 			t.Errorf("%s: %d %+v, want %d", tc.name, a.Status, a.Errors, tc.status)
 		}
-		if tc.status >= 400 && (a.code() != 12130 || !strings.HasPrefix(a.Errors[0].Message, "access.api.error.")) {
+		if tc.status >= 400 && (a.code() != tc.code || !strings.HasPrefix(a.Errors[0].Message, "access.api.error.")) {
 			t.Errorf("%s: error %+v", tc.name, a.Errors)
 		}
 	}

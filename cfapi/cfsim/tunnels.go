@@ -109,7 +109,7 @@ func (s *Server) putTunnelConfig(c *reqCtx, r *http.Request) {
 		return
 	}
 	if err := ValidateTunnelConfig(doc); err != nil {
-		c.fail(errTunnelConfig.withMessage("Validation failed: " + err.Error()))
+		c.fail(errTunnelConfig.withMessage("Bad Configuration: Validation failed: " + err.Error()))
 		return
 	}
 	cfg := s.st.configs[t.ID]

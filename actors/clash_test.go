@@ -1,0 +1,199 @@
+package actors
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labelgate/labelgate/cfapi/cfsim"
+	"github.com/labelgate/labelgate/config"
+	"github.com/labelgate/labelgate/plan"
+	"github.com/labelgate/labelgate/store"
+)
+
+// clashFront stands in front of cfsim: armed with a record, it adds that
+// record (someone else's) to the zone just before the next DNS batch is
+// served — after the zone actor listed the zone, before it writes — so the
+// batch meets Cloudflare's write-time answer instead of the planner's
+// list-time check. It keeps the answers to the batches it served.
+type clashFront struct {
+	t      *testing.T
+	ready  chan struct{}
+	sim    *cfsim.Server
+	zoneID string
+
+	mu      sync.Mutex
+	armed   *cfsim.Record
+	batches []clashAnswer
+}
+
+type clashAnswer struct {
+	status int
+	codes  []int
+}
+
+func (f *clashFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return
+	}
+	batch := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/dns_records/batch")
+	if batch {
+		f.mu.Lock()
+		rec := f.armed
+		f.armed = nil
+		f.mu.Unlock()
+		if rec != nil {
+			if _, err := f.sim.AddRecord(f.zoneID, *rec); err != nil {
+				f.t.Errorf("adding the clashing record: %v", err)
+			}
+		}
+	}
+	rw := httptest.NewRecorder()
+	f.sim.ServeHTTP(rw, r)
+	for k, v := range rw.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rw.Code)
+	_, _ = w.Write(rw.Body.Bytes())
+	if batch {
+		var env struct {
+			Errors []struct {
+				Code int `json:"code"`
+			} `json:"errors"`
+		}
+		_ = json.Unmarshal(rw.Body.Bytes(), &env)
+		a := clashAnswer{status: rw.Code}
+		for _, e := range env.Errors {
+			a.codes = append(a.codes, e.Code)
+		}
+		f.mu.Lock()
+		f.batches = append(f.batches, a)
+		f.mu.Unlock()
+	}
+}
+
+func (f *clashFront) arm(r cfsim.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r.Foreign = true
+	f.armed = &r
+}
+
+func (f *clashFront) answers() []clashAnswer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]clashAnswer(nil), f.batches...)
+}
+
+// zoneConflict reports whether the zone planner lists a conflict on host.
+func (p *pipeline) zoneConflict(host string) bool {
+	for _, st := range p.main.PlannerStatuses(p.t.Context()) {
+		if !strings.HasPrefix(st.Planner, "zone") {
+			continue
+		}
+		for _, c := range st.Conflicts {
+			if c.Kind == plan.Foreign && c.Hostname == host {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestPipelineWriteTimeClashIsAConflict: a record created outside Labelgate
+// between the zone's list and Labelgate's batch makes Cloudflare refuse the
+// batch — 81053 for Labelgate's tunnel CNAME where an A now is, 81054 for
+// Labelgate's A where a CNAME now is. That answer is only a backstop (the
+// planners list first and never plan a write onto someone else's record),
+// and it must end as a reported conflict, not as a loop of writes: the
+// failed reconcile lists again, the planner sees the record, reports the
+// conflict, and writes nothing more over the following intervals.
+func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
+	front := &clashFront{t: t, ready: make(chan struct{})}
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	var once sync.Once
+	open := func() { once.Do(func() { close(front.ready) }) }
+	t.Cleanup(open)
+	const interval = 2 * time.Second
+	p := newPipeline(t, func(c *config.Config) {
+		c.Cloudflare.APIURL = srv.URL
+		c.Sync.Interval = interval
+	})
+	front.sim, front.zoneID = p.sim, p.zoneID
+	defer func() {
+		if t.Failed() {
+			for _, e := range p.sim.Audit() {
+				t.Logf("%s %s %s %d", e.Time.Format("05.000"), e.Method, e.Path, e.Status)
+			}
+		}
+	}()
+
+	steps := []struct {
+		name   string
+		clash  cfsim.Record
+		labels map[string]string
+		host   string
+		code   int
+	}{
+		{"tunnel CNAME where an A appeared", cfsim.Record{Name: "app.example.com", Type: "A", Content: "198.51.100.7"},
+			labelsOf("labelgate.tunnel.web.hostname", "app.example.com", "labelgate.tunnel.web.service", "http://web:80"),
+			"app.example.com", 81053},
+		{"A record where a CNAME appeared", cfsim.Record{Name: "home.example.com", Type: "CNAME", Content: "elsewhere.example.net"},
+			labelsOf("labelgate.dns.home.hostname", "home.example.com", "labelgate.dns.home.target", "203.0.113.9"),
+			"home.example.com", 81054},
+	}
+	for i, st := range steps {
+		front.arm(st.clash)
+		if i == 0 {
+			open()
+		}
+		p.engine.Start(strings.Fields(st.name)[0]+st.host, st.labels)
+		eventually(t, 15*time.Second, st.name+": the conflict reported", func() bool { return p.zoneConflict(st.host) })
+		got := front.answers()
+		if len(got) != i+1 {
+			t.Fatalf("%s: batches %+v, want exactly one more (the refused one)", st.name, got)
+		}
+		if a := got[i]; a.status != http.StatusBadRequest || len(a.codes) != 1 || a.codes[0] != st.code {
+			t.Fatalf("%s: the batch was answered %+v, want 400 with %d", st.name, a, st.code)
+		}
+		// Two more periodic reconciles: they read, see the conflict, and
+		// write nothing (no second batch, no retry loop).
+		p.resync()
+		time.Sleep(2*interval + 500*time.Millisecond)
+		if got := front.answers(); len(got) != i+1 {
+			t.Fatalf("%s: batches after the conflict %+v, want none", st.name, got[i+1:])
+		}
+		if !p.zoneConflict(st.host) {
+			t.Fatalf("%s: the conflict is no longer reported", st.name)
+		}
+		events, err := p.db.Events(t.Context(), store.EventQuery{Hostname: st.host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conflicts := 0
+		for _, e := range events {
+			if e.Kind == "conflict" {
+				conflicts++
+			}
+		}
+		if conflicts != 1 {
+			t.Fatalf("%s: %d conflict events, want one: %+v", st.name, conflicts, events)
+		}
+	}
+	if r, ok := p.records()["A app.example.com"]; !ok || r.Content != "198.51.100.7" {
+		t.Fatalf("the foreign A record changed: %+v", p.records())
+	}
+	if _, ok := p.records()["CNAME app.example.com"]; ok {
+		t.Fatal("Labelgate's CNAME was written beside the foreign A")
+	}
+	if fw := p.sim.ForeignWrites(); len(fw) != 0 {
+		t.Fatalf("writes touched foreign objects: %+v", fw)
+	}
+}
