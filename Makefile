@@ -38,7 +38,7 @@ DEMO_COMPOSE  = $(COMPOSE) -p labelgate-demo -f deploy/compose/demo.yaml
 .PHONY: demo-compose
 demo-compose: image ## run deploy/compose/demo.yaml: cfsim, main, two agents and labelled workloads, all from $(IMAGE)
 	./$(BIN) check deploy/compose/demo.yaml
-	LABELGATE_IMAGE=$(IMAGE) DOCKER_GID=$$(stat -c %g /var/run/docker.sock) $(DEMO_COMPOSE) up -d
+	LABELGATE_IMAGE=$(IMAGE) $(DEMO_COMPOSE) up -d
 	@echo
 	@echo "Dashboard:        http://127.0.0.1:8080/  (log in with the API token demo-api-token-not-secret)"
 	@echo "Simulated Cloudflare: http://127.0.0.1:8787/__cfsim/state  (and /__cfsim/audit)"

@@ -18,6 +18,7 @@ import (
 )
 
 // TestComposeDemo runs deploy/compose/demo.yaml as `make demo-compose` does
+// (no group_add: the image joins the socket's group itself)
 // (with `docker compose`, else `docker-compose`), under its own project
 // name, ports and filter labels, and checks that it converges: main and
 // both agents connected, every workload's route published, the foreign
@@ -35,7 +36,6 @@ func TestComposeDemo(t *testing.T) {
 	apiPort, simPort := freePort(t), freePort(t)
 	environ := append(os.Environ(),
 		"LABELGATE_IMAGE="+env.Image(),
-		"DOCKER_GID="+env.SocketGID(),
 		"DEMO_ID="+env.Run,
 		"DEMO_PORT="+apiPort,
 		"DEMO_CFSIM_PORT="+simPort,
