@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
+
 	"github.com/labelgate/labelgate/actors"
 	"github.com/labelgate/labelgate/cfapi"
 	"github.com/labelgate/labelgate/cfapi/cfsim"
@@ -466,4 +468,22 @@ func mustContain(t *testing.T, body string, wants ...string) {
 			t.Errorf("missing %q in:\n%s", w, body)
 		}
 	}
+}
+
+// docker.swarm=true on an engine that is not a Swarm manager: /readyz's
+// Docker check fails with the error that names the fix, and recovers once
+// the engine is a manager.
+func TestSurfaceHealthSwarmRequired(t *testing.T) {
+	p := newPipeline(t, func(c *config.Config) { c.Docker.Swarm = "true" })
+	s := New(p.main, p.cfg, "test")
+	ctx := context.Background()
+	eventually(t, 10*time.Second, "the Docker check to fail naming docker.swarm", func() bool {
+		h := s.Health(ctx)
+		return !h.DockerConnected && strings.Contains(h.DockerError, "docker.swarm is true, but the Docker engine is not part of a swarm")
+	})
+	if h := s.Health(ctx); h.Ready() {
+		t.Fatalf("ready with docker.swarm=true on an engine in no swarm: %+v", h)
+	}
+	p.engine.SetSwarm(swarm.LocalNodeStateActive, true)
+	eventually(t, 15*time.Second, "the Docker check to pass on a manager", func() bool { return s.Health(ctx).DockerConnected })
 }
