@@ -464,7 +464,7 @@ func (s *Surface) LabelErrors(ctx context.Context) ([]web.LabelErrorView, error)
 	var out []web.LabelErrorView
 	for _, r := range rep.LabelErrors {
 		for _, e := range r.Errors {
-			out = append(out, web.LabelErrorView{Source: r.Source, Container: r.Container, Key: e.Key, Message: e.Message})
+			out = append(out, web.LabelErrorView{Source: r.Source, Container: r.Container, Kind: r.Kind, Key: e.Key, Message: e.Message})
 		}
 	}
 	return out, nil

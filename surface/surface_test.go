@@ -486,4 +486,12 @@ func TestSurfaceHealthSwarmRequired(t *testing.T) {
 	}
 	p.engine.SetSwarm(swarm.LocalNodeStateActive, true)
 	eventually(t, 15*time.Second, "the Docker check to pass on a manager", func() bool { return s.Health(ctx).DockerConnected })
+
+	// A service's label error is served with its kind.
+	p.engine.CreateService("stack_bad", labelsOf("labelgate.tunnel.web.hostname", "bad.example.com", "labelgate.tunnel.web.service", "ftp://x"))
+	eventually(t, 10*time.Second, "the service's label error", func() bool {
+		les, err := s.LabelErrors(ctx)
+		return err == nil && len(les) == 1 && les[0].Container == "stack_bad" && les[0].Kind == messages.KindService &&
+			les[0].Key == "labelgate.tunnel.web.service"
+	})
 }

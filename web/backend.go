@@ -267,8 +267,10 @@ type ConflictView struct {
 type LabelErrorView struct {
 	Source    string
 	Container string
-	Key       string
-	Message   string
+	// Kind is "" for a container, "service" for a Swarm service.
+	Kind    string
+	Key     string
+	Message string
 }
 
 // PendingDelete is a hostname whose winner left: its objects are deleted

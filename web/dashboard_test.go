@@ -31,7 +31,7 @@ func TestDashboardPages(t *testing.T) {
 		{"/hostnames", "5", []string{
 			`data-hostname="app.example.com"`, `data-hostname="far.example.com"`, `<span class="state frozen">frozen</span>`,
 			"local/web-1 (web)", `action="/actions/pending-deletes/old.example.com/cancel"`,
-			"labelgate.tunnel.web.service", "all (4)", `id="label-errors"`, "active (2)",
+			"labelgate.tunnel.web.service", "all (4)", `id="label-errors"`, "active (2)", "<td>Swarm service stack_api</td>",
 		}},
 		{"/hostnames?state=leaving", "5", []string{`data-hostname="old.example.com"`, "in 4m 0s"}},
 		{"/tunnels", "30", []string{

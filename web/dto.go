@@ -344,6 +344,7 @@ func toConflict(c ConflictView) conflictJSON {
 type labelErrorJSON struct {
 	Source    string `json:"source"`
 	Container string `json:"container"`
+	Kind      string `json:"kind,omitempty"` // "service" for a Swarm service
 	Key       string `json:"key"`
 	Message   string `json:"message"`
 }

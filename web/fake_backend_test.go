@@ -130,7 +130,9 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 		conflicts: []ConflictView{{Hostname: "app.example.com", Kind: "claim", Winner: web1,
 			Queued: []messages.Owner{app2}, Message: "agent-b/app also claims app.example.com; it waits for local/web-1"}},
 		labelErrors: []LabelErrorView{{Source: "local", Container: "broken", Key: "labelgate.tunnel.web.service",
-			Message: "labelgate.tunnel.web.service: \"ftp://x\" is not an http(s), tcp or unix URL"}},
+			Message: "labelgate.tunnel.web.service: \"ftp://x\" is not an http(s), tcp or unix URL"},
+			{Source: "local", Container: "stack_api", Kind: "service", Key: "labelgate.tunnel.api.port",
+				Message: "labelgate.tunnel.api.port: unknown property"}},
 		pending: []PendingDelete{{Hostname: "old.example.com", Due: now.Add(4 * time.Minute), Winner: gone, Kinds: []string{"tunnel"}}},
 		events: []store.Event{
 			{ID: 3, At: now.Add(-1 * time.Minute), Level: store.LevelWarn, Kind: "conflict", Hostname: "app.example.com",

@@ -158,7 +158,7 @@ func TestMetrics(t *testing.T) {
 		{"labelgate_pending_delete_next_due_timestamp_seconds", gauge, l(), unix(testNow.Add(4 * time.Minute)), 0},
 		{"labelgate_conflicts", gauge, l("kind", "claim"), 1, 0},
 		{"labelgate_conflicts", gauge, l("kind", "foreign"), 0, 0},
-		{"labelgate_label_errors", gauge, l(), 1, 0},
+		{"labelgate_label_errors", gauge, l(), 2, 0},
 		{"labelgate_agents", gauge, l("state", "connected"), 1, 0},
 		{"labelgate_agents", gauge, l("state", "stale"), 1, 0},
 		{"labelgate_agents", gauge, l("state", "disconnected"), 0, 0},
