@@ -299,6 +299,7 @@ func shortID(id string) string {
 func sameContainers(a, b []messages.Container) bool {
 	return slices.EqualFunc(a, b, func(x, y messages.Container) bool {
 		return x.ID == y.ID &&
+			x.Kind == y.Kind &&
 			x.Name == y.Name &&
 			x.State == y.State &&
 			x.Health == y.Health &&
