@@ -36,7 +36,7 @@ func WatchConfig(cfg config.Config) dockerwatch.Config {
 	return dockerwatch.Config{
 		Endpoint: d.Endpoint, TLSCA: d.TLS.CA, TLSCert: d.TLS.Cert, TLSKey: d.TLS.Key,
 		FilterLabel: d.FilterLabel, LabelPrefix: cfg.LabelPrefix, Source: messages.LocalSource,
-		PollInterval: d.PollInterval, Debounce: d.Debounce, Swarm: dockerwatch.SwarmMode(d.Swarm),
+		PollInterval: d.PollInterval, Debounce: d.Debounce, Swarm: dockerwatch.SwarmMode(d.SwarmFor(cfg.Mode)),
 	}
 }
 

@@ -274,13 +274,21 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 	seen := map[claimKey]bool{}
 	r.epoch++
 	dups := map[string]int{}
-	kinds := map[string]string{} // of the first member of each name
+	kinds := map[string]string{}  // of the first member of each name
+	shadowed := map[string]bool{} // a container behind a Swarm service of its name
 	for _, c := range set.Containers {
 		k := claimKey{set.Source, c.Name}
 		if seen[k] {
-			// Docker names are unique per host; only a broken or hostile
-			// agent repeats one. The first container of the name counts.
-			dups[c.Name]++
+			// Docker names are unique per host among containers and among
+			// services; a container and a Swarm service may share one. The
+			// watcher sorts the service first, so it is the one that counts,
+			// every time; otherwise only a broken or hostile agent repeats a
+			// name, and the first member of the name counts.
+			if c.Kind != kinds[c.Name] {
+				shadowed[c.Name] = true
+			} else {
+				dups[c.Name]++
+			}
 			continue
 		}
 		seen[k] = true
@@ -315,6 +323,15 @@ func (r *registryState) rebuild(source string, now time.Time) (map[string]bool, 
 		if r.errorBudget(source).AllowN(now, 1) {
 			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: source, Container: name,
 				Message: fmt.Sprintf("%s: the set holds %d more containers or Swarm services of this name; only the first is used", messages.Container{Kind: kinds[name], Name: name}.Noun(), dups[name])})
+		} else {
+			r.errHeld[source]++
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(shadowed)) {
+		if r.errorBudget(source).AllowN(now, 1) {
+			r.events = append(r.events, Event{At: now, Level: "error", Kind: "label_error", Source: source, Container: name,
+				Message: fmt.Sprintf("%s: a container and a Swarm service of this source share the name; only the %s's labels are used: rename one of them",
+					messages.Container{Kind: kinds[name], Name: name}.Noun(), map[bool]string{true: "service", false: "first member"}[kinds[name] == messages.KindService])})
 		} else {
 			r.errHeld[source]++
 		}

@@ -592,6 +592,28 @@ func TestRegistryDuplicateContainerNames(t *testing.T) {
 	}
 }
 
+// TestRegistryServiceShadowsContainerOfItsName: a container and a Swarm
+// service of one source may share a name; the watcher sorts the service
+// first and the registry uses it, naming the clash in a label error.
+func TestRegistryServiceShadowsContainerOfItsName(t *testing.T) {
+	h := newHarness(t, "local")
+	svc := ctr("web", t0, route("svc.example.com", "http://web:80")...)
+	svc.Kind, svc.ID, svc.Networks = messages.KindService, "svc-web", nil
+	h.set("local", t0, svc, ctr("web", t0, route("ctr.example.com", "http://web-ctr:80")...))
+	eq(t, "rules", h.rules("default"), []string{"svc.example.com -> http://web:80"})
+	_, events := h.r.drain()
+	found := false
+	for _, e := range events {
+		if e.Kind == "label_error" && e.Container == "web" &&
+			strings.HasPrefix(e.Message, "Swarm service web: a container and a Swarm service of this source share the name; only the service's labels are used") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no event naming the shared name: %+v", events)
+	}
+}
+
 // TestRegistryRevokedSource: a revoked (decommissioned) source's sets are
 // refused until it is enabled again; its claims leave as a gone source's do.
 func TestRegistryRevokedSource(t *testing.T) {

@@ -47,9 +47,17 @@ func TestPipelineSwarmServices(t *testing.T) {
 	p.engine.EditService(svc, func(s *dockertest.Service) { s.Labels["labelgate.tunnel.web.service"] = "http://stack_web:8080" })
 	eventually(t, 15*time.Second, "the updated route", func() bool { return p.hasRule("web.example.com>http://stack_web:8080") })
 
-	// Scaled to 0, the service still exists: its route stays.
+	// Scaled to 0, the service still exists: its claim stays active. Wait
+	// past the debounce and the whole grace, so a service that had left
+	// the set would show as leaving or gone.
 	p.engine.EditService(svc, func(s *dockertest.Service) { s.Replicas = 0 })
+	time.Sleep(p.cfg.Docker.Debounce + p.cfg.Sync.RemoveDelay + time.Second)
 	p.reconciled(10 * time.Second)
+	for _, h := range p.hostnameStates() {
+		if h.Hostname == "web.example.com" && (h.State != messages.HostActive || h.Winner.Container != "stack_web") {
+			t.Fatalf("after scaling to 0: %+v, want active with stack_web", h)
+		}
+	}
 	if !p.hasRule("web.example.com>http://stack_web:8080") {
 		t.Fatalf("the route went when the service was scaled to 0: %v", p.ingress())
 	}
@@ -97,23 +105,40 @@ func TestPipelineSwarmServiceLabelError(t *testing.T) {
 }
 
 // An agent on a Swarm manager reports the services of its swarm in its
-// snapshot; main publishes them under the agent's source.
+// snapshot when its docker.swarm says so; main publishes them under the
+// agent's source. By default an agent reports none (an agent on a manager
+// of main's own swarm would report every service a second time).
 func TestAgentReportsSwarmServices(t *testing.T) {
 	listen := freePort(t)
 	p := newPipeline(t, func(c *config.Config) {
 		c.Agent.Enabled = true
 		c.Agent.Listen = listen
 		c.Agent.HeartbeatInterval = 200 * time.Millisecond
-		c.Agent.Agents = map[string]config.AgentEntry{"alpha": {Token: tokenA}}
+		c.Agent.Agents = map[string]config.AgentEntry{"alpha": {Token: tokenA}, "beta": {Token: tokenB}}
 	})
 	a := startTestAgent(t, func(c *config.Config) {
 		c.Connect.Endpoint = "ws://" + listen
 		c.Connect.Token = tokenA
+		c.Docker.Swarm = "auto"
 	})
-	a.engine.SetSwarm(swarm.LocalNodeStateActive, true)
+	b := startTestAgent(t, func(c *config.Config) { // docker.swarm left to its default
+		c.Connect.Endpoint = "ws://" + listen
+		c.Connect.Token = tokenB
+	})
+	for _, e := range []*dockertest.Engine{a.engine, b.engine} {
+		e.SetSwarm(swarm.LocalNodeStateActive, true)
+	}
+	b.engine.Start("plain", labelsOf("labelgate.tunnel.p.hostname", "plain.example.com", "labelgate.tunnel.p.service", "http://plain:80"))
+	b.engine.CreateService("stack_other", labelsOf(
+		"labelgate.tunnel.o.hostname", "other.example.com", "labelgate.tunnel.o.service", "http://stack_other:80"))
 	a.engine.CreateService("stack_api", labelsOf(
 		"labelgate.tunnel.api.hostname", "api.example.com", "labelgate.tunnel.api.service", "http://stack_api:3000"))
 	eventually(t, 15*time.Second, "the agent's service routed", func() bool { return p.hasRule("api.example.com>http://stack_api:3000") })
+	eventually(t, 15*time.Second, "beta's container routed", func() bool { return p.hasRule("plain.example.com>http://plain:80") })
+	p.reconciled(10 * time.Second)
+	if p.hasRule("other.example.com>http://stack_other:80") {
+		t.Errorf("an agent with the default docker.swarm reported a Swarm service: %v", p.ingress())
+	}
 	st := p.waitState("api.example.com", messages.HostActive)
 	if st.Winner.Source != "agent:alpha" || st.Winner.Container != "stack_api" {
 		t.Fatalf("winner = %+v, want the service stack_api of agent:alpha", st.Winner)

@@ -105,9 +105,6 @@ type Host struct {
 // Report is the outcome of one container's labels.
 type Report struct {
 	Source, Container string
-	// Noun names the claimant in messages: "container web" or "Swarm
-	// service web" (messages.Container.Noun).
-	Noun string
 	// Parsed is what labels.Parse made of the labels; its Errors are also
 	// in Errors.
 	Parsed labels.Result
@@ -177,7 +174,7 @@ func symbolic(d labels.DNSService) (string, string) {
 // is not known yet.
 func build(source string, c messages.Container, cfg Config, addr func(labels.DNSService) (string, string)) Report {
 	res := labels.Parse(c.Labels, cfg.Labels)
-	rep := Report{Source: source, Container: c.Name, Noun: c.Noun(), Parsed: res, Hosts: map[string]Host{}}
+	rep := Report{Source: source, Container: c.Name, Parsed: res, Hosts: map[string]Host{}}
 	if len(res.Errors) > 0 {
 		rep.Errors = make([]Error, 0, len(res.Errors))
 		for _, e := range res.Errors {

@@ -108,7 +108,22 @@ type Docker struct {
 	Debounce     time.Duration `env:"DEBOUNCE" yaml:"debounce"`
 	// Swarm is auto, true or false: whether the services of the engine's
 	// Swarm are a source beside its containers (dockerwatch.SwarmMode).
+	// Empty is the mode's default (SwarmFor).
 	Swarm string `env:"SWARM" yaml:"swarm"`
+}
+
+// SwarmFor is the docker.swarm setting in effect for a process of mode:
+// the value given, else auto on main and false on an agent. An agent on a
+// manager of main's own swarm would report every service a second time,
+// so an agent reports services only when told to.
+func (d Docker) SwarmFor(mode Mode) string {
+	switch {
+	case d.Swarm != "":
+		return d.Swarm
+	case mode == ModeAgent:
+		return "false"
+	}
+	return "auto"
 }
 
 // DockerTLS holds PEM file paths for a tcp:// Docker endpoint.
@@ -274,7 +289,6 @@ func Defaults() Config {
 			Endpoint:     "unix:///var/run/docker.sock",
 			PollInterval: 2 * time.Minute,
 			Debounce:     500 * time.Millisecond,
-			Swarm:        "auto",
 		},
 		Cloudflare: Cloudflare{
 			APIURL:            "https://api.cloudflare.com/client/v4",

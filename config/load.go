@@ -242,6 +242,7 @@ func normalize(cfg *Config) {
 	cfg.LogFormat = strings.ToLower(cfg.LogFormat)
 	cfg.Sync.Policy = SyncPolicy(strings.ToLower(string(cfg.Sync.Policy)))
 	cfg.Connect.Mode = ConnectMode(strings.ToLower(string(cfg.Connect.Mode)))
+	cfg.Docker.Swarm = strings.ToLower(cfg.Docker.SwarmFor(cfg.Mode))
 }
 
 // uses reports whether a process in cfg's mode reads the given section (the

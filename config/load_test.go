@@ -14,8 +14,26 @@ func TestDefaults(t *testing.T) {
 	got := mustLoad(t, mainEnv(), "")
 	want := Defaults()
 	want.Cloudflare.APIToken = testCFToken
+	want.Docker.Swarm = "auto" // the mode's default, filled in by Load
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load with only a token (-want +got):\n%s", diff)
+	}
+}
+
+// docker.swarm's default depends on the mode; a value given wins.
+func TestSwarmDefaultByMode(t *testing.T) {
+	t.Parallel()
+	if got := mustLoad(t, mainEnv(), "").Docker.Swarm; got != "auto" {
+		t.Errorf("main's docker.swarm = %q, want auto", got)
+	}
+	if got := mustLoad(t, agentEnv(), "").Docker.Swarm; got != "false" {
+		t.Errorf("an agent's docker.swarm = %q, want false", got)
+	}
+	if got := mustLoad(t, with(agentEnv(), "LABELGATE_DOCKER_SWARM", "TRUE"), "").Docker.Swarm; got != "true" {
+		t.Errorf("an agent's docker.swarm set to TRUE = %q, want true", got)
+	}
+	if got := mustLoad(t, mainEnv(), "docker:\n  swarm: false\n").Docker.Swarm; got != "false" {
+		t.Errorf("main's docker.swarm from the file = %q, want false", got)
 	}
 }
 

@@ -142,12 +142,19 @@ func (o *observer) observe(ctx context.Context, full bool) ([]messages.Container
 		if err != nil {
 			return nil, err
 		}
-		if !o.decided || d.on != o.swarm.on {
-			if d.on {
-				o.logger.Info("following Swarm services", "why", d.why)
-			} else {
-				o.logger.Info("not following Swarm services", "why", d.why)
+		switch {
+		case d.on && (!o.decided || !o.swarm.on):
+			o.logger.Info("following Swarm services", "why", d.why)
+		case !d.on && o.swarm.on:
+			// The services leave the set, and their routes leave with the
+			// grace: say so loudly.
+			o.logger.Warn("no longer following Swarm services; their claims leave with the grace", "why", d.why)
+		case !d.on && !o.decided:
+			level := slog.LevelInfo
+			if strings.Contains(d.why, "refuses /info") {
+				level = slog.LevelWarn // a proxy may be hiding a manager's services
 			}
+			o.logger.Log(ctx, level, "not following Swarm services", "why", d.why)
 		}
 		o.swarm, o.decided, o.recheck = d, true, false
 	}
@@ -190,8 +197,10 @@ func (o *observer) observe(ctx context.Context, full bool) ([]messages.Container
 	o.details = next
 	clear(o.stale)
 	set = append(set, services...)
+	// By name; a Swarm service before a container of the same name (the
+	// registry uses the first member of a name), then by ID.
 	slices.SortFunc(set, func(a, b messages.Container) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(a.Name, b.Name), -cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 	})
 	return set, nil
 }

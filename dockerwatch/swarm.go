@@ -34,10 +34,18 @@ type swarmDecision struct {
 }
 
 // decideSwarm asks the engine whether it is an active Swarm manager. An
-// error is an observation that failed (kept last set, reconnect); with
-// SwarmOn that includes "not a manager". With SwarmAuto, an engine or a
-// socket proxy that refuses /info (403, 401, 404, 501) is read as "not a
-// manager": that answer will not change by retrying.
+// error is an observation that failed: the last set is kept and the
+// watcher reconnects with backoff.
+//
+// Only two answers turn services off, and only with SwarmAuto: no swarm
+// ("inactive") and a worker ("active" without control). A manager that is
+// locked (autolock, until `docker swarm unlock`), still joining ("pending")
+// or in error is a swarm whose services still exist: that is a failed
+// observation, or its routes would leave while the node recovers. An
+// engine or socket proxy that refuses /info (403, 401, 404, 501) reads as
+// "not a manager" only while services were not watched; once they were,
+// a refusal is a failed observation too. With SwarmOn everything but an
+// active manager fails, with an error that says what to do.
 func (o *observer) decideSwarm(ctx context.Context) (swarmDecision, error) {
 	ictx, cancel := context.WithTimeout(ctx, callTimeout)
 	res, err := o.client.Info(ictx, client.InfoOptions{})
@@ -45,24 +53,30 @@ func (o *observer) decideSwarm(ctx context.Context) (swarmDecision, error) {
 	if err != nil {
 		refused := cerrdefs.IsPermissionDenied(err) || cerrdefs.IsUnauthorized(err) ||
 			cerrdefs.IsNotFound(err) || cerrdefs.IsNotImplemented(err)
-		if o.cfg.Swarm == SwarmAuto && refused {
-			return swarmDecision{why: fmt.Sprintf("the engine refuses /info (%v), so Swarm services are not watched; allow INFO in a socket proxy, or set docker.swarm to false to stop asking", err)}, nil
+		if o.cfg.Swarm == SwarmAuto && refused && !o.swarm.on {
+			return swarmDecision{why: fmt.Sprintf("the engine refuses /info (%v), so Swarm services are not watched; allow INFO (and SERVICES) in a socket proxy, or set docker.swarm to false to stop asking", err)}, nil
 		}
 		return swarmDecision{}, fmt.Errorf("asking the Docker engine whether it is a Swarm manager: %w", err)
 	}
 	sw := res.Info.Swarm
-	if sw.LocalNodeState == swarm.LocalNodeStateActive && sw.ControlAvailable {
+	state := cmp.Or(sw.LocalNodeState, swarm.LocalNodeStateInactive)
+	switch {
+	case state == swarm.LocalNodeStateActive && sw.ControlAvailable:
 		return swarmDecision{on: true, why: "the engine is an active Swarm manager"}, nil
+	case state == swarm.LocalNodeStateLocked:
+		return swarmDecision{}, fmt.Errorf("the Docker engine's Swarm is locked: run docker swarm unlock on this node (its services are kept meanwhile), or set docker.swarm to false")
+	case state == swarm.LocalNodeStatePending || state == swarm.LocalNodeStateError:
+		why := cmp.Or(sw.Error, "no detail given")
+		return swarmDecision{}, fmt.Errorf("the Docker engine's Swarm is in state %s (%s); its services are kept until it is active again, or set docker.swarm to false", state, why)
 	}
-	state := cmp.Or(string(sw.LocalNodeState), "inactive")
+	role := "not part of a swarm"
+	if state == swarm.LocalNodeStateActive {
+		role = "a Swarm worker, not a manager"
+	}
 	if o.cfg.Swarm == SwarmOn {
-		role := "not part of a swarm"
-		if sw.LocalNodeState == swarm.LocalNodeStateActive {
-			role = "a Swarm worker, not a manager"
-		}
 		return swarmDecision{}, fmt.Errorf("docker.swarm is true, but the Docker engine is %s (swarm state %s): run on a manager node, or set docker.swarm to auto or false", role, state)
 	}
-	return swarmDecision{why: fmt.Sprintf("the engine is not an active Swarm manager (swarm state %s, manager %v)", state, sw.ControlAvailable)}, nil
+	return swarmDecision{why: "the engine is " + role}, nil
 }
 
 // services lists the engine's Swarm services and returns the labelled ones

@@ -111,7 +111,6 @@ func TestSwarmAutoOnANodeThatIsNotAManager(t *testing.T) {
 	}{
 		{"no swarm", swarm.LocalNodeStateInactive, false},
 		{"worker", swarm.LocalNodeStateActive, false},
-		{"manager of a locked swarm", swarm.LocalNodeStateLocked, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -290,6 +289,87 @@ func TestSwarmFilterLabelAppliesToServices(t *testing.T) {
 			if o.Filters["type"]["service"] && len(o.Filters["label"]) != 0 {
 				t.Errorf("service events subscribed with a label filter: %v", o.Filters)
 			}
+		}
+	})
+}
+
+// A manager that restarts, is locked (autolock) or is in error still has
+// its services: with auto, those states fail the observation (the last set
+// stays, routes stay) instead of reading as "no swarm", and the error says
+// what to do. The same for a refused /info once services were watched.
+func TestSwarmUnsettledManagerKeepsServices(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		state swarm.LocalNodeState
+		info  error
+		want  string
+	}{
+		{"locked", swarm.LocalNodeStateLocked, nil, "docker swarm unlock"},
+		{"pending", swarm.LocalNodeStatePending, nil, "state pending"},
+		{"error", swarm.LocalNodeStateError, nil, "state error"},
+		{"info refused after services were watched", swarm.LocalNodeStateActive, fmt.Errorf("403 Forbidden: %w", cerrdefs.ErrPermissionDenied), "Swarm manager"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fc := manager()
+				fc.CreateService("app", labels("labelgate.a", "b"))
+				fc.Add("web", labels("labelgate.a", "b"))
+				h := startWatcher(t, fc, testConfig())
+				defer h.stop()
+				wantNames(t, h.rec.last(t), "app", "web")
+
+				fc.SetSwarm(tt.state, true)
+				fc.SetInfoError(tt.info)
+				after(testConfig().PollInterval)
+				if got := h.rec.emitted(); len(got) != 1 {
+					t.Fatalf("emitted %v, want only the first set (the services kept)", got[1:])
+				}
+				st := h.rec.lastStatus()
+				if st.Connected || st.LastError == nil || !strings.Contains(st.LastError.Error(), tt.want) {
+					t.Fatalf("status = %+v, want disconnected with an error saying %q", st, tt.want)
+				}
+
+				fc.SetSwarm(swarm.LocalNodeStateActive, true)
+				fc.SetInfoError(nil)
+				after(10 * time.Second)
+				if !h.rec.lastStatus().Connected || len(h.rec.emitted()) != 1 {
+					t.Errorf("after recovery: status %+v, %d sets; want connected and nothing new", h.rec.lastStatus(), len(h.rec.emitted()))
+				}
+			})
+		})
+	}
+}
+
+// Starting on a locked manager, auto emits nothing at all rather than a set
+// without the services.
+func TestSwarmAutoStartOnALockedManager(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fc := dockertest.New()
+		fc.SetSwarm(swarm.LocalNodeStateLocked, true)
+		fc.Add("web", labels("labelgate.a", "b"))
+		h := startWatcher(t, fc, testConfig())
+		defer h.stop()
+		if got := h.rec.emitted(); len(got) != 0 {
+			t.Fatalf("emitted %v on a locked manager, want nothing", got)
+		}
+		if st := h.rec.lastStatus(); st.LastError == nil || !strings.Contains(st.LastError.Error(), "docker swarm unlock") {
+			t.Fatalf("status = %+v, want the unlock advice", st)
+		}
+	})
+}
+
+// A container and a service of the same name: the service comes first in
+// the set, whatever their IDs (the registry uses the first of a name).
+func TestSwarmServiceSortsBeforeContainerOfItsName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fc := manager()
+		fc.Add("web", labels("labelgate.a", "b"))
+		fc.CreateService("web", labels("labelgate.a", "c"))
+		h := startWatcher(t, fc, testConfig())
+		defer h.stop()
+		s := h.rec.last(t)
+		if len(s.Containers) != 2 || s.Containers[0].Kind != messages.KindService || s.Containers[1].Kind != "" {
+			t.Fatalf("set %+v, want the service web before the container web", s.Containers)
 		}
 	})
 }

@@ -78,9 +78,16 @@ func TestSwarmStackAsDocumented(t *testing.T) {
 	})
 	t.Logf("%s routed %.1fs after docker stack deploy (main's own start included)", swarmHost, time.Since(start).Seconds())
 
-	// Scaled to 0, the service still exists: its claims stay. The label
-	// update that follows is only applied if main still holds the service.
+	// Scaled to 0, the service still exists: its claims stay. Past the
+	// whole grace, a service that had left the set would have taken its
+	// route with it.
 	dockerCLI(t, "service", "scale", "--detach", web+"=0")
+	time.Sleep(swarmGrace + 3*time.Second)
+	if sn, err := SnapshotOf(c.Sim.MustState(), c.TunnelID); err != nil {
+		t.Fatal(err)
+	} else if r, ok := sn.Rule(swarmHost); !ok || r.Service != "http://whoami:80" {
+		t.Fatalf("%v after scaling to 0 (grace %v), the rule is %+v (present %v); want it kept", swarmGrace+3*time.Second, swarmGrace, r, ok)
+	}
 	dockerCLI(t, "service", "update", "--detach", "--label-add", "labelgate.tunnel.whoami.service=http://whoami:8080", web)
 	start = time.Now()
 	Eventually(t, time.Minute, "the route to follow the service's new label", func() bool {

@@ -258,6 +258,11 @@ func checkInput(in string, stdin io.Reader, j judge, env map[string]string) (che
 		dsvc := j.service(s.Name+" (deploy.labels)", s.DeployLabels)
 		src.Services = append(src.Services, dsvc)
 		warnings = append(warnings, j.pinnedWarnings(in, dsvc)...)
+		for _, d := range dsvc.DNS {
+			if d.Target.Kind == labels.TargetContainer {
+				warnings = append(warnings, fmt.Sprintf("%s: service %s: deploy.labels DNS record %s targets the container's address, which a Swarm service does not have: main never publishes it", in, s.Name, d.Hostname))
+			}
+		}
 		if !svc.Empty() && !dsvc.Empty() {
 			warnings = append(warnings, fmt.Sprintf("%s: service %s has Labelgate labels under both labels and deploy.labels; in a Swarm stack use deploy.labels only: "+
 				"every task container on main's host would claim its labels too", in, s.Name))

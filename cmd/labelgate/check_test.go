@@ -184,6 +184,13 @@ func TestCheckStackDeployLabels(t *testing.T) {
       labels:
         labelgate.tunnel.c.hostname: c.example.com
         labelgate.tunnel.c.service: ftp://bad
+  rec:
+    image: whoami
+    deploy:
+      labels:
+        labelgate.dns.r.hostname: r.example.com
+        labelgate.dns.r.target: container
+        labelgate.dns.r.proxied: "false"
 `
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -196,6 +203,7 @@ func TestCheckStackDeployLabels(t *testing.T) {
 		"web (deploy.labels)", "tunnel  web.example.com -> http://web:80",
 		"bad (deploy.labels)", "labelgate.tunnel.c.service",
 		"service bad has Labelgate labels under both labels and deploy.labels",
+		"service rec: deploy.labels DNS record r.example.com targets the container's address",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
