@@ -25,4 +25,9 @@ type Status struct {
 	// RetryAt is when the next connection attempt starts; zero while
 	// connected.
 	RetryAt time.Time
+	// Swarm is whether Swarm services are in the set, and SwarmWhy the
+	// reason of the last decision ("" until one was made, and with
+	// docker.swarm false).
+	Swarm    bool
+	SwarmWhy string
 }

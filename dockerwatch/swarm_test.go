@@ -62,8 +62,8 @@ func TestSwarmServicesAreMembersOnAManager(t *testing.T) {
 		if c := member(t, s, "web"); c.Kind != "" {
 			t.Errorf("container web has kind %q, want none", c.Kind)
 		}
-		if !h.rec.lastStatus().Connected {
-			t.Errorf("status = %+v, want connected", h.rec.lastStatus())
+		if st := h.rec.lastStatus(); !st.Connected || !st.Swarm || st.SwarmWhy != "the engine is an active Swarm manager" {
+			t.Errorf("status = %+v, want connected, following services as a manager", st)
 		}
 	})
 }
@@ -141,12 +141,18 @@ func TestSwarmAutoNoticesANewSwarm(t *testing.T) {
 		fc.CreateService("app", labels("labelgate.a", "b"))
 		after(time.Second)
 		wantNames(t, h.rec.last(t), "app")
+		if st := h.rec.lastStatus(); !st.Swarm {
+			t.Errorf("status = %+v, want Swarm services followed", st)
+		}
 
 		// docker swarm leave: the next full re-list sees no manager and the
 		// services leave the set (their claims then leave with the grace).
 		fc.SetSwarm(swarm.LocalNodeStateInactive, false)
 		after(testConfig().PollInterval)
 		wantNames(t, h.rec.last(t))
+		if st := h.rec.lastStatus(); st.Swarm || st.SwarmWhy != "the engine is not part of a swarm" || !st.Connected {
+			t.Errorf("status = %+v, want connected, services not followed, saying why", st)
+		}
 	})
 }
 

@@ -239,6 +239,12 @@ func (r *run) observe(ctx context.Context, full bool) error {
 	if err != nil {
 		return err
 	}
+	if d := r.obs.swarm; r.obs.decided && (d.on != r.st.Swarm || d.why != r.st.SwarmWhy) {
+		r.st.Swarm, r.st.SwarmWhy = d.on, d.why
+		if r.st.Connected { // else becameConnected reports it
+			r.status(r.st)
+		}
+	}
 	if r.emitted && sameContainers(r.last, set) {
 		return nil
 	}

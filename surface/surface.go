@@ -581,6 +581,12 @@ func (s *Surface) Health(ctx context.Context) web.Health {
 	} else {
 		st := res.(dockerwatch.Status)
 		h.DockerConnected = st.Connected
+		switch {
+		case st.Swarm:
+			h.DockerSwarm = "Swarm services followed: " + st.SwarmWhy
+		case st.SwarmWhy != "":
+			h.DockerSwarm = "Swarm services not followed: " + st.SwarmWhy
+		}
 		if !st.Connected && st.LastError != nil {
 			h.DockerError = st.LastError.Error()
 		}

@@ -486,6 +486,9 @@ func TestSurfaceHealthSwarmRequired(t *testing.T) {
 	}
 	p.engine.SetSwarm(swarm.LocalNodeStateActive, true)
 	eventually(t, 15*time.Second, "the Docker check to pass on a manager", func() bool { return s.Health(ctx).DockerConnected })
+	if h := s.Health(ctx); h.DockerSwarm != "Swarm services followed: the engine is an active Swarm manager" {
+		t.Errorf("DockerSwarm = %q", h.DockerSwarm)
+	}
 
 	// A service's label error is served with its kind.
 	p.engine.CreateService("stack_bad", labelsOf("labelgate.tunnel.web.hostname", "bad.example.com", "labelgate.tunnel.web.service", "ftp://x"))

@@ -305,11 +305,14 @@ type PlannerPlan struct {
 type Health struct {
 	DockerConnected bool
 	DockerError     string
-	TokenVerified   bool
-	TokenError      string
-	StoreWritable   bool
-	StoreError      string
-	Settled         bool
+	// DockerSwarm says whether Swarm services are followed and why
+	// (docker.swarm); empty when it is false.
+	DockerSwarm   string
+	TokenVerified bool
+	TokenError    string
+	StoreWritable bool
+	StoreError    string
+	Settled       bool
 	// AgentListener is set when main listens for agents (agent.enabled);
 	// AgentListenerError then says why it cannot accept connections now.
 	AgentListener      bool

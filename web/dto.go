@@ -100,6 +100,9 @@ func toOverview(o Overview, version string, actions bool) overviewJSON {
 type checkJSON struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Detail is what the check found besides pass/fail (the Docker
+	// check: whether Swarm services are followed, and why).
+	Detail string `json:"detail,omitempty"`
 }
 
 type healthJSON struct {
@@ -111,7 +114,7 @@ func toHealth(h Health) healthJSON {
 	out := healthJSON{
 		Ready: h.Ready(),
 		Checks: map[string]checkJSON{
-			"docker":           {OK: h.DockerConnected, Error: h.DockerError},
+			"docker":           {OK: h.DockerConnected, Error: h.DockerError, Detail: h.DockerSwarm},
 			"cloudflare_token": {OK: h.TokenVerified, Error: h.TokenError},
 			"store":            {OK: h.StoreWritable, Error: h.StoreError},
 			"settled":          {OK: h.Settled, Error: settledError(h.Settled)},

@@ -147,7 +147,7 @@ func newFakeBackendAt(now time.Time) *fakeBackend {
 			{Planner: "zone:example.com", Creates: []string{"CNAME api.example.com"}, Conflicts: []string{"mail.example.com: foreign MX record"}, Credential: "default"},
 			{Planner: "access", Error: "listing Access applications: HTTP 500", Credential: "default"},
 		}},
-		health: Health{DockerConnected: true, TokenVerified: true, StoreWritable: true, Settled: true},
+		health: Health{DockerConnected: true, DockerSwarm: "Swarm services not followed: the engine is not part of a swarm", TokenVerified: true, StoreWritable: true, Settled: true},
 	}
 }
 
