@@ -58,8 +58,9 @@ type ConflictKind string
 
 // The kinds of conflict a planner reports.
 const (
-	// Foreign: an object Labelgate does not own is in the way; it is left
-	// alone and the desired object is not written.
+	// Foreign: an object Labelgate does not own (or may not delete: an
+	// orphan, one the sync policy keeps) is in the way; it is left alone
+	// and the desired object is not written.
 	Foreign ConflictKind = "foreign"
 	// Orphan: an object carries Labelgate's marker but nothing claims it
 	// and the store does not know it; it is left alone, never deleted.

@@ -77,15 +77,18 @@ func Zone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[stri
 	var zp ZonePlan
 	type group struct{ name, typ string }
 	owned := map[group][]cfapi.Record{}
+	ownedAt := map[string][]cfapi.Record{} // owned or marked, by name
 	foreign := map[string][]cfapi.Record{} // by name
 	for _, r := range live {
 		name := strings.ToLower(r.Name)
 		if stored[r.ID] || HasMarker(r.Comment) {
 			owned[group{name, r.Type}] = append(owned[group{name, r.Type}], r)
+			ownedAt[name] = append(ownedAt[name], r)
 		} else {
 			foreign[name] = append(foreign[name], r)
 		}
 	}
+	var creates []messages.DesiredRecord // decided once every delete is known
 	wanted := map[group][]messages.DesiredRecord{}
 	frozen := map[group]bool{}
 	for _, d := range desired {
@@ -132,13 +135,7 @@ func Zone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[stri
 				have = have[1:]
 				continue
 			}
-			if why, ok := blocked(foreign[g.name], d); ok {
-				zp.Conflicts = append(zp.Conflicts, why)
-				continue
-			}
-			zp.Creates = append(zp.Creates, Change{Action: Create, Object: DNSRecord, Hostname: d.Name,
-				Name: fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)), Owner: d.Owner})
-			zp.Batch.Posts = append(zp.Batch.Posts, toRecord(d, commentLimit))
+			creates = append(creates, d)
 		}
 		for _, r := range have {
 			if !stored[r.ID] {
@@ -153,7 +150,51 @@ func Zone(live []cfapi.Record, desired []messages.DesiredRecord, stored map[stri
 			}
 		}
 	}
+	// A create goes out only if no record that stays at its name forbids it
+	// (Cloudflare would refuse the whole batch: 81053/81054/81058): someone
+	// else's, or one of Labelgate's own that this batch does not delete — an
+	// orphan, or one the sync policy keeps.
+	deleted := map[string]bool{}
+	for _, id := range zp.Batch.Deletes {
+		deleted[id] = true
+	}
+	for _, d := range creates {
+		if why, ok := blocked(foreign[d.Name], d); ok {
+			zp.Conflicts = append(zp.Conflicts, why)
+			continue
+		}
+		if why, ok := blockedByOwn(ownedAt[d.Name], deleted, stored, d, pol); ok {
+			zp.Conflicts = append(zp.Conflicts, why)
+			continue
+		}
+		zp.Creates = append(zp.Creates, Change{Action: Create, Object: DNSRecord, Hostname: d.Name,
+			Name: fmt.Sprintf("%s %s %s", d.Type, d.Name, describeContent(d)), Owner: d.Owner})
+		zp.Batch.Posts = append(zp.Batch.Posts, toRecord(d, commentLimit))
+	}
 	return zp
+}
+
+// blockedByOwn says why a record of Labelgate's own (stored, or marked) that
+// stays at the name prevents creating d: a CNAME cannot share its name with
+// any other record. Labelgate's own records of other types may share a name
+// (an A beside an AAAA, several A records).
+func blockedByOwn(own []cfapi.Record, deleted, stored map[string]bool, d messages.DesiredRecord, pol Policy) (Conflict, bool) {
+	c := Conflict{Kind: Foreign, Object: DNSRecord, Hostname: d.Name, Name: d.Type + " " + d.Name}
+	for _, r := range own {
+		if deleted[r.ID] || r.Type == d.Type || (r.Type != "CNAME" && d.Type != "CNAME") {
+			continue
+		}
+		switch {
+		case !stored[r.ID]:
+			c.Reason = fmt.Sprintf("a %s record carrying Labelgate's marker that the store does not know (id %s) is at that name; it is left alone, and a CNAME cannot share a name, so this record is not created", r.Type, r.ID)
+		case !pol.Settled && cmp.Or(pol.Mode, "sync") == "sync":
+			c.Reason = fmt.Sprintf("Labelgate's own %s record (id %s) is at that name and is not deleted before the settle point; a CNAME cannot share a name, so this record is created after it goes", r.Type, r.ID)
+		default:
+			c.Reason = fmt.Sprintf("Labelgate's own %s record (id %s) stays at that name because sync.policy %s does not delete; a CNAME cannot share a name, so this record is not created", r.Type, r.ID, cmp.Or(pol.Mode, "sync"))
+		}
+		return c, true
+	}
+	return c, false
 }
 
 // patch brings an owned record to the desired one, if anything differs.

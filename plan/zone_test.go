@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,3 +130,50 @@ func TestPlanZonePolicies(t *testing.T) {
 }
 
 func ptrInt(i int) *int { return &i }
+
+// A create that one of Labelgate's own records staying at the name would
+// make Cloudflare refuse (81053/81054: a CNAME shares its name with
+// nothing) is a reported conflict, not a batch that fails every time; a
+// record this batch deletes does not block.
+func TestPlanZoneOwnRecordsThatStayBlockACNAME(t *testing.T) {
+	own := rec("a1", "app.example.com", "A", "203.0.113.1", "[labelgate]")
+	tunnel := drec("app.example.com", "CNAME", "t1.cfargotunnel.com")
+	tests := []struct {
+		name     string
+		live     []cfapi.Record
+		stored   map[string]bool
+		desired  []messages.DesiredRecord
+		pol      Policy
+		posts    int
+		deletes  []string
+		conflict string // fragment of the one conflict's reason; "" for none
+	}{
+		{"moved to a tunnel, sync: delete and create in one batch", []cfapi.Record{own}, map[string]bool{"a1": true},
+			[]messages.DesiredRecord{tunnel}, settledSync, 1, []string{"a1"}, ""},
+		{"moved to a tunnel, upsert-only keeps the A", []cfapi.Record{own}, map[string]bool{"a1": true},
+			[]messages.DesiredRecord{tunnel}, Policy{Mode: "upsert-only", Settled: true}, 0, nil, "sync.policy upsert-only does not delete"},
+		{"moved to a tunnel before the settle point", []cfapi.Record{own}, map[string]bool{"a1": true},
+			[]messages.DesiredRecord{tunnel}, Policy{Mode: "sync"}, 0, nil, "created after it goes"},
+		{"an orphan A", []cfapi.Record{own}, map[string]bool{},
+			[]messages.DesiredRecord{tunnel}, settledSync, 0, nil, "carrying Labelgate's marker that the store does not know"},
+		{"an orphan CNAME under a wanted A", []cfapi.Record{rec("c1", "app.example.com", "CNAME", "x.example.net", "[labelgate]")}, map[string]bool{},
+			[]messages.DesiredRecord{drec("app.example.com", "A", "203.0.113.2")}, settledSync, 0, nil, "CNAME record carrying Labelgate's marker"},
+		{"own A beside a new A and AAAA", []cfapi.Record{own}, map[string]bool{"a1": true},
+			[]messages.DesiredRecord{drec("app.example.com", "A", "203.0.113.1"), drec("app.example.com", "A", "203.0.113.2"), drec("app.example.com", "AAAA", "2001:db8::2")},
+			settledSync, 2, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := Zone(tc.live, tc.desired, tc.stored, 100, tc.pol)
+			if len(pl.Batch.Posts) != tc.posts || !slices.Equal(pl.Batch.Deletes, tc.deletes) {
+				t.Fatalf("posts %d, deletes %v; want %d, %v (%+v)", len(pl.Batch.Posts), pl.Batch.Deletes, tc.posts, tc.deletes, pl)
+			}
+			switch {
+			case tc.conflict == "" && len(pl.Conflicts) != 0:
+				t.Fatalf("conflicts %q, want none", pl.Conflicts)
+			case tc.conflict != "" && (len(pl.Conflicts) != 1 || pl.Conflicts[0].Kind != Foreign || !strings.Contains(pl.Conflicts[0].Reason, tc.conflict)):
+				t.Fatalf("conflicts %q, want one saying %q", pl.Conflicts, tc.conflict)
+			}
+		})
+	}
+}
