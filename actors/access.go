@@ -2,7 +2,6 @@ package actors
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -228,7 +227,7 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 	s := a.steps[0]
 	a.steps = a.steps[1:]
 	if m.Err != nil {
-		if s.change.Action == plan.Delete && errors.Is(m.Err, cfapi.ErrNotFound) {
+		if s.change.Action == plan.Delete && cfapi.Gone(m.Err) {
 			m.Err = nil // already gone: the outcome we wanted
 		} else {
 			// A create is not retried blindly: the next reconcile lists

@@ -96,6 +96,14 @@ func (e *Error) HasCode(code int) bool {
 	return false
 }
 
+// Gone reports whether err says the object itself does not exist (so a
+// delete of it has the outcome it wanted): not found, but not 7000 "No
+// route for that URI", which says the endpoint is wrong, not the object.
+func Gone(err error) bool {
+	var e *Error
+	return errors.Is(err, ErrNotFound) && !(errors.As(err, &e) && e.HasCode(7000))
+}
+
 // Retryable reports whether err is worth retrying later: rate limits and
 // transient failures are; everything else needs a change first.
 func Retryable(err error) bool {
@@ -130,7 +138,7 @@ var codeKinds = map[int]error{
 	6111:  ErrUnauthorized, // Invalid format for Authorization header
 	9106:  ErrUnauthorized, // Missing X-Auth-Key, X-Auth-Email or Authorization headers
 	9109:  ErrUnauthorized, // Invalid access token (403 on other endpoints)
-	10001: ErrUnauthorized, // Unable to authenticate request
+	10001: ErrUnauthorized, // Unable to authenticate request (cfsim never sends it; its meaning: the reference's malformed-JSON row, undefinedplayer/cloudflare-ddns#10, cloudflare-docs#23816)
 	// Permission: a valid token without the right (or the method) for the call.
 	10000: ErrForbidden, // Authentication error; "PUT method not allowed for the api_token authentication scheme"
 	// Routing and missing objects (7000 comes with 400, not 404).
@@ -140,7 +148,7 @@ var codeKinds = map[int]error{
 	// Conflicts with existing objects (all answered 400 but 11010).
 	81053: ErrConflict, // An A, AAAA, or CNAME record with that host already exists.
 	81054: ErrConflict, // A CNAME record with that host already exists.
-	81057: ErrConflict, // Record already exists. (older wording of 81058)
+	81057: ErrConflict, // Record already exists. (older wording of 81058; cfsim never sends it; aaPanel#112, jeessy2/ddns-go#1149)
 	81058: ErrConflict, // An identical record already exists.
 	11010: ErrConflict, // access.api.error.application_already_exists (409)
 	// The rate limit.

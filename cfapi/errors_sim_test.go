@@ -72,6 +72,10 @@ func TestErrorSituations(t *testing.T) {
 	unknown := client("unknown-token", "", nil)
 	readOnly := client("ro", "", nil)
 	acctNoID, _ := cfapi.New(cfapi.Config{BaseURL: s.URL, Token: "acct"})
+	s.AddTokenWithout("no-dns", "without DNS permission", "dns")
+	s.AddTokenWithout("no-access", "without Access permission", "access")
+	noDNS := client("no-dns", "", nil)
+	noAccess := client("no-access", "", nil)
 	nowhere := client(s.Token, "/nowhere", nil)
 	garbled := client(s.Token, "", func(r *http.Request) {
 		r.Body = io.NopCloser(strings.NewReader("{not json"))
@@ -101,7 +105,11 @@ func TestErrorSituations(t *testing.T) {
 			401, 1000, 0, cfapi.ErrUnauthorized},
 		{"unknown or revoked token, other endpoints", func() error { _, err := unknown.ListZones(ctx); return err },
 			403, 9109, 0, cfapi.ErrUnauthorized},
-		{"valid token without the permission", func() error { _, err := acctNoID.VerifyToken(ctx); return err },
+		{"valid token without the permission", func() error { _, err := noDNS.ListRecords(ctx, free.ID, cfapi.RecordFilter{}); return err },
+			403, 10000, 0, cfapi.ErrForbidden},
+		{"valid token without the permission (Access)", func() error { _, err := noAccess.ListAccessApps(ctx); return err },
+			403, 10000, 0, cfapi.ErrForbidden},
+		{"account token on /user/tokens/verify (no evidence)", func() error { _, err := acctNoID.VerifyToken(ctx); return err },
 			403, 10000, 0, cfapi.ErrForbidden},
 		{"token scope forbids the method", func() error {
 			_, err := readOnly.CreateRecord(ctx, free.ID, rec("ro.example.com", "A", "192.0.2.9"))
@@ -173,6 +181,43 @@ func TestErrorSituations(t *testing.T) {
 		{"invalid type (no evidence: by status)", create(rec("b.example.com", "WAT", "x")),
 			400, 9101, 0, cfapi.ErrValidation},
 	}
+	// The messages of the answer (errors[0], then its error_chain), as the
+	// reference quotes them; "" where it quotes none.
+	wantMessages := map[string][]string{
+		"no auth headers":                                      {"Missing X-Auth-Key, X-Auth-Email or Authorization headers"},
+		"badly formed Bearer header":                           {"Invalid request headers", "Invalid format for Authorization header"},
+		"unknown token on /user/tokens/verify":                 {"Invalid API Token"},
+		"unknown or revoked token, other endpoints":            {"Invalid access token"},
+		"valid token without the permission":                   {"Authentication error"},
+		"valid token without the permission (Access)":          {"Authentication error"},
+		"account token on /user/tokens/verify (no evidence)":   {""},
+		"token scope forbids the method":                       {"POST method not allowed for the api_token authentication scheme"},
+		"unknown URI":                                          {"No route for that URI"},
+		"bad zone id":                                          {"Could not route to /client/v4/zones/"},
+		"bad record id":                                        {"perhaps your object identifier is invalid?"},
+		"record not found":                                     {"Record does not exist."},
+		"new CNAME where an A exists":                          {"An A, AAAA, or CNAME record with that host already exists."},
+		"new A where a CNAME exists":                           {"A CNAME record with that host already exists."},
+		"new AAAA where a CNAME exists":                        {"A CNAME record with that host already exists."},
+		"identical record":                                     {"An identical record already exists."},
+		"invalid name":                                         {"DNS name is invalid."},
+		"bad A content":                                        {"Content for A record must be a valid IPv4 address."},
+		"bad AAAA content":                                     {"Content for AAAA record must be a valid IPv6 address."},
+		"bad CNAME content (create)":                           {"DNS Validation Error", ""},
+		"bad TTL (create)":                                     {"DNS Validation Error", "TTL must be between 60 and 86400 seconds, or 1 for Automatic."},
+		"proxied on a type that cannot be proxied":             {"DNS Validation Error", "This kind of record cannot be proxied"},
+		"comment too long (create)":                            {"DNS Validation Error", "DNS record comment exceeds the maximum length of 100 characters."},
+		"comment too long (update)":                            {"DNS record comment exceeds the maximum length of 100 characters."},
+		"tags on the Free plan":                                {"DNS Validation Error", "DNS record has 1 tags, exceeding the quota of 0."},
+		"invalid tunnel configuration":                         {"Bad Configuration: Validation failed"},
+		"Access object not found (weak: by status)":            {"access.api.error.not_found"},
+		"Access object not found, on delete (weak: by status)": {"access.api.error.not_found"},
+		"Access app with a domain already used":                {"access.api.error.application_already_exists"},
+		"malformed JSON body":                                  {"Malformed JSON in request body"},
+		"tunnel not found (weak: by status)":                   {"Tunnel not found"},
+		"batch too large (no evidence: by status)":             {""},
+		"invalid type (no evidence: by status)":                {""},
+	}
 	for _, tc := range tests {
 		t.Run(tc.situation, func(t *testing.T) {
 			err := tc.call()
@@ -195,7 +240,25 @@ func TestErrorSituations(t *testing.T) {
 			if cfapi.Retryable(err) {
 				t.Errorf("%v is retryable; only rate limits and transient failures are", err)
 			}
+			want, ok := wantMessages[tc.situation]
+			if !ok {
+				t.Fatalf("no expected message for this situation")
+			}
+			for i, m := range want {
+				if i >= len(e.Messages) || !strings.Contains(e.Messages[i], m) {
+					t.Errorf("messages %q, want %q at %d", e.Messages, m, i)
+				}
+			}
 		})
+	}
+
+	// A delete of a missing object is "gone" (the outcome it wanted); a
+	// wrong endpoint (7000) is not, though it classifies as not found.
+	if err := c.DeleteAccessPolicy(ctx, "6f1e2d3c-0000-4000-8000-000000000000"); !cfapi.Gone(err) {
+		t.Errorf("deleting a missing Access policy: Gone(%v) = false", err)
+	}
+	if _, err := nowhere.ListZones(ctx); cfapi.Gone(err) || !errors.Is(err, cfapi.ErrNotFound) {
+		t.Errorf("an unknown URI: Gone(%v) = true, or not ErrNotFound", err)
 	}
 
 	// The rate limit, last: it locks the token out.
@@ -287,6 +350,8 @@ func TestEvidencedCodesDecideOverStatus(t *testing.T) {
 		{400, `[{"code":7000,"message":"No route for that URI"}]`, cfapi.ErrNotFound},
 		{400, `[{"code":81053,"message":"x"}]`, cfapi.ErrConflict},
 		{400, `[{"code":81054,"message":"x"}]`, cfapi.ErrConflict},
+		{400, `[{"code":81057,"message":"Record already exists."}]`, cfapi.ErrConflict},
+		{400, `[{"code":10001,"message":"Unable to authenticate request"}]`, cfapi.ErrUnauthorized},
 		{403, `[{"code":9109,"message":"Invalid access token"}]`, cfapi.ErrUnauthorized},
 		{400, `[{"code":10000,"message":"PUT method not allowed for the api_token authentication scheme"}]`, cfapi.ErrForbidden},
 		{400, `[{"code":6003,"message":"Invalid request headers","error_chain":[{"code":6111,"message":"x"}]}]`, cfapi.ErrUnauthorized},

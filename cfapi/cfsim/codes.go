@@ -49,9 +49,13 @@ var wrappedOnCreate = map[int]bool{9007: true, 9021: true, 9313: true}
 //	unknown token, other endpoints   403 9109 Invalid access token                                 home-assistant/addons#3243 (fixtures)
 //	read-only token writing          403 10000 <METHOD> method not allowed for the api_token       code+message: fire1ce/DDNS-Cloudflare-Bash#3,
 //	(token scope forbids the method)     authentication scheme                                     cloudflare-docs#23461; status 403 no evidence
-//	global API key headers (not      403 10000 Authentication error                                code+message+status for a token without the
-//	simulated); account token on                                                                   permission: cloudflare-docs#13405, tf-provider#913;
-//	/user/tokens/verify                                                                            these two situations: no evidence
+//	token without the permission     403 10000 Authentication error                                cloudflare-docs#13405; terraform-provider-cloudflare#913
+//	for the area (AddTokenWithout,
+//	seed deny: zones/dns/tunnel/
+//	access)
+//	global API key headers (not      403 10000 Authentication error                                the same answer; these two situations: no evidence
+//	simulated); account token on
+//	/user/tokens/verify
 //	verify success (a message)       200 10000 This API Token is valid and active                  putyourlightson/craft-cloudflare#88
 //	rate limited                     429 10100 More than 1200 requests per 300 seconds reached.    octodns/octodns-cloudflare tests;
 //	                                 Please wait and consider throttling your request speed        lablabs/cloudflare-exporter#74

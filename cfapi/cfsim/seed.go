@@ -20,7 +20,7 @@ import (
 //
 //	account: 0123456789abcdef0123456789abcdef   # start-up only
 //	token: my-token                             # start-up only
-//	tokens: [{token: ro-token, name: readonly, read_only: true}]
+//	tokens: [{token: ro-token, name: readonly, read_only: true}, {token: no-access, deny: [access]}]
 //	batch_cap: 200
 //	rate_limit: {requests: 1200, window: 300s, lockout: 300s}
 //	zones:
@@ -57,6 +57,9 @@ type SeedToken struct {
 	Token    string `yaml:"token" json:"token"`
 	Name     string `yaml:"name" json:"name"`
 	ReadOnly bool   `yaml:"read_only" json:"read_only"`
+	// Deny lists API areas the token has no permission for (zones, dns,
+	// tunnel, access; see Server.AddTokenWithout).
+	Deny []string `yaml:"deny" json:"deny"`
 }
 
 // SeedRateLimit sets the rate limit; durations in Go syntax ("300s").
@@ -129,7 +132,17 @@ func (s *Server) ApplySeed(sd Seed) error {
 		if name == "" {
 			name = "seeded"
 		}
+		for _, a := range t.Deny {
+			if !slices.Contains([]string{"zones", "dns", "tunnel", "access"}, a) {
+				return fmt.Errorf("seed: token %s denies %q; the areas are zones, dns, tunnel and access", name, a)
+			}
+		}
 		s.AddToken(t.Token, name, t.ReadOnly)
+		if len(t.Deny) > 0 {
+			s.mu.Lock()
+			s.tokens[t.Token].Denied = slices.Clone(t.Deny)
+			s.mu.Unlock()
+		}
 	}
 	if sd.BatchCap > 0 {
 		s.SetBatchCap(sd.BatchCap)
@@ -234,7 +247,8 @@ func (s *Server) AddZone(z Zone) Zone {
 }
 
 // AddRecord adds a record after the API's own validation (set Foreign to
-// seed someone else's record).
+// seed someone else's record). A given ID must have the API's shape (32
+// lowercase hex digits), or the record could not be reached through it.
 func (s *Server) AddRecord(zoneID string, r Record) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,6 +266,8 @@ func (s *Server) AddRecord(zoneID string, r Record) (Record, error) {
 	}
 	if rec.ID == "" {
 		rec.ID = newID()
+	} else if !isObjectID(rec.ID) {
+		return Record{}, fmt.Errorf("record id %q is not 32 lowercase hex digits; the API could not reach it (7003)", rec.ID)
 	}
 	if e := conflict(s.st.records[z.ID], rec); e != nil {
 		return Record{}, fmt.Errorf("%d: %s", e.Code, e.Message)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,9 @@ type tokenInfo struct {
 	ID       string
 	Name     string
 	ReadOnly bool
+	// Denied are the API areas (see areaOf) the token has no permission
+	// for: Cloudflare answers 403 10000 "Authentication error" there.
+	Denied []string
 	// AccountOwned tokens are refused by /user/tokens/verify (403) and
 	// verified by /accounts/{id}/tokens/verify, as Cloudflare does.
 	AccountOwned bool
@@ -121,6 +125,34 @@ func (s *Server) AddToken(token, name string, readOnly bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[token] = &tokenInfo{ID: newID(), Name: name, ReadOnly: readOnly}
+}
+
+// AddTokenWithout accepts a token that lacks the permission of the given
+// API areas: "zones" (the zone list), "dns" (a zone's records), "tunnel"
+// (cfd_tunnel) and "access" (Access apps and policies). A call there gets
+// 403 10000 "Authentication error", as a real token without the
+// permission does.
+func (s *Server) AddTokenWithout(token, name string, areas ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = &tokenInfo{ID: newID(), Name: name, Denied: slices.Clone(areas)}
+}
+
+// areaOf is the permission area of an API path (without /client/v4), or
+// "" for paths every valid token may use (token verification).
+func areaOf(path string) string {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(seg) == 1 && seg[0] == "zones":
+		return "zones"
+	case len(seg) >= 3 && seg[0] == "zones" && seg[2] == "dns_records":
+		return "dns"
+	case len(seg) >= 3 && seg[0] == "accounts" && seg[2] == "cfd_tunnel":
+		return "tunnel"
+	case len(seg) >= 3 && seg[0] == "accounts" && seg[2] == "access":
+		return "access"
+	}
+	return ""
 }
 
 // AddAccountToken accepts an account-owned token: it works everywhere but
@@ -337,6 +369,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r2)
 	if pattern == "" {
 		c.fail(errNoRoute)
+		return
+	}
+	if area := areaOf(path); area != "" && slices.Contains(tok.Denied, area) {
+		c.fail(errAuthentication)
 		return
 	}
 	if tok.ReadOnly && r.Method != http.MethodGet {
