@@ -197,3 +197,120 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 		t.Fatalf("writes touched foreign objects: %+v", fw)
 	}
 }
+
+// accessFront stands in front of cfsim: armed with a domain, it adds
+// someone else's Access application for it just before the next
+// application create is served, so the create meets Cloudflare's
+// write-time answer (409 11010) instead of the planner's list-time check.
+type accessFront struct {
+	t     *testing.T
+	sim   *cfsim.Server
+	mu    sync.Mutex
+	armed string
+	posts []clashAnswer
+}
+
+func (f *accessFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access/apps")
+	if create {
+		f.mu.Lock()
+		domain := f.armed
+		f.armed = ""
+		f.mu.Unlock()
+		if domain != "" {
+			if _, err := f.sim.AddAccessApp(map[string]any{"name": "theirs", "domain": domain, "type": "self_hosted"}, true); err != nil {
+				f.t.Errorf("adding the clashing application: %v", err)
+			}
+		}
+	}
+	rw := httptest.NewRecorder()
+	f.sim.ServeHTTP(rw, r)
+	for k, v := range rw.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rw.Code)
+	_, _ = w.Write(rw.Body.Bytes())
+	if create {
+		var env struct {
+			Errors []struct {
+				Code int `json:"code"`
+			} `json:"errors"`
+		}
+		_ = json.Unmarshal(rw.Body.Bytes(), &env)
+		a := clashAnswer{status: rw.Code}
+		for _, e := range env.Errors {
+			a.codes = append(a.codes, e.Code)
+		}
+		f.mu.Lock()
+		f.posts = append(f.posts, a)
+		f.mu.Unlock()
+	}
+}
+
+func (f *accessFront) answers() []clashAnswer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]clashAnswer(nil), f.posts...)
+}
+
+// TestPipelineWriteTimeAccessClashIsAConflict: someone else's Access
+// application for the same domain appears between the Access planner's list
+// and its create. Cloudflare answers 409 11010; the failed reconcile lists
+// again, the planner reports the foreign application as a conflict, and no
+// further create is sent over the following intervals. The route itself is
+// published (it does not wait for Access), and the foreign app is untouched.
+func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
+	front := &accessFront{t: t}
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	const interval = 2 * time.Second
+	p := newPipeline(t, func(c *config.Config) {
+		c.Cloudflare.APIURL = srv.URL
+		c.Sync.Interval = interval
+	})
+	front.sim = p.sim
+	const host = "team.example.com"
+	front.mu.Lock()
+	front.armed = host
+	front.mu.Unlock()
+	p.engine.Start("team", labelsOf(
+		"labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", "http://team:80",
+		"labelgate.tunnel.web.access", "staff", "labelgate.access.staff.policy.include.emails_ending_in", "@example.com"))
+
+	accessConflict := func() bool {
+		for _, st := range p.main.PlannerStatuses(t.Context()) {
+			if st.Planner != "access" {
+				continue
+			}
+			for _, c := range st.Conflicts {
+				if c.Kind == plan.Foreign && c.Hostname == host {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	eventually(t, 15*time.Second, "the Access conflict reported", accessConflict)
+	got := front.answers()
+	if len(got) != 1 || got[0].status != http.StatusConflict || len(got[0].codes) != 1 || got[0].codes[0] != 11010 {
+		t.Fatalf("application creates answered %+v, want exactly one, 409 with 11010", got)
+	}
+	p.resync()
+	time.Sleep(2*interval + 500*time.Millisecond)
+	if n := len(front.answers()); n != 1 {
+		t.Fatalf("%d application creates after the conflict, want none more", n-1)
+	}
+	if !accessConflict() {
+		t.Fatal("the conflict is no longer reported")
+	}
+	apps := p.sim.AccessApps()
+	if len(apps) != 1 || !apps[0].Foreign || apps[0].Name != "theirs" {
+		t.Fatalf("Access applications %+v, want only the foreign one, untouched", apps)
+	}
+	if fw := p.sim.ForeignWrites(); len(fw) != 0 {
+		t.Fatalf("writes touched foreign objects: %+v", fw)
+	}
+	if !p.hasRule(host + ">http://team:80") {
+		t.Fatalf("the route is not published: %v", p.ingress())
+	}
+}
