@@ -3,7 +3,9 @@ package actors
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,6 +48,13 @@ type accessActor struct {
 	stepID    uint64
 	failed    error
 	conflicts map[string]bool
+
+	// protected are the domains that have one of Labelgate's apps in
+	// Cloudflare now, as far as this actor knows; the registry (registry,
+	// the sender of the desired states) holds back the other protected
+	// hostnames' new routes.
+	protected map[string]bool
+	registry  *actor.PID
 }
 
 type accessStep struct {
@@ -100,6 +109,10 @@ func (a *accessActor) Receive(ctx actor.Context) {
 			a.request(ctx, 0)
 		}
 	case messages.DesiredState:
+		if sender := ctx.Sender(); sender != nil {
+			a.registry = sender
+			ctx.Respond(a.protectedMsg())
+		}
 		same := a.have && a.settled == m.Settled && sameApps(a.desired, m.Apps)
 		a.observe(m.Version, m.Settled, !same)
 		if same {
@@ -160,6 +173,7 @@ func (a *accessActor) onList(ctx actor.Context, m cfResponse) {
 	reportNew(ctx, a.cfg, log, a.conflicts, a.plan.Conflicts)
 	a.status.Conflicts = a.plan.Conflicts
 	a.recordAdopted(ctx)
+	a.protectFromList(ctx)
 	if a.plan.Empty() {
 		a.end(ctx, nil)
 		return
@@ -251,10 +265,12 @@ func (a *accessActor) onStep(ctx actor.Context, m cfResponse) {
 		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessPolicy, Scope: a.ac.AccountID, Key: r.Name + " " + r.ID}, CFID: r.ID, Data: mustJSON(r.Name)})
 	case cfapi.AccessApp:
 		a.apps[r.ID] = true
+		a.protect(ctx, r.Domain, true)
 		puts = append(puts, store.OwnedObject{OwnedKey: store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: r.Domain + " " + r.ID}, CFID: r.ID, Hostname: r.Domain})
 	case nil: // a delete
 		if s.change.Object == plan.AccessApp {
 			delete(a.apps, s.appData.ID)
+			a.protect(ctx, s.appData.Domain, false)
 			dels = append(dels, store.OwnedKey{Kind: store.KindAccessApp, Scope: a.ac.AccountID, Key: s.appData.Domain + " " + s.appData.ID})
 		} else {
 			delete(a.policies, s.appData.ID)
@@ -290,6 +306,55 @@ func (a *accessActor) recordAdopted(ctx actor.Context) {
 	if len(puts) > 0 {
 		ctx.Send(a.cfg.Store, storeApplyOwned{Puts: puts})
 	}
+}
+
+// protectFromList sets the protected domains from a fresh list: the
+// domains of the apps Labelgate owns (adopted ones included). In a dry run
+// the apps the plan would create count too, so the plan shows their routes.
+func (a *accessActor) protectFromList(ctx actor.Context) {
+	next := map[string]bool{}
+	for _, app := range a.liveApps {
+		if a.apps[app.ID] {
+			next[strings.ToLower(app.Domain)] = true
+		}
+	}
+	if a.cfg.DryRun {
+		for _, c := range a.plan.AppCreates {
+			next[strings.ToLower(c.App.Domain)] = true
+		}
+	}
+	if maps.Equal(next, a.protected) {
+		return
+	}
+	a.protected = next
+	a.sendProtected(ctx)
+}
+
+// protect records one app written or deleted.
+func (a *accessActor) protect(ctx actor.Context, domain string, on bool) {
+	domain = strings.ToLower(domain)
+	if domain == "" || a.protected[domain] == on {
+		return
+	}
+	if a.protected == nil {
+		a.protected = map[string]bool{}
+	}
+	if on {
+		a.protected[domain] = true
+	} else {
+		delete(a.protected, domain)
+	}
+	a.sendProtected(ctx)
+}
+
+func (a *accessActor) sendProtected(ctx actor.Context) {
+	if a.registry != nil {
+		ctx.Send(a.registry, a.protectedMsg())
+	}
+}
+
+func (a *accessActor) protectedMsg() messages.AccessProtected {
+	return messages.AccessProtected{Domains: slices.Sorted(maps.Keys(a.protected))}
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,6 +205,7 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 // write-time answer (409 11010) instead of the planner's list-time check.
 type accessFront struct {
 	t     *testing.T
+	ready chan struct{} // closed once sim is set
 	sim   *cfsim.Server
 	mu    sync.Mutex
 	armed string
@@ -211,6 +213,11 @@ type accessFront struct {
 }
 
 func (f *accessFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return
+	}
 	create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access/apps")
 	if create {
 		f.mu.Lock()
@@ -257,10 +264,11 @@ func (f *accessFront) answers() []clashAnswer {
 // application for the same domain appears between the Access planner's list
 // and its create. Cloudflare answers 409 11010; the failed reconcile lists
 // again, the planner reports the foreign application as a conflict, and no
-// further create is sent over the following intervals. The route itself is
-// published (it does not wait for Access), and the foreign app is untouched.
+// further create is sent over the following intervals. The route is held
+// back (its own Access application does not exist), and the foreign app is
+// untouched.
 func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
-	front := &accessFront{t: t}
+	front := &accessFront{t: t, ready: make(chan struct{})}
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
 	const interval = 2 * time.Second
@@ -268,11 +276,9 @@ func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
 		c.Cloudflare.APIURL = srv.URL
 		c.Sync.Interval = interval
 	})
-	front.sim = p.sim
 	const host = "team.example.com"
-	front.mu.Lock()
-	front.armed = host
-	front.mu.Unlock()
+	front.sim, front.armed = p.sim, host
+	close(front.ready)
 	p.engine.Start("team", labelsOf(
 		"labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", "http://team:80",
 		"labelgate.tunnel.web.access", "staff", "labelgate.access.staff.policy.include.emails_ending_in", "@example.com"))
@@ -310,7 +316,110 @@ func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
 	if fw := p.sim.ForeignWrites(); len(fw) != 0 {
 		t.Fatalf("writes touched foreign objects: %+v", fw)
 	}
-	if !p.hasRule(host + ">http://team:80") {
-		t.Fatalf("the route is not published: %v", p.ingress())
+	// The route meant to be protected by Labelgate's app is held back: it
+	// is not published under someone else's application.
+	for _, r := range p.ingress() {
+		if strings.HasPrefix(r, host) {
+			t.Fatalf("the route was published without its Access application: %v", p.ingress())
+		}
+	}
+}
+
+// A new Access-protected route is published only once its Access
+// application exists: sampled continuously, cfsim never holds the rule
+// without the app. A plain route beside it is not held.
+func TestPipelineProtectedRouteWaitsForItsApp(t *testing.T) {
+	// Access application creates take 500 ms here (a slow or queued
+	// Cloudflare), so a route that did not wait would be seen without it.
+	var sim *cfsim.Server
+	ready := make(chan struct{}) // closed once sim is set
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+		case <-r.Context().Done():
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access/apps") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	p := newPipeline(t, func(c *config.Config) { c.Cloudflare.APIURL = slow.URL })
+	sim = p.sim
+	close(ready)
+	const host = "admin.example.com"
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var samples, exposed int
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rule := p.hasRule(host + ">http://admin:80")
+			app := slices.ContainsFunc(p.sim.AccessApps(), func(a cfsim.AccessApp) bool { return a.Domain == host })
+			samples++
+			if rule && !app {
+				exposed++
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	p.engine.Start("admin", labelsOf(
+		"labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", "http://admin:80",
+		"labelgate.tunnel.web.access", "staff", "labelgate.access.staff.policy.include.emails_ending_in", "@example.com"))
+	p.engine.Start("plain", labelsOf("labelgate.tunnel.web.hostname", "plain.example.com", "labelgate.tunnel.web.service", "http://plain:80"))
+	eventually(t, 15*time.Second, "the protected route published", func() bool { return p.hasRule(host + ">http://admin:80") })
+	close(stop)
+	<-done
+	if exposed > 0 || samples < 5 {
+		t.Fatalf("the route was live without its Access application in %d of %d samples", exposed, samples)
+	}
+	t.Logf("%d samples of cfsim while the route was created: never without its app", samples)
+	if !p.hasRule("plain.example.com>http://plain:80") {
+		t.Fatalf("the plain route: %v", p.ingress())
+	}
+}
+
+// A token that may not touch Access: the protected route is held back (and
+// says why in the Access planner's error), the plain route and every CNAME
+// are published.
+func TestPipelineProtectedRouteHeldWithoutAccessPermission(t *testing.T) {
+	p := newPipeline(t, nil)
+	p.sim.AddTokenWithout("no-access-token-0123456789", "no access", "access")
+	p.cfg.Cloudflare.APIToken = config.Secret("no-access-token-0123456789")
+	p.restart()
+	p.engine.Start("admin", labelsOf(
+		"labelgate.tunnel.web.hostname", "admin.example.com", "labelgate.tunnel.web.service", "http://admin:80",
+		"labelgate.tunnel.web.access", "staff", "labelgate.access.staff.policy.include.emails_ending_in", "@example.com"))
+	p.engine.Start("plain", labelsOf("labelgate.tunnel.web.hostname", "plain.example.com", "labelgate.tunnel.web.service", "http://plain:80"))
+	eventually(t, 15*time.Second, "the plain route and both CNAMEs", func() bool {
+		recs := p.records()
+		_, a := recs["CNAME admin.example.com"]
+		_, b := recs["CNAME plain.example.com"]
+		return p.hasRule("plain.example.com>http://plain:80") && a && b
+	})
+	eventually(t, 15*time.Second, "the Access planner's error", func() bool {
+		for _, st := range p.main.PlannerStatuses(t.Context()) {
+			if st.Planner == "access" && strings.Contains(st.LastError, "Authentication error") {
+				return true
+			}
+		}
+		return false
+	})
+	// The tunnel planner has reconciled the latest desired state (the
+	// Access planner never will: its token may not).
+	eventually(t, 10*time.Second, "the tunnel planner reconciled", func() bool {
+		rep, err := p.report()
+		return err == nil && p.tunnelStatus().Reconciled == rep.Desired.Version
+	})
+	for _, r := range p.ingress() {
+		if strings.HasPrefix(r, "admin.example.com") {
+			t.Fatalf("the protected route was published without an Access application: %v", p.ingress())
+		}
 	}
 }

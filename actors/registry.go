@@ -186,6 +186,14 @@ func (a *registryActor) Receive(ctx actor.Context) {
 		} else {
 			a.emitting = false
 		}
+	case messages.AccessProtected:
+		// Which protected routes may be published; before the store has
+		// loaded there is nothing to publish yet, and the access actor
+		// answers every desired state, so nothing is lost by waiting.
+		a.state.setProtected(m.Domains)
+		if a.loaded {
+			a.flush(ctx)
+		}
 	case messages.ContainerSet, messages.SourceStatusChanged, PublicIPsChanged, registryTick, registrySettleTimeout, registrySummaryDue:
 		if !a.loaded {
 			a.pending = append(a.pending, pendingMsg{m, ctx.Sender()})
@@ -317,7 +325,9 @@ func (a *registryActor) emit(ctx actor.Context) {
 	ds.Version = a.version
 	a.last, a.desired = &sum, ds
 	for _, s := range a.subs {
-		ctx.Send(s, ds)
+		// Sent as a request: the access actor answers it with the domains
+		// its applications protect (messages.AccessProtected).
+		ctx.Request(s, ds)
 	}
 }
 

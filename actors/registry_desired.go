@@ -28,13 +28,18 @@ func (r *registryState) desired() messages.DesiredState {
 		if spec.Access != "" && spec.App == nil {
 			continue // withheld: a route meant to be protected is never published unprotected
 		}
+		// A route meant to be protected is added only once its Access
+		// application exists; until then it is held (a live one stays).
+		held := spec.App != nil && !r.protected[strings.ToLower(spec.App.Hostname)]
 		if len(spec.Rules) > 0 {
 			t, ok := ds.Tunnels[spec.Tunnel]
 			if !ok {
 				continue // the tunnel left the configuration; nothing can be written for it
 			}
 			for _, rule := range spec.Rules {
-				t.Rules = append(t.Rules, rule.DesiredRule)
+				dr := rule.DesiredRule
+				dr.Held = held
+				t.Rules = append(t.Rules, dr)
 			}
 			ds.Tunnels[spec.Tunnel] = t
 		}
@@ -190,6 +195,20 @@ func (r *registryState) drain() ([]storeWrite, []Event) {
 
 // takeChanged reports whether any hostname decision changed since the last
 // call (then the desired state needs a rebuild) and resets the flag.
+// setProtected records the domains that have one of Labelgate's Access
+// applications now (messages.AccessProtected).
+func (r *registryState) setProtected(domains []string) {
+	next := make(map[string]bool, len(domains))
+	for _, d := range domains {
+		next[strings.ToLower(d)] = true
+	}
+	if maps.Equal(next, r.protected) {
+		return
+	}
+	r.protected = next
+	r.changed = true
+}
+
 func (r *registryState) takeChanged() bool {
 	c := r.changed
 	r.changed = false

@@ -43,6 +43,10 @@ type registryState struct {
 	sources map[string]*sourceState
 	claims  map[string]map[claimKey]*claimant // hostname → claimants
 	hosts   map[string]*hostState
+	// protected are the domains (hostname, or hostname/path) that have one
+	// of Labelgate's Access applications now, as the access actor last
+	// said; the routes of other protected hostnames are held.
+	protected map[string]bool
 	// reports are the containers' latest reports, without their Hosts
 	// (the claimants hold those specs; keeping both doubled the memory).
 	reports map[claimKey]ContainerReport

@@ -30,6 +30,7 @@ type tunnelActor struct {
 	putID     uint64
 	plan      plan.TunnelPlan
 	conflicts map[string]bool
+	held      map[plan.RuleKey]bool // routes waiting for their Access app
 	// conn is the connector health read (tunnel_connectors.go).
 	conn connectorRead
 }
@@ -116,6 +117,7 @@ func (a *tunnelActor) onGet(ctx actor.Context, m cfResponse) {
 	pol.Settled = a.settled
 	a.plan = plan.Tunnel(live, a.desired, a.owned, pol)
 	a.reportConflicts(ctx, a.plan.Conflicts)
+	a.reportHeld(a.plan.Held)
 	if !a.plan.Changed {
 		a.recordOwned(ctx, a.plan.Owned)
 		a.end(ctx, nil)
@@ -172,8 +174,21 @@ func (a *tunnelActor) reportConflicts(ctx actor.Context, conflicts []plan.Confli
 	reportNew(ctx, a.cfg, a.log(), a.conflicts, conflicts)
 }
 
+// reportHeld logs each route newly held back until its Access application
+// exists (once per route while it stays held).
+func (a *tunnelActor) reportHeld(keys []plan.RuleKey) {
+	next := make(map[plan.RuleKey]bool, len(keys))
+	for _, k := range keys {
+		next[k] = true
+		if !a.held[k] {
+			a.log().Info("route held back until its Access application exists, so it is never published unprotected", "hostname", k.Hostname, "path", k.Path)
+		}
+	}
+	a.held = next
+}
+
 func sameRules(a, b []messages.DesiredRule) bool {
 	return slices.EqualFunc(a, b, func(x, y messages.DesiredRule) bool {
-		return x.Hostname == y.Hostname && x.Path == y.Path && x.Service == y.Service && string(x.OriginRequest) == string(y.OriginRequest)
+		return x.Hostname == y.Hostname && x.Path == y.Path && x.Service == y.Service && string(x.OriginRequest) == string(y.OriginRequest) && x.Held == y.Held
 	})
 }

@@ -92,3 +92,12 @@ type SetApplied struct {
 	Source  string
 	Version uint64
 }
+
+// AccessProtected is the access actor's answer to every desired state it
+// receives, and its news whenever the set changes: the domains (hostname, or
+// hostname/path) that have one of Labelgate's Access applications in
+// Cloudflare now, sorted. The registry holds back the new routes of every
+// other protected domain (DesiredRule.Held).
+type AccessProtected struct {
+	Domains []string
+}

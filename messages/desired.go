@@ -43,6 +43,10 @@ type DesiredRule struct {
 	OriginRequest json.RawMessage
 	// Owner says which container the rule comes from (for reports).
 	Owner Owner
+	// Held is set while the Access application meant to protect this route
+	// does not exist yet: a planner never adds such a rule (a route already
+	// live stays), so a protected route is never published unprotected.
+	Held bool `json:",omitempty"`
 }
 
 // DesiredRecord is one owned DNS record.

@@ -35,11 +35,15 @@ type TunnelPlan struct {
 	Conflicts []Conflict
 	// Owned is the set of rules Labelgate owns once Config is written.
 	Owned []RuleKey
+	// Held are desired rules not added because their Access application
+	// does not exist yet (DesiredRule.Held); a held rule already live stays.
+	Held []RuleKey
 }
 
 // Tunnel merges the desired owned rules into the live configuration.
 //
 //	live rule            desired?   result
+//	none                 yes, held  not added (its Access app does not exist yet)
 //	owned                yes        replaced by the desired rule
 //	owned                no         removed (kept if deletes are not allowed)
 //	foreign, same host   yes        kept; the desired rule is a conflict
@@ -106,6 +110,9 @@ func Tunnel(live cfapi.TunnelConfig, desired []messages.DesiredRule, owned map[R
 		cur, had := liveOwned[k]
 		change := Change{Action: Create, Object: TunnelRule, Hostname: k.Hostname, Name: k.String(), Owner: d.Owner}
 		switch {
+		case !had && d.Held:
+			tp.Held = append(tp.Held, k)
+			continue
 		case !had:
 			adds = append(adds, change)
 			ownedRules = append(ownedRules, toIngress(d))

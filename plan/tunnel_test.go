@@ -183,3 +183,24 @@ func eq(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s (-want +got):\n%s", what, d)
 	}
 }
+
+// A held rule (its Access application does not exist yet) is not added; a
+// held rule that is live and owned stays, and may be updated.
+func TestPlanTunnelHeldRules(t *testing.T) {
+	live := liveConfig(t, `{"ingress":[{"hostname":"live.example.com","service":"http://old:80"},{"service":"http_status:404"}]}`)
+	owned := map[RuleKey]bool{{"live.example.com", ""}: true}
+	newHeld := want("new.example.com", "", "http://new:80", "")
+	newHeld.Held = true
+	liveHeld := want("live.example.com", "", "http://live:80", "")
+	liveHeld.Held = true
+	tp := Tunnel(live, []messages.DesiredRule{newHeld, liveHeld, want("plain.example.com", "", "http://plain:80", "")}, owned, settledSync)
+	if diff := cmp.Diff([]string{"live.example.com>http://live:80", "plain.example.com>http://plain:80", ">http_status:404"}, order(tp.Config.Ingress)); diff != "" {
+		t.Errorf("ingress (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]RuleKey{{"new.example.com", ""}}, tp.Held); diff != "" {
+		t.Errorf("held (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]RuleKey{{"live.example.com", ""}, {"plain.example.com", ""}}, tp.Owned); diff != "" {
+		t.Errorf("owned (-want +got):\n%s", diff)
+	}
+}
