@@ -190,7 +190,7 @@ func StartMain(cfg config.Config, deps MainDeps) (*Main, error) {
 		}})
 		subscribers = append(subscribers, ChildAccess)
 	} else {
-		log.Warn("no Cloudflare account id is configured, so access labels cannot be applied; set LABELGATE_CLOUDFLARE_ACCOUNT_ID")
+		log.Warn("no Cloudflare account id is configured, so access labels cannot be applied and the routes they protect are not published; set LABELGATE_CLOUDFLARE_ACCOUNT_ID")
 	}
 
 	known := []string{messages.LocalSource}

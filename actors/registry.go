@@ -160,7 +160,7 @@ func (a *registryActor) Receive(ctx actor.Context) {
 	case Subscribe:
 		a.subs = append(a.subs, m.PID)
 		if a.loaded && a.last != nil {
-			ctx.Send(m.PID, a.desired)
+			ctx.Request(m.PID, a.desired) // a request, as emit's (AccessProtected answers it)
 		}
 	case messages.QueryRegistry:
 		rep := RegistryReport{Loaded: a.loaded}
