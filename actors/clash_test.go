@@ -422,4 +422,10 @@ func TestPipelineProtectedRouteHeldWithoutAccessPermission(t *testing.T) {
 			t.Fatalf("the protected route was published without an Access application: %v", p.ingress())
 		}
 	}
+	// The hostname's state says why its route is not there.
+	for _, h := range p.hostnameStates() {
+		if h.Hostname == "admin.example.com" && !strings.Contains(h.Error, "Access application admin.example.com does not exist") {
+			t.Errorf("admin.example.com's state %+v does not say its route waits for its Access application", h)
+		}
+	}
 }

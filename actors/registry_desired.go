@@ -83,8 +83,11 @@ func (r *registryState) hostnameStates() []messages.HostnameState {
 					hs.State = messages.HostFrozen
 				}
 			}
-			if st.spec.Access != "" && st.spec.App == nil {
+			switch {
+			case st.spec.Access != "" && st.spec.App == nil:
 				hs.Error = withheldReason(st.spec.Access, st.winner.Source, r.definedElsewhere(st.winner.Source, st.spec.Access))
+			case st.spec.App != nil && len(st.spec.Rules) > 0 && !r.protected[strings.ToLower(st.spec.App.Hostname)]:
+				hs.Error = fmt.Sprintf("its Access application %s does not exist (yet): a new route waits for it, a live one stays; the Access planner says why if it cannot be written", st.spec.App.Hostname)
 			}
 		} else {
 			hs.State = messages.HostRefused
