@@ -273,12 +273,19 @@ func TestPendingCaps(t *testing.T) {
 		_, err := c.Read(make([]byte, 1))
 		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 	}
+	// pending is -1 until Serve (on its own goroutine) has made its gate.
+	pending := func() int {
+		if g := l.gate.Load(); g != nil {
+			return g.inHandshake()
+		}
+		return -1
+	}
 	waitPending := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(waitFor)
-		for l.gate.Load().inHandshake() != n {
+		for pending() != n {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d connections in their handshake, want %d", l.gate.Load().inHandshake(), n)
+				t.Fatalf("%d connections in their handshake, want %d", pending(), n)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
