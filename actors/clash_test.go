@@ -16,20 +16,19 @@ import (
 	"github.com/labelgate/labelgate/store"
 )
 
-// clashFront stands in front of cfsim: armed with a record, it adds that
-// record (someone else's) to the zone just before the next DNS batch is
-// served — after the zone actor listed the zone, before it writes — so the
-// batch meets Cloudflare's write-time answer instead of the planner's
-// list-time check. It keeps the answers to the batches it served.
-type clashFront struct {
-	t      *testing.T
-	ready  chan struct{}
-	sim    *cfsim.Server
-	zoneID string
+// writeFront stands in front of cfsim: armed with an action, it runs it
+// just before the next write that match selects is served — after the
+// planner listed, before it writes — so that write meets Cloudflare's
+// write-time answer instead of the planner's list-time check. It keeps the
+// answers to the matching writes it served.
+type writeFront struct {
+	ready chan struct{} // closed once sim is set
+	sim   *cfsim.Server
+	match func(*http.Request) bool
 
 	mu      sync.Mutex
-	armed   *cfsim.Record
-	batches []clashAnswer
+	armed   func()
+	answers []clashAnswer
 }
 
 type clashAnswer struct {
@@ -37,22 +36,24 @@ type clashAnswer struct {
 	codes  []int
 }
 
-func (f *clashFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func newWriteFront(match func(*http.Request) bool) *writeFront {
+	return &writeFront{ready: make(chan struct{}), match: match}
+}
+
+func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-f.ready:
 	case <-r.Context().Done():
 		return
 	}
-	batch := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/dns_records/batch")
-	if batch {
+	write := f.match(r)
+	if write {
 		f.mu.Lock()
-		rec := f.armed
+		act := f.armed
 		f.armed = nil
 		f.mu.Unlock()
-		if rec != nil {
-			if _, err := f.sim.AddRecord(f.zoneID, *rec); err != nil {
-				f.t.Errorf("adding the clashing record: %v", err)
-			}
+		if act != nil {
+			act()
 		}
 	}
 	rw := httptest.NewRecorder()
@@ -62,7 +63,7 @@ func (f *clashFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rw.Code)
 	_, _ = w.Write(rw.Body.Bytes())
-	if batch {
+	if write {
 		var env struct {
 			Errors []struct {
 				Code int `json:"code"`
@@ -74,22 +75,22 @@ func (f *clashFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.codes = append(a.codes, e.Code)
 		}
 		f.mu.Lock()
-		f.batches = append(f.batches, a)
+		f.answers = append(f.answers, a)
 		f.mu.Unlock()
 	}
 }
 
-func (f *clashFront) arm(r cfsim.Record) {
+// arm makes act run before the next matching write.
+func (f *writeFront) arm(act func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r.Foreign = true
-	f.armed = &r
+	f.armed = act
 }
 
-func (f *clashFront) answers() []clashAnswer {
+func (f *writeFront) served() []clashAnswer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]clashAnswer(nil), f.batches...)
+	return append([]clashAnswer(nil), f.answers...)
 }
 
 // zoneConflict reports whether the zone planner lists a conflict on host.
@@ -116,7 +117,9 @@ func (p *pipeline) zoneConflict(host string) bool {
 // failed reconcile lists again, the planner sees the record, reports the
 // conflict, and writes nothing more over the following intervals.
 func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
-	front := &clashFront{t: t, ready: make(chan struct{})}
+	front := newWriteFront(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/dns_records/batch")
+	})
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
 	var once sync.Once
@@ -127,7 +130,7 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 		c.Cloudflare.APIURL = srv.URL
 		c.Sync.Interval = interval
 	})
-	front.sim, front.zoneID = p.sim, p.zoneID
+	front.sim = p.sim
 	defer func() {
 		if t.Failed() {
 			for _, e := range p.sim.Audit() {
@@ -151,13 +154,19 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 			"home.example.com", 81054},
 	}
 	for i, st := range steps {
-		front.arm(st.clash)
+		clash := st.clash
+		clash.Foreign = true // someone else's
+		front.arm(func() {
+			if _, err := p.sim.AddRecord(p.zoneID, clash); err != nil {
+				t.Errorf("adding the clashing record: %v", err)
+			}
+		})
 		if i == 0 {
 			open()
 		}
 		p.engine.Start(strings.Fields(st.name)[0]+st.host, st.labels)
 		eventually(t, 15*time.Second, st.name+": the conflict reported", func() bool { return p.zoneConflict(st.host) })
-		got := front.answers()
+		got := front.served()
 		if len(got) != i+1 {
 			t.Fatalf("%s: batches %+v, want exactly one more (the refused one)", st.name, got)
 		}
@@ -168,7 +177,7 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 		// write nothing (no second batch, no retry loop).
 		p.resync()
 		time.Sleep(2*interval + 500*time.Millisecond)
-		if got := front.answers(); len(got) != i+1 {
+		if got := front.served(); len(got) != i+1 {
 			t.Fatalf("%s: batches after the conflict %+v, want none", st.name, got[i+1:])
 		}
 		if !p.zoneConflict(st.host) {
@@ -199,67 +208,6 @@ func TestPipelineWriteTimeClashIsAConflict(t *testing.T) {
 	}
 }
 
-// accessFront stands in front of cfsim: armed with a domain, it adds
-// someone else's Access application for it just before the next
-// application create is served, so the create meets Cloudflare's
-// write-time answer (409 11010) instead of the planner's list-time check.
-type accessFront struct {
-	t     *testing.T
-	ready chan struct{} // closed once sim is set
-	sim   *cfsim.Server
-	mu    sync.Mutex
-	armed string
-	posts []clashAnswer
-}
-
-func (f *accessFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-f.ready:
-	case <-r.Context().Done():
-		return
-	}
-	create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access/apps")
-	if create {
-		f.mu.Lock()
-		domain := f.armed
-		f.armed = ""
-		f.mu.Unlock()
-		if domain != "" {
-			if _, err := f.sim.AddAccessApp(map[string]any{"name": "theirs", "domain": domain, "type": "self_hosted"}, true); err != nil {
-				f.t.Errorf("adding the clashing application: %v", err)
-			}
-		}
-	}
-	rw := httptest.NewRecorder()
-	f.sim.ServeHTTP(rw, r)
-	for k, v := range rw.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rw.Code)
-	_, _ = w.Write(rw.Body.Bytes())
-	if create {
-		var env struct {
-			Errors []struct {
-				Code int `json:"code"`
-			} `json:"errors"`
-		}
-		_ = json.Unmarshal(rw.Body.Bytes(), &env)
-		a := clashAnswer{status: rw.Code}
-		for _, e := range env.Errors {
-			a.codes = append(a.codes, e.Code)
-		}
-		f.mu.Lock()
-		f.posts = append(f.posts, a)
-		f.mu.Unlock()
-	}
-}
-
-func (f *accessFront) answers() []clashAnswer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]clashAnswer(nil), f.posts...)
-}
-
 // TestPipelineWriteTimeAccessClashIsAConflict: someone else's Access
 // application for the same domain appears between the Access planner's list
 // and its create. Cloudflare answers 409 11010; the failed reconcile lists
@@ -268,7 +216,9 @@ func (f *accessFront) answers() []clashAnswer {
 // back (its own Access application does not exist), and the foreign app is
 // untouched.
 func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
-	front := &accessFront{t: t, ready: make(chan struct{})}
+	front := newWriteFront(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access/apps")
+	})
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
 	const interval = 2 * time.Second
@@ -277,7 +227,12 @@ func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
 		c.Sync.Interval = interval
 	})
 	const host = "team.example.com"
-	front.sim, front.armed = p.sim, host
+	front.sim = p.sim
+	front.arm(func() { // someone else's application for the same domain
+		if _, err := p.sim.AddAccessApp(map[string]any{"name": "theirs", "domain": host, "type": "self_hosted"}, true); err != nil {
+			t.Errorf("adding the clashing application: %v", err)
+		}
+	})
 	close(front.ready)
 	p.engine.Start("team", labelsOf(
 		"labelgate.tunnel.web.hostname", host, "labelgate.tunnel.web.service", "http://team:80",
@@ -297,13 +252,13 @@ func TestPipelineWriteTimeAccessClashIsAConflict(t *testing.T) {
 		return false
 	}
 	eventually(t, 15*time.Second, "the Access conflict reported", accessConflict)
-	got := front.answers()
+	got := front.served()
 	if len(got) != 1 || got[0].status != http.StatusConflict || len(got[0].codes) != 1 || got[0].codes[0] != 11010 {
 		t.Fatalf("application creates answered %+v, want exactly one, 409 with 11010", got)
 	}
 	p.resync()
 	time.Sleep(2*interval + 500*time.Millisecond)
-	if n := len(front.answers()); n != 1 {
+	if n := len(front.served()); n != 1 {
 		t.Fatalf("%d application creates after the conflict, want none more", n-1)
 	}
 	if !accessConflict() {

@@ -137,12 +137,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 				return fmt.Errorf("seed: token %s denies %q; the areas are zones, dns, tunnel and access", name, a)
 			}
 		}
-		s.AddToken(t.Token, name, t.ReadOnly)
-		if len(t.Deny) > 0 {
-			s.mu.Lock()
-			s.tokens[t.Token].Denied = slices.Clone(t.Deny)
-			s.mu.Unlock()
-		}
+		s.addToken(&tokenInfo{ID: newID(), Name: name, ReadOnly: t.ReadOnly, Denied: slices.Clone(t.Deny)}, t.Token)
 	}
 	if sd.BatchCap > 0 {
 		s.SetBatchCap(sd.BatchCap)

@@ -122,9 +122,13 @@ func NewServer(t TB, opts ...Option) *Server {
 
 // AddToken accepts another token; a read-only token gets 403 on writes.
 func (s *Server) AddToken(token, name string, readOnly bool) {
+	s.addToken(&tokenInfo{ID: newID(), Name: name, ReadOnly: readOnly}, token)
+}
+
+func (s *Server) addToken(info *tokenInfo, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[token] = &tokenInfo{ID: newID(), Name: name, ReadOnly: readOnly}
+	s.tokens[token] = info
 }
 
 // AddTokenWithout accepts a token that lacks the permission of the given
@@ -133,9 +137,7 @@ func (s *Server) AddToken(token, name string, readOnly bool) {
 // 403 10000 "Authentication error", as a real token without the
 // permission does.
 func (s *Server) AddTokenWithout(token, name string, areas ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens[token] = &tokenInfo{ID: newID(), Name: name, Denied: slices.Clone(areas)}
+	s.addToken(&tokenInfo{ID: newID(), Name: name, Denied: slices.Clone(areas)}, token)
 }
 
 // areaOf is the permission area of an API path (without /client/v4), or
